@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+// The landmark retrieval and recognition system. One module per stage of METHODS.md;
+// dependencies point one way: C libraries ← core (image, linear algebra) ← index / descriptors /
+// evaluation ← pipeline ← front ends (the `landmark` CLI).
+import PackageDescription
+
+let package = Package(
+    name: "landmark",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "landmark", targets: ["landmark"]),
+        .library(name: "LandmarkPipeline", targets: ["LandmarkPipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System C libraries, installed by scripts/setup.sh from Debian's packages.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
+        // Core stages.
+        .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS"]),
+        .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkEvaluation", dependencies: []),
+        .target(name: "LandmarkDescriptors", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkDemo", dependencies: ["LandmarkImage"]),
+        .target(name: "LandmarkPipeline", dependencies: [
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
+            "LandmarkDescriptors", "LandmarkDemo",
+        ]),
+        .target(name: "LandmarkBenchmarks", dependencies: [
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline",
+        ]),
+
+        // Front end.
+        .executableTarget(name: "landmark", dependencies: [
+            "LandmarkPipeline", "LandmarkBenchmarks",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Tests.
+        .testTarget(name: "LandmarkImageTests", dependencies: ["LandmarkImage"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkLinearAlgebraTests", dependencies: ["LandmarkLinearAlgebra"]),
+        .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"]),
+        .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkDescriptorsTests", dependencies: ["LandmarkDescriptors", "LandmarkImage"]),
+        .testTarget(name: "LandmarkPipelineTests", dependencies: ["LandmarkPipeline"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

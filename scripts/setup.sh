@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything the landmark package needs to build, test and run, idempotently:
+#  - Debian packages for the C libraries (OpenBLAS + LAPACKE, libjpeg-turbo, libpng);
+#  - a current OpenBLAS build from PyPI (`scipy-openblas32`), which picks this CPU's fast kernels
+#    (Debian's 0.3.21 falls back to a generic kernel on AVX-512 machines). It is loaded at run time when
+#    present; without it everything still works on Debian's OpenBLAS, only slower.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+cache_dir="${LANDMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/landmark}"
+apt_packages=(libopenblas-dev liblapacke-dev libturbojpeg0-dev libpng-dev pkg-config unzip)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "setup: Debian packages present"
+fi
+
+blas_dir="$cache_dir/scipy-openblas32"
+if [ ! -f "$blas_dir/lib/libscipy_openblas.so" ]; then
+    echo "setup: fetching the fast OpenBLAS build (PyPI scipy-openblas32) into $blas_dir"
+    tmp=$(mktemp -d)
+    if python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "scipy-openblas32==0.3.34.481.3" 2>/dev/null \
+        || python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" scipy-openblas32; then
+        mkdir -p "$tmp/unpacked" "$cache_dir"
+        unzip -q -o "$tmp"/scipy_openblas32-*.whl -d "$tmp/unpacked"
+        rm -rf "$blas_dir.new" && mv "$tmp/unpacked/scipy_openblas32" "$blas_dir.new"
+        rm -rf "$blas_dir" && mv "$blas_dir.new" "$blas_dir"
+    else
+        echo "setup: warning: could not fetch scipy-openblas32; falling back to Debian's OpenBLAS (slower)" >&2
+    fi
+    rm -rf "$tmp"
+else
+    echo "setup: fast OpenBLAS present at $blas_dir"
+fi
