@@ -51,8 +51,11 @@ let package = Package(
         .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"]),
         .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LandmarkDescriptorsTests", dependencies: ["LandmarkDescriptors", "LandmarkImage"]),
-        .testTarget(name: "LandmarkPipelineTests", dependencies: ["LandmarkPipeline"]),
+        .testTarget(name: "LandmarkDescriptorsTests", dependencies: ["LandmarkDescriptors", "LandmarkImage", "LandmarkDemo"]),
+        .testTarget(name: "LandmarkPipelineTests", dependencies: [
+            "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
+            "LandmarkImage",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import LandmarkDescriptors
+import LandmarkEvaluation
+import LandmarkImage
+import LandmarkPipeline
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Measure retrieval accuracy (mAP, mP@k) on a benchmark.",
+        discussion: """
+        --dataset is either a folder benchmark (a directory with ground_truth.tsv: header \
+        `image<TAB>landmark`, paths relative to the directory, an empty landmark for a distractor; every \
+        image with a landmark queries all the others), or roxford5k / rparis6k with --data-root pointing at \
+        the directory that holds gnd_<name>.pkl and jpg/ (directly or in a <name>/ subdirectory). Revisited \
+        datasets are scored under the Easy, Medium and Hard protocols.
+        """)
+
+    @Option(help: "Folder benchmark directory, or roxford5k / rparis6k.")
+    var dataset: String
+
+    @Option(help: "Directory holding the revisited Oxford/Paris data (for roxford5k / rparis6k).")
+    var dataRoot: String?
+
+    @Option(help: "Global descriptor (\(GlobalDescriptorRegistry.available.map(\.name).joined(separator: ", "))).")
+    var descriptor: String = GlobalDescriptorRegistry.defaultName
+
+    @Flag(help: "Print the figures as one JSON object.")
+    var json = false
+
+    @Option(help: "Write every query's full ranking to this file, one JSON object a line: {\"query\": …, \"ranking\": [...]}.")
+    var rankingsOut: String?
+
+    @Flag(name: .shortAndLong, help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        let extractor: any GlobalDescriptorExtractor
+        do {
+            extractor = try GlobalDescriptorRegistry.extractor(named: descriptor)
+        } catch {
+            throw ValidationError(error.reason)
+        }
+        let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        let progress = ProgressBar(label: "describing", enabled: !quiet)
+        let reports: [RetrievalReport]
+        let rankings: [QueryRanking]
+        let name = dataset.lowercased()
+        if name == "roxford5k" || name == "rparis6k" {
+            guard let dataRoot else {
+                throw ValidationError("--dataset \(name) needs --data-root DIR (the folder with gnd_\(name).pkl and jpg/)")
+            }
+            let revisited: RevisitedDataset
+            do {
+                revisited = try RevisitedDataset.load(name: name, root: URL(fileURLWithPath: dataRoot))
+            } catch {
+                throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
+            }
+            (reports, rankings) = evaluation.evaluate(revisited, progress: progress.handler)
+        } else {
+            let benchmark: FolderBenchmark
+            do {
+                benchmark = try FolderBenchmark.load(URL(fileURLWithPath: dataset))
+            } catch {
+                throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
+            }
+            let result = evaluation.evaluate(benchmark, progress: progress.handler)
+            (reports, rankings) = ([result.report], result.rankings)
+        }
+        if let rankingsOut {
+            do {
+                try RankingsFile.write(rankings, to: URL(fileURLWithPath: rankingsOut))
+            } catch {
+                throw fail(error)
+            }
+        }
+        let skipped = reports.first?.skipped ?? []
+        for image in skipped { Console.error("warning: skipped \(image.image): \(image.reason)") }
+        if json {
+            if reports.count == 1, let report = reports.first {
+                print(JSONOutput.line(report.summary))
+            } else {
+                var byProtocol: [String: [String: JSONScalar]] = [:]
+                for report in reports { byProtocol[report.protocolName] = report.summary }
+                print(JSONOutput.line(byProtocol))
+            }
+        } else {
+            for report in reports { print(Self.describe(report)) }
+        }
+        if !skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
+    }
+
+    static func describe(_ report: RetrievalReport) -> String {
+        let precisions = report.meanPrecisionAt.keys.sorted()
+            .map { String(format: "mP@%d %.2f", $0, 100 * (report.meanPrecisionAt[$0] ?? 0)) }
+            .joined(separator: "  ")
+        return String(format: "%@ [%@] %@: %d queries  mAP %.2f  %@", report.dataset, report.protocolName,
+                      report.descriptor, report.queries, 100 * report.meanAveragePrecision, precisions)
+    }
+}

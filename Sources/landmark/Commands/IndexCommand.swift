@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import LandmarkDescriptors
+import LandmarkImage
+import LandmarkPipeline
+
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Describe every photograph of a folder and store the descriptors in an index directory.",
+        discussion: """
+        Images are the .jpg, .jpeg and .png files below IMAGES_DIR. Files that cannot be read are skipped \
+        with a warning and listed at the end (exit code 3). The work is checkpointed: if indexing is \
+        interrupted, running the same command again resumes where it stopped; run on a complete index, it \
+        adds the images that are new.
+        """)
+
+    @Argument(help: "Folder of photographs to index.")
+    var imagesDirectory: String
+
+    @Option(name: .customLong("out"), help: "Index directory to create or update.")
+    var output: String
+
+    @Option(help: "Global descriptor (\(GlobalDescriptorRegistry.available.map(\.name).joined(separator: ", "))).")
+    var descriptor: String = GlobalDescriptorRegistry.defaultName
+
+    @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
+    var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
+
+    @Option(help: "Images between two checkpoints.")
+    var checkpointEvery: Int = 128
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "No progress output.")
+    var quiet = false
+
+    func validate() throws {
+        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
+        guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
+    }
+
+    func run() throws {
+        let extractor: any GlobalDescriptorExtractor
+        do {
+            extractor = try GlobalDescriptorRegistry.extractor(named: descriptor)
+        } catch {
+            throw ValidationError(error.reason)
+        }
+        let progress = ProgressBar(label: "indexing", enabled: !quiet)
+        let summary: IndexBuildSummary
+        do throws(PipelineError) {
+            summary = try IndexBuilder.build(
+                images: URL(fileURLWithPath: imagesDirectory), index: URL(fileURLWithPath: output),
+                extractor: extractor,
+                options: IndexBuildOptions(shardSize: checkpointEvery,
+                                           decoding: ImageDecodingOptions(maximumPixelCount: maxPixels)),
+                progress: progress.handler)
+        } catch {
+            throw fail(error)
+        }
+        for skipped in summary.skipped {
+            Console.error("warning: skipped \(skipped.image): \(skipped.reason)")
+        }
+        if json {
+            print(JSONOutput.line(summary))
+        } else {
+            print("indexed \(summary.total - summary.skipped.count) of \(summary.total) images into \(output) "
+                + "(\(summary.described) described now, \(summary.reused) reused, \(summary.skipped.count) skipped)")
+        }
+        if !summary.skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
+    }
+}

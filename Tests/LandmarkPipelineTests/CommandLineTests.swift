@@ -1,0 +1,120 @@
+import Foundation
+import LandmarkEvaluation
+import LandmarkPipeline
+import Testing
+
+/// End-to-end tests of the real `landmark` executable.
+@Suite(.serialized) struct CommandLineTests {
+    @Test func killedIndexingResumesToTheSameStore() throws {
+        guard let executable = landmarkExecutable else {
+            Issue.record("the landmark executable was not built next to the tests")
+            return
+        }
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 10, views: 5, distractors: 10)
+
+        // Reference: one uninterrupted run.
+        let reference = try runLandmark(executable, ["index", images.path, "--out", temporary.path("reference").path,
+                                                     "--checkpoint-every", "2", "--quiet"])
+        #expect(reference.status == 0, "\(reference.error)")
+
+        // Interrupted run: kill it as soon as its second checkpoint exists.
+        let interrupted = temporary.path("interrupted")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let checkpoint = interrupted.appendingPathComponent("partial/shard-000001.lmd")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: checkpoint.path), process.isRunning, Date() < deadline {
+            usleep(500)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "indexing finished before it could be interrupted")
+        #expect(FileManager.default.fileExists(atPath: checkpoint.path))
+        #expect(!FileManager.default.fileExists(atPath: interrupted.appendingPathComponent("index.json").path))
+
+        let resumed = try runLandmark(executable, ["index", images.path, "--out", interrupted.path, "--json", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        let summary = try JSONDecoder().decode(IndexBuildSummary.self, from: Data(resumed.output.utf8))
+        #expect(summary.reused >= 4)
+        #expect(summary.reused + summary.described == summary.total)
+        let referenceStore = try Data(contentsOf: temporary.path("reference/descriptors.lmd"))
+        let resumedStore = try Data(contentsOf: interrupted.appendingPathComponent("descriptors.lmd"))
+        #expect(referenceStore == resumedStore)
+    }
+
+    @Test func skippedInputsGiveExitCodeThree() throws {
+        guard let executable = landmarkExecutable else {
+            Issue.record("the landmark executable was not built next to the tests")
+            return
+        }
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 0)
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00]).write(to: images.appendingPathComponent("truncated.jpg"))
+        let result = try runLandmark(executable, ["index", images.path, "--out", temporary.path("index").path, "--quiet"])
+        #expect(result.status == 3)
+        #expect(result.error.contains("truncated.jpg"))
+        let missing = try runLandmark(executable, ["search", temporary.path("nowhere").path, "q.jpg"])
+        #expect(missing.status == 1)
+        #expect(missing.error.contains("nowhere"))
+    }
+
+    @Test func evaluateJSONMatchesMetricsRecomputedFromTheRankingsFile() throws {
+        guard let executable = landmarkExecutable else {
+            Issue.record("the landmark executable was not built next to the tests")
+            return
+        }
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let dataset = temporary.path("dataset")
+        _ = try makeSyntheticDataset(in: dataset, landmarks: 4, views: 4, distractors: 4)
+        let rankingsURL = temporary.path("rankings.jsonl")
+        let result = try runLandmark(executable, ["evaluate", "--dataset", dataset.path, "--json", "--quiet",
+                                                  "--rankings-out", rankingsURL.path])
+        #expect(result.status == 0, "\(result.error)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let mAP = try #require(object?["mAP"] as? Double)
+        #expect(object?["queries"] as? Int == 16)
+        for key in ["mP@1", "mP@5", "mP@10"] { #expect(object?[key] is Double) }
+
+        // Recompute from the rankings file alone.
+        let benchmark = try FolderBenchmark.load(dataset)
+        let rankings = try RankingsFile.read(rankingsURL)
+        #expect(rankings.count == 16)
+        let position = Dictionary(uniqueKeysWithValues: benchmark.images.enumerated().map { ($1, $0) })
+        var rankingIndices: [[Int]] = []
+        var groundTruth: [QueryGroundTruth] = []
+        for ranking in rankings {
+            let query = try #require(position[ranking.query])
+            #expect(ranking.ranking.count == benchmark.images.count - 1)
+            #expect(!ranking.ranking.contains(ranking.query))
+            rankingIndices.append(ranking.ranking.compactMap { position[$0] })
+            groundTruth.append(benchmark.groundTruth(forQuery: query))
+        }
+        let recomputed = RetrievalMetrics.evaluate(rankings: rankingIndices, groundTruth: groundTruth)
+        #expect(abs(recomputed.meanAveragePrecision - mAP) < 1e-9)
+        // The synthetic landmarks are easy for the baseline: far above chance (≈ 0.2 here).
+        #expect(mAP > 0.5)
+    }
+
+    @Test func helpDocumentsTheExitCodes() throws {
+        guard let executable = landmarkExecutable else {
+            Issue.record("the landmark executable was not built next to the tests")
+            return
+        }
+        let help = try runLandmark(executable, ["--help"])
+        #expect(help.status == 0)
+        #expect(help.output.contains("EXIT CODES"))
+        #expect(help.output.contains("some input images were skipped"))
+        let usage = try runLandmark(executable, ["search"])
+        #expect(usage.status != 0)
+    }
+}

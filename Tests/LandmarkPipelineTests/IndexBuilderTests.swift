@@ -1,0 +1,97 @@
+import Foundation
+import LandmarkDescriptors
+import LandmarkIndex
+import LandmarkPipeline
+import Testing
+
+@Suite struct IndexBuilderTests {
+    let extractor = GradientColourHistogramBaseline()
+
+    @Test func indexesGoodImagesAndReportsTheUnreadableOnes() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 2, views: 3, distractors: 1)
+        // Unreadable files among the photographs, and a file that is not an image at all.
+        try Data().write(to: images.appendingPathComponent("images/empty.jpg"))
+        try Data("not a picture".utf8).write(to: images.appendingPathComponent("images/text.png"))
+        try Data("notes".utf8).write(to: images.appendingPathComponent("notes.txt"))
+
+        let summary = try IndexBuilder.build(images: images, index: temporary.path("index"), extractor: extractor,
+                                             options: IndexBuildOptions(shardSize: 2))
+        #expect(summary.total == entries.count + 2)
+        #expect(summary.described == entries.count)
+        #expect(summary.skipped.map(\.image) == ["images/empty.jpg", "images/text.png"])
+        #expect(summary.skipped.allSatisfy { !$0.reason.isEmpty })
+
+        let index = try RetrievalIndex.open(temporary.path("index"))
+        #expect(index.manifest.count == entries.count)
+        #expect(index.store.identifiers == entries.map(\.relativePath).sorted())
+        #expect(index.manifest.skipped.count == 2)
+        #expect(!FileManager.default.fileExists(atPath: temporary.path("index/partial").path))
+    }
+
+    @Test func rerunReusesDescriptorsAndWritesTheSameStore() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 2, views: 2, distractors: 1)
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        let first = try Data(contentsOf: index.appendingPathComponent(IndexLayout.storeFileName))
+        let again = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        #expect(again.described == 0)
+        #expect(again.reused == again.total)
+        #expect(try Data(contentsOf: index.appendingPathComponent(IndexLayout.storeFileName)) == first)
+    }
+
+    @Test func refusesAnIndexBuiltWithAnotherDescriptor() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 0)
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: images, index: index, extractor: GradientColourHistogramBaseline(inputSize: 128))
+        // Same name, so this succeeds; a store with another name must be refused.
+        try DescriptorStoreWriter.write(.init(rows: 1, columns: 3, storage: [1, 0, 0]), identifiers: ["x.jpg"],
+                                        metadata: ["descriptor": "other"], to: index.appendingPathComponent(IndexLayout.storeFileName))
+        #expect(throws: PipelineError.self) {
+            try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        }
+    }
+
+    @Test func emptyOrMissingFoldersAreClearErrors() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        #expect(throws: PipelineError.self) {
+            try IndexBuilder.build(images: temporary.path("missing"), index: temporary.path("index"), extractor: extractor)
+        }
+        try FileManager.default.createDirectory(at: temporary.path("empty"), withIntermediateDirectories: true)
+        #expect(throws: PipelineError.self) {
+            try IndexBuilder.build(images: temporary.path("empty"), index: temporary.path("index"), extractor: extractor)
+        }
+        #expect(throws: PipelineError.self) { try RetrievalIndex.open(temporary.path("empty")) }
+    }
+
+    @Test func searchFindsTheQueryItselfFirst() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 3, views: 3, distractors: 2)
+        _ = try IndexBuilder.build(images: images, index: temporary.path("index"), extractor: extractor)
+        let index = try RetrievalIndex.open(temporary.path("index"))
+        let queries = entries.prefix(3).map { images.appendingPathComponent($0.relativePath) }
+        let outcomes = index.search(images: queries + [temporary.path("nothing.jpg")], top: 4)
+        for (entry, outcome) in zip(entries.prefix(3), outcomes) {
+            let hits = try outcome.get()
+            #expect(hits.count == 4)
+            #expect(hits.first?.image == entry.relativePath)
+            #expect(abs((hits.first?.score ?? 0) - 1) < 1e-4)
+            #expect(zip(hits, hits.dropFirst()).allSatisfy { $0.score >= $1.score })
+        }
+        guard case .failure = outcomes[3] else {
+            Issue.record("a missing query file must fail")
+            return
+        }
+    }
+}
