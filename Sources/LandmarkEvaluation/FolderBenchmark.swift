@@ -32,9 +32,8 @@ public struct FolderBenchmark: Sendable {
         guard let text = String(validating: [UInt8](data), as: UTF8.self) else {
             throw DatasetError(code: .malformedText, file: file.path, reason: "not UTF-8 text")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasSuffix("\r") ? line.dropLast() : line
-        }
+        // Swift treats CRLF as one newline character, so this splits LF and CRLF files alike.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         if lines.first?.hasPrefix("\u{FEFF}") == true, let first = lines.first { lines[0] = first.dropFirst() }
         guard let header = lines.first, header.split(separator: "\t", omittingEmptySubsequences: false) == ["image", "landmark"] else {
             throw DatasetError(code: .malformedText, file: file.path,
