@@ -61,9 +61,10 @@ public struct DescriptorExtraction: Sendable {
             return .failure(SkippedImage(image: item.name, reason: "\(error.code): \(error.reason)"))
         }
         if let box = item.cropBox {
+            // Python's round (half to even), as PIL's crop applies to a float box.
             guard let cropped = image.cropped(
-                x0: Int(box.x0.rounded(.down)), y0: Int(box.y0.rounded(.down)),
-                x1: Int(box.x1.rounded(.up)), y1: Int(box.y1.rounded(.up))) else {
+                x0: Int(box.x0.rounded(.toNearestOrEven)), y0: Int(box.y0.rounded(.toNearestOrEven)),
+                x1: Int(box.x1.rounded(.toNearestOrEven)), y1: Int(box.y1.rounded(.toNearestOrEven))) else {
                 return .failure(SkippedImage(image: item.name, reason: "the query box lies outside the image"))
             }
             image = cropped
