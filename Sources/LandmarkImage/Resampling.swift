@@ -222,18 +222,32 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, coefficients: Res
                         for output in 0..<outWidth {
                             let first = Int(bounds[output * 2]), length = Int(bounds[output * 2 + 1])
                             let kernel = output * kernelSize
-                            var red = rounding, green = rounding, blue = rounding
                             var index = rowStart + first * 3
-                            for tap in 0..<length {
-                                let weight = weights[kernel + tap]
-                                red &+= Int32(source[index]) &* weight
-                                green &+= Int32(source[index + 1]) &* weight
-                                blue &+= Int32(source[index + 2]) &* weight
-                                index += 3
+                            if index + length * 3 + 1 <= source.count, let base = source.baseAddress {
+                                // One 4-lane multiply-add per tap (R, G, B and an ignored fourth byte).
+                                let raw = UnsafeRawPointer(base)
+                                var sum = SIMD4<Int32>(repeating: rounding)
+                                for tap in 0..<length {
+                                    let samples = raw.loadUnaligned(fromByteOffset: index, as: SIMD4<UInt8>.self)
+                                    sum &+= SIMD4<Int32>(truncatingIfNeeded: samples) &* weights[kernel + tap]
+                                    index += 3
+                                }
+                                destination[target] = clampFixedPoint(sum[0])
+                                destination[target + 1] = clampFixedPoint(sum[1])
+                                destination[target + 2] = clampFixedPoint(sum[2])
+                            } else {
+                                var red = rounding, green = rounding, blue = rounding
+                                for tap in 0..<length {
+                                    let weight = weights[kernel + tap]
+                                    red &+= Int32(source[index]) &* weight
+                                    green &+= Int32(source[index + 1]) &* weight
+                                    blue &+= Int32(source[index + 2]) &* weight
+                                    index += 3
+                                }
+                                destination[target] = clampFixedPoint(red)
+                                destination[target + 1] = clampFixedPoint(green)
+                                destination[target + 2] = clampFixedPoint(blue)
                             }
-                            destination[target] = clampFixedPoint(red)
-                            destination[target + 1] = clampFixedPoint(green)
-                            destination[target + 2] = clampFixedPoint(blue)
                             target += 3
                         }
                     }
@@ -260,12 +274,10 @@ private func resampleColumns(_ image: RGBImage, coefficients: ResamplingCoeffici
                         for output in 0..<outHeight {
                             let first = Int(bounds[output * 2]), length = Int(bounds[output * 2 + 1])
                             for column in 0..<rowLength { sums[column] = rounding }
+                            guard let sumsBase = sums.baseAddress, let sourceBase = source.baseAddress else { return }
                             for tap in 0..<length {
-                                let weight = weights[output * kernelSize + tap]
-                                let rowStart = (first + tap) * rowLength
-                                for column in 0..<rowLength {
-                                    sums[column] &+= Int32(source[rowStart + column]) &* weight
-                                }
+                                accumulateRow(sourceBase + (first + tap) * rowLength, weight: weights[output * kernelSize + tap],
+                                              into: sumsBase, count: rowLength)
                             }
                             let target = output * rowLength
                             for column in 0..<rowLength { destination[target + column] = clampFixedPoint(sums[column]) }
@@ -276,4 +288,24 @@ private func resampleColumns(_ image: RGBImage, coefficients: ResamplingCoeffici
         }
     }
     return RGBImage(width: image.width, height: outHeight, pixels: out)
+}
+
+/// `sums[i] += row[i] * weight` over a row, 16 samples at a time.
+@inline(__always)
+private func accumulateRow(_ row: UnsafePointer<UInt8>, weight: Int32, into sums: UnsafeMutablePointer<Int32>, count: Int) {
+    let weights = SIMD16<Int32>(repeating: weight)
+    var column = 0
+    let rawRow = UnsafeRawPointer(row)
+    let rawSums = UnsafeMutableRawPointer(sums)
+    while column + 16 <= count {
+        let samples = SIMD16<Int32>(truncatingIfNeeded: rawRow.loadUnaligned(fromByteOffset: column, as: SIMD16<UInt8>.self))
+        let offset = column * MemoryLayout<Int32>.stride
+        let current = rawSums.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int32>.self)
+        rawSums.storeBytes(of: current &+ samples &* weights, toByteOffset: offset, as: SIMD16<Int32>.self)
+        column += 16
+    }
+    while column < count {
+        sums[column] &+= Int32(row[column]) &* weight
+        column += 1
+    }
 }
