@@ -76,8 +76,11 @@ enum JPEGDecoder {
     private static func classify(handle: tjhandle, bytes: [UInt8], name: String, duringHeader: Bool) -> ImageError {
         let message = tjGetErrorStr2(handle).map { String(cString: $0) } ?? "unknown error"
         let lowered = message.lowercased()
+        // libjpeg pads missing data with a fake end marker and warns, but the fatal error it then often hits
+        // (e.g. a cut-off Huffman table between progressive scans) hides that warning; so also look for the
+        // end-of-image marker ourselves.
         if lowered.contains("premature end") || lowered.contains("no more data")
-            || (duringHeader && !containsFrameHeader(bytes)) {
+            || (duringHeader && !containsFrameHeader(bytes)) || !containsEndOfImage(bytes) {
             let detail = lowered.contains("premature end of data segment") ? "premature end of data segment" : message
             return ImageError(code: .truncated, file: name, reason: "truncated JPEG data (\(detail))")
         }
@@ -86,6 +89,29 @@ enum JPEGDecoder {
             return ImageError(code: .unsupportedFormat, file: name, reason: "unsupported JPEG variant (\(message))")
         }
         return ImageError(code: .corrupt, file: name, reason: "corrupt JPEG data (\(message))")
+    }
+
+    /// Whether an end-of-image marker follows the first scan. In entropy-coded data 0xFF is always stuffed or
+    /// a restart marker, so FF D9 there is the real end; embedded EXIF thumbnails come before the first scan.
+    private static func containsEndOfImage(_ bytes: [UInt8]) -> Bool {
+        var index = 2
+        while index + 3 < bytes.count {
+            guard bytes[index] == 0xFF else { return true }  // not a well-formed marker walk: no verdict
+            let marker = bytes[index + 1]
+            if marker == 0xFF { index += 1; continue }
+            if marker == 0xD9 { return true }
+            let length = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+            if marker == 0xDA {
+                var scan = index + 2 + length
+                while scan + 1 < bytes.count {
+                    if bytes[scan] == 0xFF && bytes[scan + 1] == 0xD9 { return true }
+                    scan += 1
+                }
+                return false
+            }
+            index += 2 + length
+        }
+        return false
     }
 
     /// Whether a start-of-frame marker is present: a header error in a file without one means the file ends too soon.
