@@ -29,7 +29,7 @@ enum PNGDecoder {
         }
 
         // libpng keeps a pointer to the input until finish_read, so both calls happen inside one buffer scope.
-        let outcome = bytes.withUnsafeBufferPointer { buffer in
+        let outcome = withoutColourManagement(bytes).withUnsafeBufferPointer { buffer in
             decodeValidated(buffer, name: name, options: options)
         }
         return try outcome.get()
@@ -74,6 +74,30 @@ enum PNGDecoder {
             }
         }
         return .success(RGBImage(width: width, height: height, pixels: rgb))
+    }
+
+    /// The file without gAMA, cHRM, sRGB and iCCP chunks. PIL ignores them, while libpng's simplified API would
+    /// convert the samples (e.g. brighten a gAMA 1.0 file), so they are removed to decode the stored values.
+    /// These chunks must precede the first IDAT, so only the chunks before it are inspected.
+    static func withoutColourManagement(_ bytes: [UInt8]) -> [UInt8] {
+        let ignored: Set<String> = ["gAMA", "cHRM", "sRGB", "iCCP"]
+        var kept: [Range<Int>] = [0..<8]
+        var index = 8
+        var removedAny = false
+        while index + 12 <= bytes.count {
+            let length = Int(bytes[index]) << 24 | Int(bytes[index + 1]) << 16 | Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+            let type = String(decoding: bytes[(index + 4)..<(index + 8)], as: UTF8.self)
+            let end = index + 12 + length
+            guard end <= bytes.count, type != "IDAT" else { break }
+            if ignored.contains(type) { removedAny = true } else { kept.append(index..<end) }
+            index = end
+        }
+        guard removedAny else { return bytes }
+        kept.append(index..<bytes.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for range in kept { out += bytes[range] }
+        return out
     }
 
     private static func classify(_ image: png_image, name: String) -> ImageError {
