@@ -51,6 +51,9 @@ enum PNGDecoder {
         }
         // PIL's convert("RGB") drops alpha rather than compositing, so read RGBA when there is alpha and drop it.
         let hasAlpha = image.format & formatFlagAlpha != 0
+        if !hasAlpha && image.format & formatFlagLinear != 0 {
+            return finishSixteenBit(&image, width: width, height: height, name: name)
+        }
         image.format = hasAlpha ? (formatFlagColour | formatFlagAlpha) : formatFlagColour
         // PIL ignores colour management; treat 16-bit samples as sRGB-encoded so libpng does not convert gamma.
         image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
@@ -74,6 +77,20 @@ enum PNGDecoder {
             }
         }
         return .success(RGBImage(width: width, height: height, pixels: rgb))
+    }
+
+    /// 16-bit files without alpha: read the samples untouched (linear in, linear out: no gamma step, as the
+    /// colour-management chunks are gone) and keep the high byte, which is what PIL does.
+    private static func finishSixteenBit(_ image: inout png_image, width: Int, height: Int,
+                                         name: String) -> Result<RGBImage, ImageError> {
+        image.format = formatFlagColour | formatFlagLinear
+        var wide = [UInt16](repeating: 0, count: width * height * 3)
+        let finished = wide.withUnsafeMutableBufferPointer { destination in
+            png_image_finish_read(&image, nil, destination.baseAddress, 0, nil)
+        }
+        guard finished != 0 else { return .failure(classify(image, name: name)) }
+        png_image_free(&image)
+        return .success(RGBImage(width: width, height: height, pixels: wide.map { UInt8(truncatingIfNeeded: $0 >> 8) }))
     }
 
     /// The file without gAMA, cHRM, sRGB and iCCP chunks. PIL ignores them, while libpng's simplified API would
