@@ -26,33 +26,51 @@ public enum MatrixProductBenchmark {
     /// best of `repetitions` runs each (the box is shared, so the best run is the least disturbed).
     /// The default shape is one block of exact search: 1000 queries × 8192 rows × 2048 dimensions.
     public static func run(m: Int = 1000, n: Int = 8192, k: Int = 2048, repetitions: Int = 5) -> MatrixProductBenchmarkResult {
-        let a = randomMatrix(rows: m, columns: k, seed: 1)
-        let b = randomMatrix(rows: n, columns: k, seed: 2)
-        var c = [Float](repeating: 0, count: m * n)
+        let operands = MatrixProductOperands(m: m, n: n, k: k)
         let threads = ProcessInfo.processInfo.activeProcessorCount
-        func best(threadCount: Int) -> Double {
-            BLAS.setThreadCount(threadCount)
-            var fastest = Double.infinity
-            for _ in 0 ..< max(1, repetitions) {
-                let seconds = measure {
-                    a.storage.withUnsafeBufferPointer { a in
-                        b.storage.withUnsafeBufferPointer { b in
-                            c.withUnsafeMutableBufferPointer { c in
-                                guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
-                                BLAS.gemm(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1,
-                                          a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n)
-                            }
-                        }
-                    }
-                }
-                fastest = min(fastest, seconds)
-            }
-            return 2 * Double(m) * Double(n) * Double(k) / fastest / 1e9
+        let previousThreadCount = BLAS.threadCount
+        defer { BLAS.setThreadCount(previousThreadCount) }
+        var single = 0.0, all = 0.0
+        for _ in 0 ..< max(1, repetitions) {
+            single = max(single, operands.measureGFLOPS(threadCount: 1))
+            all = max(all, operands.measureGFLOPS(threadCount: threads))
         }
-        let single = best(threadCount: 1)
-        let all = best(threadCount: threads)
         return MatrixProductBenchmarkResult(m: m, n: n, k: k, backendDescription: BLAS.backendDescription,
                                             singleThreadGFLOPS: single, allThreadsGFLOPS: all, threadCount: threads)
+    }
+}
+
+/// Random operands for `C = A · Bᵀ`, kept so that repeated timings reuse them.
+final class MatrixProductOperands {
+    let m: Int, n: Int, k: Int
+    let a: Matrix, b: Matrix
+    var c: [Float]
+
+    init(m: Int, n: Int, k: Int) {
+        self.m = m
+        self.n = n
+        self.k = k
+        a = randomMatrix(rows: m, columns: k, seed: 1)
+        b = randomMatrix(rows: n, columns: k, seed: 2)
+        c = [Float](repeating: 0, count: m * n)
+    }
+
+    /// GFLOP/s of one product with `threadCount` BLAS threads.
+    func measureGFLOPS(threadCount: Int) -> Double {
+        BLAS.setThreadCount(threadCount)
+        let (m, n, k) = (self.m, self.n, self.k)
+        let seconds = measure {
+            a.storage.withUnsafeBufferPointer { a in
+                b.storage.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
+                        BLAS.gemm(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1,
+                                  a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n)
+                    }
+                }
+            }
+        }
+        return 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
     }
 }
 

@@ -4,10 +4,11 @@ import COpenBLAS
 ///
 /// At first use it picks the fastest correct library present: the current OpenBLAS from the
 /// `scipy-openblas32` wheel (loaded with `dlopen` from `LANDMARK_BLAS_LIBRARY`, else from
-/// `${LANDMARK_CACHE:-${XDG_CACHE_HOME:-~/.cache}/landmark}/scipy-openblas32/lib/`), whose
-/// SkylakeX kernels run about 4× faster on this machine than the generic kernels Debian's
-/// OpenBLAS 0.3.21 falls back to; otherwise Debian's, linked at build time. Callers never see
-/// which; `backendDescription` says it for logs and benchmarks.
+/// `${LANDMARK_CACHE:-${XDG_CACHE_HOME:-~/.cache}/landmark}/scipy-openblas32/lib/`), which
+/// recognises current CPUs — on the AVX-512 Xeons we measured, its SkylakeX kernels run about
+/// 4× faster than the generic kernels Debian's OpenBLAS 0.3.21 falls back to; otherwise
+/// Debian's, linked at build time. Callers never see which; `backendDescription` says it for
+/// logs and benchmarks. Environment variables such as `OPENBLAS_CORETYPE` are never touched.
 ///
 /// All matrices are row-major (see ``Matrix``).
 public enum BLAS {
@@ -17,6 +18,9 @@ public enum BLAS {
 
     /// Whether the fast, separately installed OpenBLAS is in use (false: Debian's fallback).
     public static var isUsingOptimizedBackend: Bool { BLASBackend.scipyOpenBLAS != nil }
+
+    /// How many threads the library uses inside one call.
+    public static var threadCount: Int { Int(BLASBackend.active.getThreads()) }
 
     /// Sets how many threads the library uses inside one call. Process-wide.
     public static func setThreadCount(_ count: Int) {

@@ -21,6 +21,7 @@ struct BLASBackend: @unchecked Sendable {
     typealias Spotrf = @convention(c) (Int32, CChar, Int32, UnsafeMutablePointer<Float>?, Int32) -> Int32
     typealias Spotri = @convention(c) (Int32, CChar, Int32, UnsafeMutablePointer<Float>?, Int32) -> Int32
     typealias SetThreads = @convention(c) (Int32) -> Void
+    typealias GetThreads = @convention(c) () -> Int32
     typealias GetString = @convention(c) () -> UnsafeMutablePointer<CChar>?
 
     let sgemm: Sgemm
@@ -29,16 +30,18 @@ struct BLASBackend: @unchecked Sendable {
     let spotrf: Spotrf
     let spotri: Spotri
     let setThreads: SetThreads
+    let getThreads: GetThreads
     let description: String
 
-    /// Debian's OpenBLAS, linked at build time: always present, but 0.3.21 does not know this
-    /// machine's CPU and runs its generic kernels (about a quarter of the SkylakeX speed).
+    /// Debian's OpenBLAS, linked at build time: always present, but 0.3.21 predates some CPUs
+    /// and then falls back to its generic kernels (about a quarter of the SkylakeX speed on the
+    /// Xeons in MACHINE-NOTES.md; on a host it does recognise, e.g. as Cooperlake, it is as fast).
     static let debian: BLASBackend = {
         let config = openblas_get_config().map { String(cString: $0) } ?? "unknown configuration"
         let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown core"
         return BLASBackend(
             sgemm: cblas_sgemm, sgemv: cblas_sgemv, ssyevd: LAPACKE_ssyevd, spotrf: LAPACKE_spotrf,
-            spotri: LAPACKE_spotri, setThreads: openblas_set_num_threads,
+            spotri: LAPACKE_spotri, setThreads: openblas_set_num_threads, getThreads: openblas_get_num_threads,
             description: "Debian OpenBLAS (\(config), core \(core))")
     }()
 
@@ -56,7 +59,8 @@ struct BLASBackend: @unchecked Sendable {
               let ssyevd = symbol("scipy_LAPACKE_ssyevd", as: Ssyevd.self),
               let spotrf = symbol("scipy_LAPACKE_spotrf", as: Spotrf.self),
               let spotri = symbol("scipy_LAPACKE_spotri", as: Spotri.self),
-              let setThreads = symbol("scipy_openblas_set_num_threads", as: SetThreads.self)
+              let setThreads = symbol("scipy_openblas_set_num_threads", as: SetThreads.self),
+              let getThreads = symbol("scipy_openblas_get_num_threads", as: GetThreads.self)
         else {
             dlclose(handle)
             return nil
@@ -65,7 +69,7 @@ struct BLASBackend: @unchecked Sendable {
         let core = symbol("scipy_openblas_get_corename", as: GetString.self)?().map { String(cString: $0) }
         // The handle stays open for the life of the process: the function pointers point into it.
         return BLASBackend(
-            sgemm: sgemm, sgemv: sgemv, ssyevd: ssyevd, spotrf: spotrf, spotri: spotri, setThreads: setThreads,
+            sgemm: sgemm, sgemv: sgemv, ssyevd: ssyevd, spotrf: spotrf, spotri: spotri, setThreads: setThreads, getThreads: getThreads,
             description: "scipy-openblas (\(config ?? "unknown configuration"), core \(core ?? "unknown"))")
     }()
 
