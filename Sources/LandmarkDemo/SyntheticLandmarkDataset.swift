@@ -113,9 +113,9 @@ public struct SyntheticLandmarkDataset: Sendable {
         let ground = Colour.random(using: &generator, hue: generator.uniform(0.05, 0.3), spread: 0.05,
                                    saturation: 0.25, value: 0.45)
         // Light: exposure, colour cast and gamma of the whole view.
-        let exposure = generator.uniform(0.65, 1.25)
-        let tint = Colour(generator.uniform(0.9, 1.1), generator.uniform(0.9, 1.1), generator.uniform(0.9, 1.1))
-        let gamma = generator.uniform(0.8, 1.25)
+        let exposure = generator.uniform(0.8, 1.15)
+        let tint = Colour(generator.uniform(0.94, 1.06), generator.uniform(0.94, 1.06), generator.uniform(0.94, 1.06))
+        let gamma = generator.uniform(0.85, 1.15)
         let occluders = (0..<Int(generator.uniform(0, 3.99))).map { _ in Occluder.random(width: w, height: h, using: &generator) }
 
         var pixels = [UInt8](repeating: 0, count: width * height * 3)

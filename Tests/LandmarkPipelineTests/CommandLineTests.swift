@@ -101,8 +101,8 @@ import Testing
         }
         let recomputed = RetrievalMetrics.evaluate(rankings: rankingIndices, groundTruth: groundTruth)
         #expect(abs(recomputed.meanAveragePrecision - mAP) < 1e-9)
-        // The synthetic landmarks are easy for the baseline: far above chance (≈ 0.2 here).
-        #expect(mAP > 0.5)
+        // Each query has 3 positives among 19 images: a random ranking scores about 0.2.
+        #expect(mAP > 0.35)
     }
 
     @Test func helpDocumentsTheExitCodes() throws {
