@@ -27,8 +27,14 @@ let package = Package(
         .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS"]),
         .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra"]),
-        .target(name: "LandmarkEvaluation", dependencies: []),
-        .target(name: "LandmarkDescriptors", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkPickle", dependencies: []),
+        .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle"]),
+        .target(name: "LandmarkNetworks", dependencies: ["LandmarkTensor", "LandmarkCheckpoint", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle"]),
+        .target(name: "LandmarkDescriptors", dependencies: [
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks",
+        ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage"]),
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
@@ -48,10 +54,19 @@ let package = Package(
         .testTarget(name: "LandmarkImageTests", dependencies: ["LandmarkImage"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkLinearAlgebraTests", dependencies: ["LandmarkLinearAlgebra"]),
+        .testTarget(name: "LandmarkTensorTests", dependencies: ["LandmarkTensor", "LandmarkLinearAlgebra"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkCheckpointTests", dependencies: ["LandmarkCheckpoint", "LandmarkPickle"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkNetworksTests", dependencies: [
+            "LandmarkNetworks", "LandmarkTensor", "LandmarkCheckpoint", "LandmarkDescriptors", "LandmarkImage",
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"]),
         .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LandmarkDescriptorsTests", dependencies: ["LandmarkDescriptors", "LandmarkImage", "LandmarkDemo"]),
+        .testTarget(name: "LandmarkDescriptorsTests", dependencies: [
+            "LandmarkDescriptors", "LandmarkImage", "LandmarkDemo", "LandmarkTensor", "LandmarkLinearAlgebra",
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
             "LandmarkImage",
