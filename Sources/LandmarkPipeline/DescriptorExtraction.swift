@@ -122,12 +122,10 @@ final class ProgressCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var completed = 0
     private let total: Int
-    private let offset: Int
     private let report: (@Sendable (PipelineProgress) -> Void)?
 
-    init(total: Int, offset: Int = 0, report: (@Sendable (PipelineProgress) -> Void)?) {
+    init(total: Int, report: (@Sendable (PipelineProgress) -> Void)?) {
         self.total = total
-        self.offset = offset
         self.report = report
     }
 
@@ -135,7 +133,7 @@ final class ProgressCounter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         completed += 1
-        report?(PipelineProgress(completed: offset + completed, total: total, current: current))
+        report?(PipelineProgress(completed: completed, total: total, current: current))
     }
 }
 
