@@ -6,10 +6,7 @@ import Testing
 /// End-to-end tests of the real `landmark` executable.
 @Suite(.serialized) struct CommandLineTests {
     @Test func killedIndexingResumesToTheSameStore() throws {
-        guard let executable = landmarkExecutable else {
-            Issue.record("the landmark executable was not built next to the tests")
-            return
-        }
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
         let images = temporary.path("images")
@@ -50,10 +47,7 @@ import Testing
     }
 
     @Test func skippedInputsGiveExitCodeThree() throws {
-        guard let executable = landmarkExecutable else {
-            Issue.record("the landmark executable was not built next to the tests")
-            return
-        }
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
         let images = temporary.path("images")
@@ -68,10 +62,7 @@ import Testing
     }
 
     @Test func evaluateJSONMatchesMetricsRecomputedFromTheRankingsFile() throws {
-        guard let executable = landmarkExecutable else {
-            Issue.record("the landmark executable was not built next to the tests")
-            return
-        }
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
         let dataset = temporary.path("dataset")
@@ -106,10 +97,7 @@ import Testing
     }
 
     @Test func helpDocumentsTheExitCodes() throws {
-        guard let executable = landmarkExecutable else {
-            Issue.record("the landmark executable was not built next to the tests")
-            return
-        }
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
         let help = try runLandmark(executable, ["--help"])
         #expect(help.status == 0)
         #expect(help.output.contains("EXIT CODES"))

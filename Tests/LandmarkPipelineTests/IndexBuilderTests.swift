@@ -95,3 +95,26 @@ import Testing
         }
     }
 }
+
+@Suite struct BadImageCorpusTests {
+    /// The image module's corpus of broken files (empty, truncated, corrupt, wrong type, bombs…).
+    static let corpus = packageRoot.appendingPathComponent("Tests/LandmarkImageTests/Fixtures/bad")
+
+    @Test func indexingAFolderWithTheWholeBadCorpusSkipsEachFileAndIndexesTheRest() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 2, views: 2, distractors: 1)
+        let badDirectory = images.appendingPathComponent("bad")
+        try FileManager.default.copyItem(at: Self.corpus, to: badDirectory)
+        let badImages = try ImageCollection.scan(badDirectory).map { "bad/" + $0 }
+        #expect(badImages.count >= 10)
+
+        let summary = try IndexBuilder.build(images: images, index: temporary.path("index"),
+                                             extractor: GradientColourHistogramBaseline())
+        #expect(summary.described == entries.count)
+        #expect(summary.skipped.map(\.image) == badImages.sorted())
+        let index = try RetrievalIndex.open(temporary.path("index"))
+        #expect(index.store.count == entries.count)
+    }
+}
