@@ -65,6 +65,8 @@ import Testing
         #expect(GlobalPooling(name: "GeM", p: nil) == .gem(p: 3))
         #expect(GlobalPooling(name: "mac", p: 7) == .mac)
         #expect(GlobalPooling(name: "netvlad", p: nil) == nil)
+        #expect(GlobalPooling.gem(p: 2.5).multiScaleExponent == 2.5)
+        #expect(GlobalPooling.rmac.multiScaleExponent == 1 && GlobalPooling.mac.multiScaleExponent == 1)
         for pooling in [GlobalPooling.mac, .spoc, .gem(p: 4.5), .rmac] {
             let named = try #require(GlobalPooling(name: pooling.name, p: 4.5))
             #expect(named == pooling)

@@ -46,6 +46,14 @@ public enum GlobalPooling: Sendable, Hashable, Codable {
         }
     }
 
+    /// The exponent cirtorch's multi-scale extraction uses with this pooling (`msp`): GeM's p,
+    /// else 1. cirtorch also falls back to 1 when the network pools regionally or whitens
+    /// in-network; those are properties of the network, for the caller to apply.
+    public var multiScaleExponent: Float {
+        if case .gem(let p) = self { return p }
+        return 1
+    }
+
     /// The pooled C-vector of `features`, before L2 normalisation.
     /// - Precondition: the map has at least one spatial position.
     /// - Complexity: O(C × H × W) for MAC, SPoC and GeM; R-MAC visits about 20 regions per channel.
