@@ -41,7 +41,7 @@ let package = Package(
             "LandmarkDescriptors", "LandmarkDemo",
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
-            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline",
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
         ]),
 
         // Front end.

@@ -1,0 +1,113 @@
+import Foundation
+import LandmarkLinearAlgebra
+import LandmarkTensor
+
+/// One convolution layer shape to time.
+public struct ConvolutionBenchmarkShape: Sendable {
+    public var name: String
+    public var inputChannels: Int, outputChannels: Int
+    public var inputHeight: Int, inputWidth: Int
+    public var kernel: Int, stride: Int, groups: Int
+    public var padding: Padding
+
+    public init(name: String, inputChannels: Int, outputChannels: Int, inputHeight: Int, inputWidth: Int,
+                kernel: Int, stride: Int = 1, groups: Int = 1, padding: Padding? = nil) {
+        self.name = name
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+        self.kernel = kernel
+        self.stride = stride
+        self.groups = groups
+        self.padding = padding ?? .symmetric(kernel / 2)
+    }
+
+    /// The layers that dominate ResNet-101 at 1024 × 768 (stem, bottleneck 1 × 1 / 3 × 3 of stages
+    /// 1–4) and EfficientNet-Lite's depthwise layers at 512 × 384.
+    public static let resnetAndEfficientNet: [ConvolutionBenchmarkShape] = [
+        .init(name: "stem 7×7/2 3→64 @1024×768", inputChannels: 3, outputChannels: 64, inputHeight: 1024,
+              inputWidth: 768, kernel: 7, stride: 2),
+        .init(name: "3×3 64→64 @256×192", inputChannels: 64, outputChannels: 64, inputHeight: 256, inputWidth: 192, kernel: 3),
+        .init(name: "1×1 256→64 @256×192", inputChannels: 256, outputChannels: 64, inputHeight: 256, inputWidth: 192, kernel: 1),
+        .init(name: "1×1 64→256 @256×192", inputChannels: 64, outputChannels: 256, inputHeight: 256, inputWidth: 192, kernel: 1),
+        .init(name: "3×3/2 128→128 @256×192", inputChannels: 128, outputChannels: 128, inputHeight: 256, inputWidth: 192,
+              kernel: 3, stride: 2),
+        .init(name: "3×3 128→128 @128×96", inputChannels: 128, outputChannels: 128, inputHeight: 128, inputWidth: 96, kernel: 3),
+        .init(name: "3×3 256→256 @64×48", inputChannels: 256, outputChannels: 256, inputHeight: 64, inputWidth: 48, kernel: 3),
+        .init(name: "1×1 1024→256 @64×48", inputChannels: 1024, outputChannels: 256, inputHeight: 64, inputWidth: 48, kernel: 1),
+        .init(name: "1×1 256→1024 @64×48", inputChannels: 256, outputChannels: 1024, inputHeight: 64, inputWidth: 48, kernel: 1),
+        .init(name: "1×1/2 512→1024 @128×96", inputChannels: 512, outputChannels: 1024, inputHeight: 128, inputWidth: 96,
+              kernel: 1, stride: 2),
+        .init(name: "3×3 512→512 @32×24", inputChannels: 512, outputChannels: 512, inputHeight: 32, inputWidth: 24, kernel: 3),
+        .init(name: "depthwise 3×3 144 @128×96", inputChannels: 144, outputChannels: 144, inputHeight: 128, inputWidth: 96,
+              kernel: 3, groups: 144, padding: .tensorFlowSame),
+        .init(name: "depthwise 5×5 240 @128×96", inputChannels: 240, outputChannels: 240, inputHeight: 128, inputWidth: 96,
+              kernel: 5, groups: 240, padding: .tensorFlowSame),
+        .init(name: "depthwise 3×3/2 144 @128×96", inputChannels: 144, outputChannels: 144, inputHeight: 128, inputWidth: 96,
+              kernel: 3, stride: 2, groups: 144, padding: .tensorFlowSame),
+    ]
+}
+
+/// The measured rate of one layer shape.
+public struct ConvolutionBenchmarkResult: Sendable, CustomStringConvertible {
+    public let shape: ConvolutionBenchmarkShape
+    /// Multiply-adds × 2 of one call.
+    public let floatingPointOperations: Double
+    /// Best of the repetitions.
+    public let seconds: Double
+    public let threadCount: Int
+    /// sgemm's rate with the same thread count, the ceiling a product-based kernel can reach.
+    public let sgemmGFLOPS: Double
+
+    public var gflops: Double { floatingPointOperations / seconds / 1e9 }
+
+    public var description: String {
+        let name = shape.name.padding(toLength: 30, withPad: " ", startingAt: 0)
+        return name + String(format: " %8.2f ms %7.1f GFLOP/s (%3.0f%% of sgemm %.1f) on %d thread(s)",
+               seconds * 1e3, gflops, 100 * gflops / sgemmGFLOPS, sgemmGFLOPS, threadCount)
+    }
+}
+
+public enum ConvolutionBenchmark {
+    /// Times each shape (bias + ReLU fused, as in a network) with `threadCount` BLAS threads and the
+    /// same engine parallelism, keeping the best of `repetitions` calls after one warm-up call, and
+    /// compares with sgemm at a ResNet-like size (256 × 12288 × 576) on as many threads.
+    public static func run(shapes: [ConvolutionBenchmarkShape] = ConvolutionBenchmarkShape.resnetAndEfficientNet,
+                           threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
+                           repetitions: Int = 3, im2colLimit: Int? = nil,
+                           pointwiseTileLimit: Int? = nil) -> [ConvolutionBenchmarkResult] {
+        let previousThreadCount = BLAS.threadCount
+        defer { BLAS.setThreadCount(previousThreadCount) }
+        let operands = MatrixProductOperands(m: 256, n: 12288, k: 576)
+        var sgemm = 0.0
+        for _ in 0 ..< max(1, repetitions) { sgemm = max(sgemm, operands.measureGFLOPS(threadCount: threadCount)) }
+        BLAS.setThreadCount(threadCount)
+
+        let workspace = TensorWorkspace(parallelism: threadCount)
+        if let im2colLimit { workspace.im2colLimit = im2colLimit }
+        if let pointwiseTileLimit { workspace.pointwiseTileLimit = pointwiseTileLimit }
+        return shapes.map { shape in
+            let perGroup = shape.inputChannels / shape.groups
+            let weights = randomMatrix(rows: shape.outputChannels, columns: perGroup * shape.kernel * shape.kernel, seed: 3)
+            let layer = Convolution2D(weights: weights.storage.map { $0 * 0.05 }, outputChannels: shape.outputChannels,
+                                      inputChannels: shape.inputChannels, kernelHeight: shape.kernel,
+                                      kernelWidth: shape.kernel, bias: [Float](repeating: 0.01, count: shape.outputChannels),
+                                      stride: shape.stride, padding: shape.padding, groups: shape.groups)
+            let input = FeatureMap(
+                channels: shape.inputChannels, height: shape.inputHeight, width: shape.inputWidth,
+                storage: randomMatrix(rows: shape.inputChannels, columns: shape.inputHeight * shape.inputWidth, seed: 4).storage)
+            let size = layer.outputSize(height: shape.inputHeight, width: shape.inputWidth)
+            let operations = 2 * Double(shape.outputChannels * size.height * size.width * perGroup * shape.kernel * shape.kernel)
+            var best = Double.infinity
+            for repetition in 0 ... max(1, repetitions) {
+                var output: FeatureMap?
+                let seconds = measure { output = layer(input, activation: .relu, workspace: workspace) }
+                if let output { workspace.recycle(output) }
+                if repetition > 0 { best = min(best, seconds) }
+            }
+            return ConvolutionBenchmarkResult(shape: shape, floatingPointOperations: operations, seconds: best,
+                                              threadCount: threadCount, sgemmGFLOPS: sgemm)
+        }
+    }
+}
