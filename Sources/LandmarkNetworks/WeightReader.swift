@@ -10,7 +10,7 @@ struct WeightReader {
     let checkpoint: Checkpoint
     let architecture: String
 
-    var file: String { checkpoint.sourceDescription }
+    var file: String { checkpoint.file }
 
     func error(_ code: CheckpointError.Code, _ reason: String) -> CheckpointError {
         CheckpointError(code: code, file: file, reason: reason)
