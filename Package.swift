@@ -62,7 +62,7 @@ let package = Package(
             "LandmarkNetworks", "LandmarkTensor", "LandmarkCheckpoint", "LandmarkDescriptors", "LandmarkImage",
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"]),
-        .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation"],
+        .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation", "LandmarkPickle"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkDescriptorsTests", dependencies: [
             "LandmarkDescriptors", "LandmarkImage", "LandmarkDemo", "LandmarkTensor", "LandmarkLinearAlgebra",

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkPickle
 
 /// The difficulty setups of the revisited Oxford/Paris benchmark. They differ only in which annotated
 /// images count as positives and which are ignored as junk.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LandmarkEvaluation
+import LandmarkPickle
 
 @Suite struct RevisitedDatasetTests {
     @Test func loadsBothLayoutsAndBuildsProtocols() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LandmarkEvaluation
+import LandmarkPickle
 
 /// gnd_*.pkl fixtures written by scripts/fixtures/evaluation_make_fixtures.py (Python 2 and 3, protocols 2
 /// and 4, lists and numpy arrays) and the content Python itself unpickled from them.

@@ -1,4 +1,9 @@
-/// A value decoded from a Python pickle by `PickleReader`: the plain data a ground-truth file holds.
+/// A value decoded from a Python pickle by `PickleDecoder`.
+///
+/// Plain data (numbers, text, containers) decodes to the matching case. What Python would *execute* —
+/// looking up a global, calling it, setting an object's state, resolving a persistent id — stays symbolic
+/// (`global`, `call`, `build`, `persistentID`), so a consumer decides which few constructors it trusts and
+/// interprets them itself (`resolvingNumpyArrays()` for numpy data; the checkpoint reader for tensors).
 public indirect enum PickleValue: Sendable, Equatable {
     case none
     case bool(Bool)
@@ -12,8 +17,18 @@ public indirect enum PickleValue: Sendable, Equatable {
     case tuple([PickleValue])
     /// Entries in pickle order.
     case dictionary([PickleDictionaryEntry])
-    /// A numpy `ndarray` of a numeric or boolean dtype.
+    /// A numpy `ndarray` of a numeric or boolean dtype; produced by `resolvingNumpyArrays()`, never by the
+    /// decoder itself.
     case array(NumpyArray)
+    /// A reference to `module.name` (GLOBAL, STACK_GLOBAL), never imported.
+    case global(module: String, name: String)
+    /// `callable(*arguments)` as REDUCE, NEWOBJ, OBJ or INST would have run it.
+    case call(callable: PickleValue, arguments: [PickleValue])
+    /// `object` with `state` applied by BUILD (`__setstate__` or an update of `__dict__`).
+    case build(object: PickleValue, state: PickleValue)
+    /// A persistent id (BINPERSID, PERSID) that the pickler stored in place of an object, e.g. torch's
+    /// `('storage', FloatStorage, key, location, count)` tuples.
+    case persistentID(PickleValue)
 
     /// The value as text: a `str`, or a Python 2 byte string decoded as UTF-8 (Latin-1 if not UTF-8, the
     /// only encoding in which every byte string is valid).
@@ -31,6 +46,16 @@ public indirect enum PickleValue: Sendable, Equatable {
     public subscript(key: String) -> PickleValue? {
         guard case .dictionary(let entries) = self else { return nil }
         return entries.first { $0.key.text == key }?.value
+    }
+
+    /// Whether the value is plain data: no global, call, build or persistent id anywhere inside it.
+    public var isPlainData: Bool {
+        switch self {
+        case .none, .bool, .int, .float, .string, .bytes, .array: return true
+        case .list(let items), .tuple(let items): return items.allSatisfy(\.isPlainData)
+        case .dictionary(let entries): return entries.allSatisfy { $0.key.isPlainData && $0.value.isPlainData }
+        case .global, .call, .build, .persistentID: return false
+        }
     }
 
     /// The items of a list or tuple.
