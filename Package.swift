@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "LandmarkNetworks", dependencies: ["LandmarkTensor", "LandmarkCheckpoint", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle"]),
         .target(name: "LandmarkDescriptors", dependencies: [
-            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks",
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "COpenBLAS",
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage"]),
         .target(name: "LandmarkPipeline", dependencies: [
