@@ -54,5 +54,10 @@ import Testing
         }
         #expect(saved.metadata["architecture"]?.text == architecture)
         #expect(saved.metadata["pooling"]?.text == "gem")
+        // The loader reads the architecture and the head from the real file's 'meta'.
+        #expect(try NetworkLoader.backbone(from: saved).architecture == architecture)
+        let head = try NetworkLoader.retrievalHead(from: saved)
+        #expect(head.pooling == "gem" && head.gemP == 3 && head.whitening == nil && !head.regional)
+        #expect(head.mean == RetrievalHead.imageNetMean && head.std == RetrievalHead.imageNetStd)
     }
 }
