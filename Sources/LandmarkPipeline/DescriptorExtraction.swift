@@ -53,7 +53,7 @@ public struct DescriptorExtraction: Sendable {
 
     /// Describes one image: decode (with EXIF orientation), crop, resize to the extractor's input size,
     /// describe. The reason of a failure names what went wrong, not the file (the caller knows it).
-    public func describe(_ item: ExtractionItem) -> Result<[Float], SkippedImage> {
+    public func describe(_ item: ExtractionItem, threads: Int = 1) -> Result<[Float], SkippedImage> {
         var image: RGBImage
         do {
             image = try ImageDecoder.decode(contentsOf: item.url, options: decoding)
@@ -71,7 +71,7 @@ public struct DescriptorExtraction: Sendable {
         }
         let resized = image.resized(longerSide: extractor.inputSize)
         do {
-            return .success(try extractor.describe(resized))
+            return .success(try extractor.describe(resized, threads: threads))
         } catch {
             return .failure(SkippedImage(image: item.name, reason: error.description))
         }
@@ -84,10 +84,16 @@ public struct DescriptorExtraction: Sendable {
         let results = ResultSlots(count: items.count)
         let counter = ProgressCounter(total: items.count, report: progress)
         let workers = min(workerCount, max(1, items.count))
+        // Images in parallel, each with its share of the cores; matrix products on one BLAS thread, since
+        // the extractors parallelise inside an image themselves (see `describe(_:threads:)`).
+        let threadsPerImage = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
+        let previousThreadCount = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(previousThreadCount) }
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
             while index < items.count {
-                let result = describe(items[index])
+                let result = describe(items[index], threads: threadsPerImage)
                 results.set(index, result)
                 counter.advance(current: items[index].name)
                 index += workers

@@ -107,6 +107,8 @@ public struct Convolution2D: Sendable {
                          "residual is \(residual.channels)×\(residual.height)×\(residual.width), output \(outputChannels)×\(outputHeight)×\(outputWidth)")
         }
         var output = workspace.makeFeatureMap(channels: outputChannels, height: outputHeight, width: outputWidth)
+        workspace.multiplyAccumulateCount += outputChannels * outputHeight * outputWidth
+            * (inputChannels / groups) * kernelHeight * kernelWidth
         let geometry = ConvolutionGeometry(
             inputHeight: input.height, inputWidth: input.width, outputHeight: outputHeight, outputWidth: outputWidth,
             kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride, dilation: dilation,

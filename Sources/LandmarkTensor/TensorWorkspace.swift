@@ -34,6 +34,10 @@ public final class TensorWorkspace: @unchecked Sendable {
     /// that the bias / residual / activation pass finds the product's output still in cache.
     public var pointwiseTileLimit: Int = 1 << 18
 
+    /// Multiply-accumulates done by the convolutions run with this workspace, so that benchmarks can
+    /// report the GFLOP/s a network achieves (2 floating-point operations per multiply-accumulate).
+    public var multiplyAccumulateCount = 0
+
     /// Pooled storage, unordered; picked by best fit on capacity.
     private var pool: [[Float]] = []
     /// Pooled bytes are bounded so that a run over images of varying size cannot hoard memory.

@@ -30,8 +30,8 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Random seed of the generator.")
     var seed: UInt64 = 2019
 
-    @Option(help: "Global descriptor.")
-    var descriptor: String = GlobalDescriptorRegistry.defaultName
+    @OptionGroup(title: "Descriptor")
+    var descriptorOptions: DescriptorOptions
 
     @Flag(help: "Print the figures as one JSON object.")
     var json = false
@@ -46,12 +46,7 @@ struct DemoCommand: ParsableCommand {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("landmark-demo-\(ProcessInfo.processInfo.processIdentifier)")
         let datasetDirectory = root.appendingPathComponent("dataset")
         let indexDirectory = root.appendingPathComponent("index")
-        let extractor: any GlobalDescriptorExtractor
-        do {
-            extractor = try GlobalDescriptorRegistry.extractor(named: descriptor)
-        } catch {
-            throw ValidationError(error.reason)
-        }
+        let extractor = try descriptorOptions.makeExtractor()
 
         Console.error("1/4 rendering \(landmarks) landmarks × \(views) views + \(distractors) distractors into \(datasetDirectory.path)")
         let generator = SyntheticLandmarkDataset(configuration: .init(

@@ -23,8 +23,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Directory holding the revisited Oxford/Paris data (for roxford5k / rparis6k).")
     var dataRoot: String?
 
-    @Option(help: "Global descriptor (\(GlobalDescriptorRegistry.available.map(\.name).joined(separator: ", "))).")
-    var descriptor: String = GlobalDescriptorRegistry.defaultName
+    @OptionGroup(title: "Descriptor")
+    var descriptorOptions: DescriptorOptions
 
     @Flag(help: "Print the figures as one JSON object.")
     var json = false
@@ -36,12 +36,7 @@ struct EvaluateCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let extractor: any GlobalDescriptorExtractor
-        do {
-            extractor = try GlobalDescriptorRegistry.extractor(named: descriptor)
-        } catch {
-            throw ValidationError(error.reason)
-        }
+        let extractor = try descriptorOptions.makeExtractor()
         let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor))
         let progress = ProgressBar(label: "describing", enabled: !quiet)
         let reports: [RetrievalReport]

@@ -21,8 +21,8 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .customLong("out"), help: "Index directory to create or update.")
     var output: String
 
-    @Option(help: "Global descriptor (\(GlobalDescriptorRegistry.available.map(\.name).joined(separator: ", "))).")
-    var descriptor: String = GlobalDescriptorRegistry.defaultName
+    @OptionGroup(title: "Descriptor")
+    var descriptorOptions: DescriptorOptions
 
     @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
@@ -42,12 +42,7 @@ struct IndexCommand: ParsableCommand {
     }
 
     func run() throws {
-        let extractor: any GlobalDescriptorExtractor
-        do {
-            extractor = try GlobalDescriptorRegistry.extractor(named: descriptor)
-        } catch {
-            throw ValidationError(error.reason)
-        }
+        let extractor = try descriptorOptions.makeExtractor()
         let progress = ProgressBar(label: "indexing", enabled: !quiet)
         let summary: IndexBuildSummary
         do throws(PipelineError) {
