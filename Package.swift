@@ -42,6 +42,7 @@ let package = Package(
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
+            "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint",
         ]),
 
         // Front end.

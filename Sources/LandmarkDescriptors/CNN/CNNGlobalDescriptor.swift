@@ -45,6 +45,14 @@ public struct CNNGlobalDescriptor: GlobalDescriptorExtractor {
         } catch {
             throw DescriptorError(code: .modelNotFound, reason: "\(url.path): \(error.reason)")
         }
+        try self.init(configuration, checkpoint: checkpoint, architecture: architecture)
+    }
+
+    /// Builds the descriptor from weights already in memory (`configuration.model` is then only a label).
+    public init(_ requested: CNNDescriptorConfiguration, checkpoint: Checkpoint,
+                architecture: String? = nil) throws(DescriptorError) {
+        var configuration = requested
+        let url = URL(fileURLWithPath: checkpoint.file)
         let backbone: any ConvolutionalBackbone
         do {
             backbone = try NetworkLoader.backbone(from: checkpoint, architecture: architecture)
@@ -141,6 +149,10 @@ public struct CNNGlobalDescriptor: GlobalDescriptorExtractor {
         return descriptor
     }
 
+    /// Multiply-accumulates the convolutions have done so far (for benchmarks' GFLOP/s), over the
+    /// workspaces not in use.
+    public var multiplyAccumulateCount: Int { workspaces.multiplyAccumulateCount }
+
     /// ToTensor then Normalize(mean, std), as torchvision does: planes of (x / 255 − mean) / std.
     func normalizedInput(_ image: RGBImage) -> FeatureMap {
         let plane = image.width * image.height
@@ -171,6 +183,12 @@ private final class WorkspacePool: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return idle.popLast() ?? TensorWorkspace()
+    }
+
+    var multiplyAccumulateCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return idle.reduce(0) { $0 + $1.multiplyAccumulateCount }
     }
 
     func giveBack(_ workspace: TensorWorkspace) {

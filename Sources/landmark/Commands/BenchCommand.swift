@@ -1,30 +1,120 @@
 import ArgumentParser
 import Foundation
 import LandmarkBenchmarks
+import LandmarkDescriptors
+import LandmarkPipeline
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure this machine: image decoding, matrix products and exact search.",
-        discussion: """
-        Prints images decoded (and resized) per second, the measured sgemm GFLOP/s, and exact-search \
-        queries per second with effective GFLOP/s for 100k × 512 and 100k × 2048 indexes with 1000 \
-        queries. Build in release mode for meaningful figures: swift run -c release landmark bench.
-        """)
+        abstract: "Measure this machine: image decoding, matrix products, exact search, CNN extraction.",
+        discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
+        subcommands: [Core.self, CNN.self],
+        defaultSubcommand: Core.self)
 
-    @Option(help: "Folder of photographs to time decoding on (default: ../shared/devset if present, else synthetic).")
-    var images: String?
+    struct Core: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "core",
+            abstract: "Image decoding, sgemm and exact-search figures (the default).",
+            discussion: """
+            Prints images decoded (and resized) per second, the measured sgemm GFLOP/s, and exact-search \
+            queries per second with effective GFLOP/s for 100k × 512 and 100k × 2048 indexes with 1000 queries.
+            """)
 
-    @Flag(help: "Smaller sizes, for a quick look (10k-image indexes, 100 queries).")
-    var quick = false
+        @Option(help: "Folder of photographs to time decoding on (default: ../shared/devset if present, else synthetic).")
+        var images: String?
 
-    @Flag(help: "Print the figures as one JSON object.")
-    var json = false
+        @Flag(help: "Smaller sizes, for a quick look (10k-image indexes, 100 queries).")
+        var quick = false
 
-    func run() throws {
-        let report = BenchmarkSuite.run(
-            imagesDirectory: images.map { URL(fileURLWithPath: $0) }, quick: quick,
-            log: { Console.error($0) })
-        print(json ? report.json : report.text)
+        @Flag(help: "Print the figures as one JSON object.")
+        var json = false
+
+        func run() throws {
+            let report = BenchmarkSuite.run(
+                imagesDirectory: images.map { URL(fileURLWithPath: $0) }, quick: quick,
+                log: { Console.error($0) })
+            print(json ? report.json : report.text)
+        }
+    }
+
+    struct CNN: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cnn",
+            abstract: "CNN descriptor extraction speed, GFLOP/s and peak memory on real photographs.",
+            discussion: """
+            Without --model, measures EfficientNet-Lite2 GeM at 512 px and ResNet-101 GeM at 1024 px (seeded \
+            untrained weights: same speed, nothing to download), single- and multi-scale. ResNet-101 at \
+            1024 px single-scale runs first, so the first peak-memory figure is that of one such extraction \
+            (weights included). Compare with PyTorch, side by side: scripts/bench_cnn_side_by_side.sh.
+            """)
+
+        @Option(help: "Folder of photographs (default: ../shared/devset/images).")
+        var images: String = "../shared/devset/images"
+
+        @Option(help: "Photographs to time.")
+        var count: Int = 10
+
+        @Option(help: "One configuration only: lite2, lite0, resnet50, resnet101, resnet152, or a checkpoint path.")
+        var model: String?
+
+        @Option(help: "With --model: longer image side.")
+        var size: Int = 1024
+
+        @Option(help: "With --model: comma-separated scales.")
+        var scales: String = "1"
+
+        @Option(help: "Run one image's matrix products on this many BLAS threads instead of the tensor engine's own threads.")
+        var blasThreads: Int?
+
+        @Flag(help: "Print the figures as one JSON array.")
+        var json = false
+
+        func run() throws {
+            let directory = URL(fileURLWithPath: images)
+            let paths: [String]
+            do {
+                paths = try ImageCollection.scan(directory)
+            } catch {
+                throw fail(error)
+            }
+            let files = paths.prefix(max(1, count)).map { directory.appendingPathComponent($0) }
+            guard !files.isEmpty else { throw ValidationError("no photographs in \(images)") }
+            let multi = CNNDescriptorConfiguration.multiScale
+            var plan: [(String, String, Int, [Double])] = []
+            if let model {
+                do {
+                    plan = [(model, model, size, try CNNDescriptorConfiguration.parseScales(scales))]
+                } catch {
+                    throw ValidationError(error.reason)
+                }
+            } else {
+                plan = [("ResNet-101 GeM 1024 px", "resnet101", 1024, [1]),
+                        ("ResNet-101 GeM 1024 px multi-scale", "resnet101", 1024, multi),
+                        ("EfficientNet-Lite2 GeM 512 px", "lite2", 512, [1]),
+                        ("EfficientNet-Lite2 GeM 512 px multi-scale", "lite2", 512, multi)]
+            }
+            var results: [CNNExtractionBenchmarkResult] = []
+            for (label, model, size, scales) in plan {
+                Console.error("timing \(label) on \(files.count) photographs…")
+                let configuration = CNNDescriptorConfiguration(model: model, size: size, scales: scales, pooling: .gem(p: 3))
+                let extractor: CNNGlobalDescriptor
+                do {
+                    if let depth = Int(model.lowercased().replacingOccurrences(of: "resnet", with: "")),
+                       model.lowercased().hasPrefix("resnet") {
+                        extractor = try CNNExtractionBenchmark.seededResNet(depth: depth, configuration: configuration)
+                    } else {
+                        extractor = try CNNGlobalDescriptor(configuration)
+                    }
+                } catch {
+                    Console.error("error: \(error.reason)")
+                    throw LandmarkExitCode.failure
+                }
+                let result = CNNExtractionBenchmark.run(label: label, extractor: extractor, files: Array(files), blasThreads: blasThreads)
+                results.append(result)
+                if !json { print(result.description) }
+            }
+            if json { print(JSONOutput.line(results)) }
+        }
     }
 }
