@@ -1,4 +1,6 @@
+import Foundation
 import LandmarkLinearAlgebra
+import Synchronization
 
 /// A 2-D convolution over a ``FeatureMap`` with torch's `Conv2d` semantics (cross-correlation,
 /// weights `[out][in / groups][kh][kw]`), plus TensorFlow "SAME" padding.
@@ -144,6 +146,11 @@ public struct Convolution2D: Sendable {
     static let minimumTileColumns = 1024
 
     /// im2col (or the input itself) times the weights, per group and per tile of output rows.
+    ///
+    /// With `workspace.parallelism` > 1 the product itself is split, since it is nearly all the work:
+    /// when there are enough tiles, each thread takes whole tiles from a shared counter (its own im2col
+    /// region, product and epilogue, no synchronisation inside the layer); otherwise every tile is
+    /// unfolded by all threads and each multiplies its own block of output channels.
     private func productConvolution(input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                                     output: UnsafeMutablePointer<Float>, geometry: ConvolutionGeometry,
                                     epilogue: OutputEpilogue, workspace: TensorWorkspace) {
@@ -151,8 +158,6 @@ public struct Convolution2D: Sendable {
         let outputPerGroup = outputChannels / groups
         let depth = inputPerGroup * kernelHeight * kernelWidth
         let outputWidth = geometry.outputWidth
-        let planeSize = geometry.outputHeight * outputWidth
-        let inputPlane = geometry.inputHeight * geometry.inputWidth
         let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && geometry.padTop == 0
             && geometry.padLeft == 0 && geometry.inputHeight == geometry.outputHeight
             && geometry.inputWidth == geometry.outputWidth
@@ -163,36 +168,125 @@ public struct Convolution2D: Sendable {
         let rowsForLimit = limit / max(1, (isPointwise ? outputPerGroup : depth) * outputWidth)
         let rowsForMinimumWidth = (Self.minimumTileColumns + outputWidth - 1) / outputWidth
         let rowsPerTile = max(1, min(geometry.outputHeight, max(rowsForLimit, rowsForMinimumWidth)))
+        let tileCount = (geometry.outputHeight + rowsPerTile - 1) / rowsPerTile
         let columnCapacity = isPointwise ? 1 : depth * rowsPerTile * outputWidth
-        workspace.withColumns(count: columnCapacity) { columns in
-            var firstRow = 0
-            while firstRow < geometry.outputHeight {
-                let rowCount = min(rowsPerTile, geometry.outputHeight - firstRow)
-                let tileColumns = rowCount * outputWidth
-                let columnOffset = firstRow * outputWidth
-                for group in 0 ..< groups {
-                    let matrix: UnsafePointer<Float>
-                    let matrixStride: Int
-                    if isPointwise {
-                        matrix = input + group * inputPerGroup * inputPlane + columnOffset
-                        matrixStride = inputPlane
-                    } else {
-                        unfold(input: input + group * inputPerGroup * inputPlane, channels: inputPerGroup,
-                               geometry: geometry, firstRow: firstRow, rowCount: rowCount, into: columns,
-                               parallelism: workspace.parallelism)
-                        matrix = UnsafePointer(columns)
-                        matrixStride = tileColumns
+        let product = ProductTiles(
+            input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
+            groups: groups, inputPerGroup: inputPerGroup, outputPerGroup: outputPerGroup, depth: depth,
+            rowsPerTile: rowsPerTile, isPointwise: isPointwise)
+        let threads = workspace.parallelism
+        // Each thread should get several tiles, so that the last one does not leave the other idle long.
+        if threads > 1 && tileCount >= Self.minimumTilesPerThread * threads {
+            workspace.withColumns(count: columnCapacity * threads) { columns in
+                let shared = SharedColumns(base: columns)
+                let nextTile = Atomic<Int>(0)
+                DispatchQueue.concurrentPerform(iterations: threads) { slot in
+                    let region = shared.base + slot * columnCapacity
+                    while true {
+                        let tile = nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard tile < tileCount else { break }
+                        product.run(tile: tile, columns: region, channels: 0 ..< outputPerGroup, unfoldParallelism: 1)
                     }
-                    let firstChannel = group * outputPerGroup
-                    BLAS.gemm(transposeA: false, transposeB: false, m: outputPerGroup, n: tileColumns, k: depth,
-                              alpha: 1, a: weights + firstChannel * depth, lda: depth, b: matrix, ldb: matrixStride,
-                              beta: 0, c: output + firstChannel * planeSize + columnOffset, ldc: planeSize)
-                    epilogue.apply(output: output, channels: firstChannel ..< firstChannel + outputPerGroup,
-                                   columns: columnOffset ..< columnOffset + tileColumns)
                 }
-                firstRow += rowCount
+            }
+        } else if threads > 1 && outputPerGroup >= 2 * Self.channelBlock {
+            workspace.withColumns(count: columnCapacity) { columns in
+                for tile in 0 ..< tileCount {
+                    product.runSplittingChannels(tile: tile, columns: columns, threads: threads)
+                }
+            }
+        } else {
+            workspace.withColumns(count: columnCapacity) { columns in
+                for tile in 0 ..< tileCount {
+                    product.run(tile: tile, columns: columns, channels: 0 ..< outputPerGroup,
+                                unfoldParallelism: threads)
+                }
             }
         }
+    }
+
+    /// Tiles per thread below which a parallel convolution splits output channels instead of tiles.
+    static let minimumTilesPerThread = 3
+    /// Output channels are split between threads in multiples of this, a multiple of the sgemm
+    /// kernels' row blocking.
+    static let channelBlock = 16
+}
+
+/// The im2col buffer, shared by the threads of one convolution (each writes a disjoint region).
+struct SharedColumns: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+}
+
+/// One product convolution's operands, cut into tiles of output rows.
+struct ProductTiles: @unchecked Sendable {
+    let input: UnsafePointer<Float>
+    let weights: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let geometry: ConvolutionGeometry
+    let epilogue: OutputEpilogue
+    let groups: Int
+    let inputPerGroup: Int
+    let outputPerGroup: Int
+    let depth: Int
+    let rowsPerTile: Int
+    let isPointwise: Bool
+
+    /// Unfolds (unless pointwise), multiplies and finishes output channels `channels` (within each
+    /// group) of one tile.
+    func run(tile: Int, columns: UnsafeMutablePointer<Float>, channels: Range<Int>, unfoldParallelism: Int) {
+        for group in 0 ..< groups {
+            let matrix = operand(tile: tile, group: group, columns: columns, unfoldParallelism: unfoldParallelism)
+            multiply(tile: tile, group: group, matrix: matrix, channels: channels)
+        }
+    }
+
+    /// One tile on `threads` threads: all unfold it together, then each multiplies its own block of
+    /// output channels and runs their epilogue.
+    func runSplittingChannels(tile: Int, columns: UnsafeMutablePointer<Float>, threads: Int) {
+        let blocks = (outputPerGroup + Convolution2D.channelBlock - 1) / Convolution2D.channelBlock
+        for group in 0 ..< groups {
+            let matrix = SharedColumns(base: UnsafeMutablePointer(mutating: operand(
+                tile: tile, group: group, columns: columns, unfoldParallelism: threads)))
+            forEachChunk(of: blocks, parallelism: threads) { blockRange in
+                let lower = blockRange.lowerBound * Convolution2D.channelBlock
+                let upper = min(blockRange.upperBound * Convolution2D.channelBlock, outputPerGroup)
+                multiply(tile: tile, group: group, matrix: UnsafePointer(matrix.base), channels: lower ..< upper)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func rows(of tile: Int) -> (first: Int, count: Int) {
+        let first = tile * rowsPerTile
+        return (first, min(rowsPerTile, geometry.outputHeight - first))
+    }
+
+    /// The product's right operand for one tile and group: the input in place, or its unfolding.
+    private func operand(tile: Int, group: Int, columns: UnsafeMutablePointer<Float>,
+                         unfoldParallelism: Int) -> UnsafePointer<Float> {
+        let (firstRow, rowCount) = rows(of: tile)
+        let inputPlane = geometry.inputHeight * geometry.inputWidth
+        if isPointwise {
+            return input + group * inputPerGroup * inputPlane + firstRow * geometry.outputWidth
+        }
+        unfold(input: input + group * inputPerGroup * inputPlane, channels: inputPerGroup, geometry: geometry,
+               firstRow: firstRow, rowCount: rowCount, into: columns, parallelism: unfoldParallelism)
+        return UnsafePointer(columns)
+    }
+
+    private func multiply(tile: Int, group: Int, matrix: UnsafePointer<Float>, channels: Range<Int>) {
+        guard !channels.isEmpty else { return }
+        let (firstRow, rowCount) = rows(of: tile)
+        let tileColumns = rowCount * geometry.outputWidth
+        let columnOffset = firstRow * geometry.outputWidth
+        let planeSize = geometry.outputHeight * geometry.outputWidth
+        let matrixStride = isPointwise ? geometry.inputHeight * geometry.inputWidth : tileColumns
+        let firstChannel = group * outputPerGroup + channels.lowerBound
+        BLAS.gemm(transposeA: false, transposeB: false, m: channels.count, n: tileColumns, k: depth,
+                  alpha: 1, a: weights + firstChannel * depth, lda: depth, b: matrix, ldb: matrixStride,
+                  beta: 0, c: output + firstChannel * planeSize + columnOffset, ldc: planeSize)
+        epilogue.apply(output: output, channels: firstChannel ..< firstChannel + channels.count,
+                       columns: columnOffset ..< columnOffset + tileColumns)
     }
 }
 
