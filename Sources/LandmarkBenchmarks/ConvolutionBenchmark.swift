@@ -70,12 +70,12 @@ public struct ConvolutionBenchmarkResult: Sendable, CustomStringConvertible {
 }
 
 public enum ConvolutionBenchmark {
-    /// Times each shape (bias + ReLU fused, as in a network) with `threadCount` BLAS threads and the
-    /// same engine parallelism, keeping the best of `repetitions` calls after one warm-up call, and
+    /// Times each shape (bias + ReLU fused, as in a network) with `threadCount` BLAS threads and
+    /// `parallelism` engine threads (default: as many), keeping the best of `repetitions` calls after one warm-up call, and
     /// compares with sgemm at a ResNet-like size (256 × 12288 × 576) on as many threads.
     public static func run(shapes: [ConvolutionBenchmarkShape] = ConvolutionBenchmarkShape.resnetAndEfficientNet,
                            threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
-                           repetitions: Int = 3, im2colLimit: Int? = nil,
+                           parallelism: Int? = nil, repetitions: Int = 3, im2colLimit: Int? = nil,
                            pointwiseTileLimit: Int? = nil) -> [ConvolutionBenchmarkResult] {
         let previousThreadCount = BLAS.threadCount
         defer { BLAS.setThreadCount(previousThreadCount) }
@@ -84,7 +84,7 @@ public enum ConvolutionBenchmark {
         for _ in 0 ..< max(1, repetitions) { sgemm = max(sgemm, operands.measureGFLOPS(threadCount: threadCount)) }
         BLAS.setThreadCount(threadCount)
 
-        let workspace = TensorWorkspace(parallelism: threadCount)
+        let workspace = TensorWorkspace(parallelism: parallelism ?? threadCount)
         if let im2colLimit { workspace.im2colLimit = im2colLimit }
         if let pointwiseTileLimit { workspace.pointwiseTileLimit = pointwiseTileLimit }
         return shapes.map { shape in
