@@ -1,3 +1,4 @@
+import Foundation
 import LandmarkLinearAlgebra
 
 /// A 2-D convolution over a ``FeatureMap`` with torch's `Conv2d` semantics (cross-correlation,
@@ -138,9 +139,6 @@ public struct Convolution2D: Sendable {
         return output
     }
 
-    /// The fewest output positions per product tile (see `productConvolution`).
-    static let minimumTileColumns = 1024
-
     /// im2col (or the input itself) times the weights, per group and per tile of output rows.
     private func productConvolution(input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                                     output: UnsafeMutablePointer<Float>, geometry: ConvolutionGeometry,
@@ -149,47 +147,85 @@ public struct Convolution2D: Sendable {
         let outputPerGroup = outputChannels / groups
         let depth = inputPerGroup * kernelHeight * kernelWidth
         let outputWidth = geometry.outputWidth
-        let planeSize = geometry.outputHeight * outputWidth
-        let inputPlane = geometry.inputHeight * geometry.inputWidth
         let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && geometry.padTop == 0
             && geometry.padLeft == 0 && geometry.inputHeight == geometry.outputHeight
             && geometry.inputWidth == geometry.outputWidth
-        // Pointwise products read the input in place; tiles only keep the epilogue in cache.
         // Tiles small enough to stay in cache between the unfolding, the product and the epilogue
-        // win by 20–40 % on ResNet shapes, but below about a thousand columns the product itself slows.
+        // win by 10–40 % on ResNet shapes, but below about a thousand columns the product itself
+        // slows. Pointwise products read the input in place; their tiles only keep the epilogue in cache.
         let limit = isPointwise ? workspace.pointwiseTileLimit : workspace.im2colLimit
         let rowsForLimit = limit / max(1, (isPointwise ? outputPerGroup : depth) * outputWidth)
-        let rowsForMinimumWidth = (Self.minimumTileColumns + outputWidth - 1) / outputWidth
-        let rowsPerTile = max(1, min(geometry.outputHeight, max(rowsForLimit, rowsForMinimumWidth)))
+        let rowsForMinimumWidth = (workspace.minimumTileColumns + outputWidth - 1) / outputWidth
+        var rowsPerTile = max(1, min(geometry.outputHeight, max(rowsForLimit, rowsForMinimumWidth)))
+        // With a single-threaded BLAS and several engine threads, whole tiles (unfold, product,
+        // epilogue) run in parallel: one fork per layer instead of one per product, and no BLAS
+        // threads spinning while the unfolding runs.
+        let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, geometry.outputHeight) : 1
+        if workers > 1 {
+            rowsPerTile = min(rowsPerTile, (geometry.outputHeight + workers - 1) / workers)
+        }
         let columnCapacity = isPointwise ? 1 : depth * rowsPerTile * outputWidth
-        workspace.withColumns(count: columnCapacity) { columns in
-            var firstRow = 0
-            while firstRow < geometry.outputHeight {
-                let rowCount = min(rowsPerTile, geometry.outputHeight - firstRow)
-                let tileColumns = rowCount * outputWidth
-                let columnOffset = firstRow * outputWidth
-                for group in 0 ..< groups {
-                    let matrix: UnsafePointer<Float>
-                    let matrixStride: Int
-                    if isPointwise {
-                        matrix = input + group * inputPerGroup * inputPlane + columnOffset
-                        matrixStride = inputPlane
-                    } else {
-                        unfold(input: input + group * inputPerGroup * inputPlane, channels: inputPerGroup,
-                               geometry: geometry, firstRow: firstRow, rowCount: rowCount, into: columns,
-                               parallelism: workspace.parallelism)
-                        matrix = UnsafePointer(columns)
-                        matrixStride = tileColumns
+        let tiles = ProductTiles(
+            input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
+            groups: groups, inputPerGroup: inputPerGroup, outputPerGroup: outputPerGroup, depth: depth,
+            isPointwise: isPointwise, rowsPerTile: rowsPerTile)
+        let tileCount = (geometry.outputHeight + rowsPerTile - 1) / rowsPerTile
+        workspace.withColumns(count: columnCapacity * workers) { columns in
+            if workers > 1 {
+                let shared = SharedPointers(input: UnsafePointer(columns), output: columns)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let own = shared.output + worker * columnCapacity
+                    for tile in Swift.stride(from: worker, to: tileCount, by: workers) {
+                        tiles.run(tile: tile, columns: own, parallelism: 1)
                     }
-                    let firstChannel = group * outputPerGroup
-                    BLAS.gemm(transposeA: false, transposeB: false, m: outputPerGroup, n: tileColumns, k: depth,
-                              alpha: 1, a: weights + firstChannel * depth, lda: depth, b: matrix, ldb: matrixStride,
-                              beta: 0, c: output + firstChannel * planeSize + columnOffset, ldc: planeSize)
-                    epilogue.apply(output: output, channels: firstChannel ..< firstChannel + outputPerGroup,
-                                   columns: columnOffset ..< columnOffset + tileColumns)
                 }
-                firstRow += rowCount
+            } else {
+                for tile in 0 ..< tileCount {
+                    tiles.run(tile: tile, columns: columns, parallelism: workspace.parallelism)
+                }
             }
+        }
+    }
+}
+
+/// One convolution's product tiles: rows `tile · rowsPerTile ..<` of the output, every group.
+struct ProductTiles: @unchecked Sendable {
+    let input: UnsafePointer<Float>
+    let weights: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let geometry: ConvolutionGeometry
+    let epilogue: OutputEpilogue
+    let groups: Int, inputPerGroup: Int, outputPerGroup: Int, depth: Int
+    let isPointwise: Bool
+    let rowsPerTile: Int
+
+    func run(tile: Int, columns: UnsafeMutablePointer<Float>, parallelism: Int) {
+        let outputWidth = geometry.outputWidth
+        let planeSize = geometry.outputHeight * outputWidth
+        let inputPlane = geometry.inputHeight * geometry.inputWidth
+        let firstRow = tile * rowsPerTile
+        let rowCount = min(rowsPerTile, geometry.outputHeight - firstRow)
+        let tileColumns = rowCount * outputWidth
+        let columnOffset = firstRow * outputWidth
+        for group in 0 ..< groups {
+            let matrix: UnsafePointer<Float>
+            let matrixStride: Int
+            if isPointwise {
+                matrix = input + group * inputPerGroup * inputPlane + columnOffset
+                matrixStride = inputPlane
+            } else {
+                unfold(input: input + group * inputPerGroup * inputPlane, channels: inputPerGroup,
+                       geometry: geometry, firstRow: firstRow, rowCount: rowCount, into: columns,
+                       parallelism: parallelism)
+                matrix = UnsafePointer(columns)
+                matrixStride = tileColumns
+            }
+            let firstChannel = group * outputPerGroup
+            BLAS.gemm(transposeA: false, transposeB: false, m: outputPerGroup, n: tileColumns, k: depth,
+                      alpha: 1, a: weights + firstChannel * depth, lda: depth, b: matrix, ldb: matrixStride,
+                      beta: 0, c: output + firstChannel * planeSize + columnOffset, ldc: planeSize)
+            epilogue.apply(output: output, channels: firstChannel ..< firstChannel + outputPerGroup,
+                           columns: columnOffset ..< columnOffset + tileColumns)
         }
     }
 }

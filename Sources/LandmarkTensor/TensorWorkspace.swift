@@ -18,8 +18,12 @@ import Foundation
 public final class TensorWorkspace: @unchecked Sendable {
     /// How many threads the engine's own loops (im2col, depthwise convolution, pooling) may use.
     /// 1 (the default) keeps each call on the caller's thread, which is right when several images
-    /// are extracted at once on different threads; BLAS threading is set separately
-    /// (`BLAS.setThreadCount`).
+    /// are extracted at once on different threads. BLAS threading is set separately
+    /// (`BLAS.setThreadCount`); when BLAS runs single-threaded, convolutions run whole tiles
+    /// (unfold, product, epilogue) on up to `parallelism` threads instead — on a shared 2-core box
+    /// that measured faster and far steadier than a 2-thread BLAS, whose workers spin between the
+    /// many products of a network (ResNet-101 at 1024 px under load: 3.1 s with 1 BLAS thread and
+    /// parallelism 2, 3.8 s on one thread, 9–18 s with 2 BLAS threads).
     public var parallelism: Int {
         didSet { parallelism = min(max(parallelism, 1), ProcessInfo.processInfo.activeProcessorCount) }
     }
@@ -29,6 +33,10 @@ public final class TensorWorkspace: @unchecked Sendable {
     /// than untiled products on ResNet-101 shapes at 1024 px, because the unfolded tile is still in
     /// cache when the product reads it.
     public var im2colLimit: Int = 1 << 20
+
+    /// The fewest output positions per product tile: below about a thousand columns the product
+    /// itself slows more than cache locality gains.
+    public var minimumTileColumns: Int = 1024
 
     /// Output floats per tile of a 1 × 1 convolution, which reads its input in place: small enough
     /// that the bias / residual / activation pass finds the product's output still in cache.

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkLinearAlgebra
 import LandmarkTensor
 import Testing
 
@@ -63,12 +64,20 @@ func checkConvolutions(workspace: TensorWorkspace) throws {
     try checkConvolutions(workspace: TensorWorkspace())
 }
 
-/// Tiny im2col tiles (one output row at a time) and two threads take the other code paths.
+/// Tiny im2col tiles (one output row at a time) and two threads take the other code paths:
+/// parallel unfolding with a multi-threaded BLAS, parallel tiles with a single-threaded one.
 @Test func convolutionsMatchTorchWithRowTilesAndThreads() throws {
     let workspace = TensorWorkspace(parallelism: 2)
     workspace.im2colLimit = 1
+    workspace.pointwiseTileLimit = 1
+    workspace.minimumTileColumns = 1
     try checkConvolutions(workspace: workspace)
-    try checkConvolutions(workspace: workspace)
+    let previous = BLAS.threadCount
+    defer { BLAS.setThreadCount(previous) }
+    for blasThreads in [1, 2] {
+        BLAS.setThreadCount(blasThreads)
+        try checkConvolutions(workspace: workspace)
+    }
 }
 
 @Test func poolingMatchesTorch() throws {
