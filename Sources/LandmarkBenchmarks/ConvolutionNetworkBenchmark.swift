@@ -14,11 +14,14 @@ public struct ConvolutionNetworkBenchmarkResult: Sendable, CustomStringConvertib
     /// Buffers waiting in the workspace pool after the last pass: constant from pass to pass when
     /// storage is reused.
     public let pooledBuffers: Int
+    /// Output buffers the workspace had to allocate during the timed passes (0 in steady state).
+    public let allocationsAfterWarmUp: Int
 
     public var description: String {
-        String(format: "ResNet-101 trunk %d×%d: %.3f s (%.1f GFLOP, %.1f GFLOP/s) with %d BLAS thread(s), parallelism %d",
-               height, width, seconds, floatingPointOperations / 1e9, floatingPointOperations / seconds / 1e9,
-               threadCount, parallelism)
+        String(format: "ResNet-101 trunk %d×%d: %.3f s (%.1f GFLOP, %.1f GFLOP/s) with %d BLAS thread(s), "
+               + "parallelism %d; %d buffer allocations after warm-up", height, width, seconds,
+               floatingPointOperations / 1e9, floatingPointOperations / seconds / 1e9, threadCount, parallelism,
+               allocationsAfterWarmUp)
     }
 }
 
@@ -35,7 +38,9 @@ public enum ConvolutionNetworkBenchmark {
                                storage: randomMatrix(rows: 3, columns: height * width, seed: 7).storage)
         var best = Double.infinity
         var operations = 0.0
+        var allocationsAfterWarmUp = 0
         for pass in 0 ... max(1, repetitions) {
+            if pass == 1 { allocationsAfterWarmUp = -workspace.allocatedBufferCount }
             var output: FeatureMap?
             var counted = 0.0
             let seconds = measure { output = network.forward(image, workspace: workspace, operations: &counted) }
@@ -43,10 +48,12 @@ public enum ConvolutionNetworkBenchmark {
             operations = counted
             if pass > 0 { best = min(best, seconds) }
         }
+        allocationsAfterWarmUp += workspace.allocatedBufferCount
         return ConvolutionNetworkBenchmarkResult(height: height, width: width, threadCount: threadCount,
                                                  parallelism: workspace.parallelism, seconds: best,
                                                  floatingPointOperations: operations,
-                                                 pooledBuffers: workspace.pooledBufferCount)
+                                                 pooledBuffers: workspace.pooledBufferCount,
+                                                 allocationsAfterWarmUp: allocationsAfterWarmUp)
     }
 }
 

@@ -83,6 +83,10 @@ public final class TensorWorkspace: @unchecked Sendable {
     /// Number of buffers waiting in the pool (for tests and diagnostics).
     public var pooledBufferCount: Int { pool.count }
 
+    /// How many output buffers the pool could not supply and had to allocate, since creation:
+    /// in steady state it stops growing.
+    public private(set) var allocatedBufferCount = 0
+
     /// An array of exactly `count` elements with unspecified contents.
     func takeBuffer(count: Int) -> [Float] {
         var best = -1
@@ -96,6 +100,7 @@ public final class TensorWorkspace: @unchecked Sendable {
             }
         }
         guard best >= 0 else {
+            allocatedBufferCount += 1
             return [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         }
         pool.swapAt(best, pool.count - 1)
