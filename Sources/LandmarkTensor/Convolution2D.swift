@@ -126,7 +126,7 @@ public struct Convolution2D: Sendable {
                             if isDepthwise {
                                 depthwiseConvolution(input: inputPointer, weights: weightPointer, output: outputPointer,
                                                      channels: outputChannels, geometry: geometry, epilogue: epilogue,
-                                                     parallelism: workspace.parallelism)
+                                                     workspace: workspace)
                             } else {
                                 productConvolution(input: inputPointer, weights: weightPointer, output: outputPointer,
                                                    geometry: geometry, epilogue: epilogue, workspace: workspace)
