@@ -76,7 +76,8 @@ public enum ConvolutionBenchmark {
     public static func run(shapes: [ConvolutionBenchmarkShape] = ConvolutionBenchmarkShape.resnetAndEfficientNet,
                            threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
                            parallelism: Int? = nil, repetitions: Int = 3, im2colLimit: Int? = nil,
-                           pointwiseTileLimit: Int? = nil) -> [ConvolutionBenchmarkResult] {
+                           pointwiseTileLimit: Int? = nil, winograd: Bool = true,
+                           winogradLimit: Int? = nil) -> [ConvolutionBenchmarkResult] {
         let previousThreadCount = BLAS.threadCount
         defer { BLAS.setThreadCount(previousThreadCount) }
         let operands = MatrixProductOperands(m: 256, n: 12288, k: 576)
@@ -87,6 +88,8 @@ public enum ConvolutionBenchmark {
         let workspace = TensorWorkspace(parallelism: parallelism ?? threadCount)
         if let im2colLimit { workspace.im2colLimit = im2colLimit }
         if let pointwiseTileLimit { workspace.pointwiseTileLimit = pointwiseTileLimit }
+        if !winograd { workspace.winogradMinimumChannels = Int.max }
+        if let winogradLimit { workspace.winogradLimit = winogradLimit }
         return shapes.map { shape in
             let perGroup = shape.inputChannels / shape.groups
             let weights = randomMatrix(rows: shape.outputChannels, columns: perGroup * shape.kernel * shape.kernel, seed: 3)

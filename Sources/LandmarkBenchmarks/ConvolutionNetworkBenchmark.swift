@@ -8,7 +8,9 @@ import LandmarkTensor
 public struct ConvolutionNetworkBenchmarkResult: Sendable, CustomStringConvertible {
     public let height: Int, width: Int
     public let threadCount: Int, parallelism: Int
+    public let winograd: Bool
     /// Best of the timed passes (after one warm-up pass).
+    /// GFLOP/s figures count direct-convolution operations, so Winograd layers show above sgemm's rate.
     public let seconds: Double
     public let floatingPointOperations: Double
     /// Buffers waiting in the workspace pool after the last pass: constant from pass to pass when
@@ -19,21 +21,23 @@ public struct ConvolutionNetworkBenchmarkResult: Sendable, CustomStringConvertib
 
     public var description: String {
         String(format: "ResNet-101 trunk %d×%d: %.3f s (%.1f GFLOP, %.1f GFLOP/s) with %d BLAS thread(s), "
-               + "parallelism %d; %d buffer allocations after warm-up", height, width, seconds,
+               + "parallelism %d, Winograd %@; %d buffer allocations after warm-up", height, width, seconds,
                floatingPointOperations / 1e9, floatingPointOperations / seconds / 1e9, threadCount, parallelism,
-               allocationsAfterWarmUp)
+               winograd ? "on" : "off", allocationsAfterWarmUp)
     }
 }
 
 public enum ConvolutionNetworkBenchmark {
     public static func runResNet101(height: Int = 1024, width: Int = 768,
                                     threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
-                                    parallelism: Int? = nil, repetitions: Int = 2) -> ConvolutionNetworkBenchmarkResult {
+                                    parallelism: Int? = nil, winograd: Bool = true,
+                                    repetitions: Int = 2) -> ConvolutionNetworkBenchmarkResult {
         let previousThreadCount = BLAS.threadCount
         defer { BLAS.setThreadCount(previousThreadCount) }
         BLAS.setThreadCount(threadCount)
         let network = ResidualTrunk(blocksPerStage: [3, 4, 23, 3])
         let workspace = TensorWorkspace(parallelism: parallelism ?? threadCount)
+        if !winograd { workspace.winogradMinimumChannels = Int.max }
         let image = FeatureMap(channels: 3, height: height, width: width,
                                storage: randomMatrix(rows: 3, columns: height * width, seed: 7).storage)
         var best = Double.infinity
@@ -50,7 +54,7 @@ public enum ConvolutionNetworkBenchmark {
         }
         allocationsAfterWarmUp += workspace.allocatedBufferCount
         return ConvolutionNetworkBenchmarkResult(height: height, width: width, threadCount: threadCount,
-                                                 parallelism: workspace.parallelism, seconds: best,
+                                                 parallelism: workspace.parallelism, winograd: winograd, seconds: best,
                                                  floatingPointOperations: operations,
                                                  pooledBuffers: workspace.pooledBufferCount,
                                                  allocationsAfterWarmUp: allocationsAfterWarmUp)

@@ -24,6 +24,8 @@ public struct Convolution2D: Sendable {
     public let groups: Int
     /// The bias, or zeros: the output pass always adds one value per channel.
     let biasOrZero: [Float]
+    /// Winograd-transformed weights (`[16][out][in]`) for dense 3 × 3 stride-1 layers, else nil.
+    let winogradWeights: [Float]?
 
     public init(weights: [Float], outputChannels: Int, inputChannels: Int, kernelHeight: Int, kernelWidth: Int,
                 bias: [Float]?, stride: Int = 1, padding: Padding = .symmetric(0), dilation: Int = 1,
@@ -49,7 +51,17 @@ public struct Convolution2D: Sendable {
         self.dilation = dilation
         self.groups = groups
         biasOrZero = bias ?? [Float](repeating: 0, count: outputChannels)
+        if kernelHeight == 3 && kernelWidth == 3 && stride == 1 && dilation == 1 && groups == 1 {
+            winogradWeights = Winograd.transformWeights(weights, outputChannels: outputChannels,
+                                                        inputChannels: inputChannels)
+        } else {
+            winogradWeights = nil
+        }
     }
+
+    /// Whether the layer can run as Winograd F(2 × 2, 3 × 3) (dense 3 × 3, stride 1, no dilation);
+    /// it does when it also has `TensorWorkspace.winogradMinimumChannels` channels.
+    public var supportsWinograd: Bool { winogradWeights != nil }
 
     /// Whether each output channel sees exactly its own input channel.
     public var isDepthwise: Bool { groups > 1 && groups == inputChannels && groups == outputChannels }
@@ -123,7 +135,14 @@ public struct Convolution2D: Sendable {
                             else { preconditionFailure("convolution on empty storage") }
                             let epilogue = OutputEpilogue(bias: biasPointer, residual: residual == nil ? nil : residualBuffer.baseAddress,
                                                           activation: activation, planeSize: outputHeight * outputWidth)
-                            if isDepthwise {
+                            if let winogradWeights,
+                               min(inputChannels, outputChannels) >= workspace.winogradMinimumChannels {
+                                winogradWeights.withUnsafeBufferPointer { transformed in
+                                    guard let transformed = transformed.baseAddress else { return }
+                                    winogradConvolution(input: inputPointer, weights: transformed, output: outputPointer,
+                                                        geometry: geometry, epilogue: epilogue, workspace: workspace)
+                                }
+                            } else if isDepthwise {
                                 depthwiseConvolution(input: inputPointer, weights: weightPointer, output: outputPointer,
                                                      channels: outputChannels, geometry: geometry, epilogue: epilogue,
                                                      workspace: workspace)
@@ -137,6 +156,39 @@ public struct Convolution2D: Sendable {
             }
         }
         return output
+    }
+
+    /// F(2 × 2, 3 × 3) band by band (see ``WinogradBands``), bands in parallel when BLAS is single-threaded.
+    private func winogradConvolution(input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                     output: UnsafeMutablePointer<Float>, geometry: ConvolutionGeometry,
+                                     epilogue: OutputEpilogue, workspace: TensorWorkspace) {
+        let tileColumns = (geometry.outputWidth + 1) / 2
+        let tileRows = (geometry.outputHeight + 1) / 2
+        let perTileRow = 16 * (inputChannels + outputChannels) * tileColumns
+        let minimumRows = (workspace.minimumTileColumns * 3 / 4 + tileColumns - 1) / tileColumns
+        var rowsPerBand = max(1, min(tileRows, max(workspace.winogradLimit / perTileRow, minimumRows)))
+        let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, tileRows) : 1
+        if workers > 1 {
+            rowsPerBand = min(rowsPerBand, (tileRows + workers - 1) / workers)
+        }
+        let bandCount = (tileRows + rowsPerBand - 1) / rowsPerBand
+        let scratchCount = WinogradBands.scratchCount(inputChannels: inputChannels, outputChannels: outputChannels,
+                                                      tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
+        let bands = WinogradBands(input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
+                                  inputChannels: inputChannels, outputChannels: outputChannels,
+                                  tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
+        workspace.withColumns(count: scratchCount * workers) { scratch in
+            if workers > 1 {
+                let shared = SharedPointers(input: UnsafePointer(scratch), output: scratch)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for band in Swift.stride(from: worker, to: bandCount, by: workers) {
+                        bands.run(band: band, scratch: shared.output + worker * scratchCount)
+                    }
+                }
+            } else {
+                for band in 0 ..< bandCount { bands.run(band: band, scratch: scratch) }
+            }
+        }
     }
 
     /// im2col (or the input itself) times the weights, per group and per tile of output rows.

@@ -38,6 +38,14 @@ public final class TensorWorkspace: @unchecked Sendable {
     /// itself slows more than cache locality gains.
     public var minimumTileColumns: Int = 1024
 
+    /// Dense 3 × 3 stride-1 convolutions with at least this many input and output channels run
+    /// Winograd F(2 × 2, 3 × 3) (2.25× fewer multiplications); `Int.max` turns it off. Below a few
+    /// dozen channels the transforms cost more than the products save.
+    public var winogradMinimumChannels: Int = 32
+
+    /// The most floats of transformed input and products one Winograd band should hold.
+    public var winogradLimit: Int = 1 << 21
+
     /// Output floats per tile of a 1 × 1 convolution, which reads its input in place: small enough
     /// that the bias / residual / activation pass finds the product's output still in cache.
     public var pointwiseTileLimit: Int = 1 << 18

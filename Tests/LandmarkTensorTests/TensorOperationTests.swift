@@ -80,6 +80,24 @@ func checkConvolutions(workspace: TensorWorkspace) throws {
     }
 }
 
+/// Every dense 3 × 3 stride-1 case through Winograd F(2 × 2, 3 × 3): whole maps, one tile row
+/// per band, and bands on two threads with a single-threaded BLAS.
+@Test func winogradConvolutionsMatchTorch() throws {
+    let set = try fixtures()
+    let eligible = set.cases("convolution").compactMap { Convolution2D(fixture: $0, in: set) }.filter(\.supportsWinograd)
+    #expect(eligible.count >= 5)
+    let workspace = TensorWorkspace(parallelism: 2)
+    workspace.winogradMinimumChannels = 1
+    try checkConvolutions(workspace: workspace)
+    workspace.winogradLimit = 1
+    workspace.minimumTileColumns = 1
+    try checkConvolutions(workspace: workspace)
+    let previous = BLAS.threadCount
+    defer { BLAS.setThreadCount(previous) }
+    BLAS.setThreadCount(1)
+    try checkConvolutions(workspace: workspace)
+}
+
 @Test func poolingMatchesTorch() throws {
     let set = try fixtures()
     let cases = set.cases("maxPooling") + set.cases("averagePooling")
