@@ -5,10 +5,15 @@ import LandmarkLinearAlgebra
 /// weights `[out][in / groups][kh][kw]`), plus TensorFlow "SAME" padding.
 ///
 /// Each call picks its kernel by shape: a 1 × 1 stride-1 unpadded convolution is one matrix product
-/// on the input as it lies (W[out × in] · X[in × HW]); other dense and grouped convolutions unfold
-/// the input (im2col) tile by tile of output rows and multiply per group; depthwise convolutions
-/// (groups = in = out) run a direct per-channel kernel, where a product would be all overhead. Bias,
-/// residual and activation are applied in one pass over each output tile while it is in cache.
+/// on the input as it lies (W[out × in] · X[in × HW]); dense 3 × 3 stride-1 layers with enough
+/// channels run Winograd F(2 × 2, 3 × 3) (``TensorWorkspace/winogradMinimumChannels``); other dense
+/// and grouped convolutions unfold the input (im2col) tile by tile of output rows and multiply per
+/// group; depthwise convolutions (groups = in = out) run a direct per-channel kernel, where a
+/// product would be all overhead. Bias, residual and activation are applied in one pass over each
+/// output tile while it is in cache.
+///
+/// Layers that can run Winograd keep their transformed weights too (16/9 of the weights' size),
+/// computed once at initialisation, so the per-image path does no weight work.
 public struct Convolution2D: Sendable {
     /// `[outputChannels][inputChannels / groups][kernelHeight][kernelWidth]`, torch's layout, which is
     /// also the row-major weight matrix of the product.

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Scratch memory for one thread's inference: recycled feature-map storage and the im2col buffer.
+/// Scratch memory for one thread's inference: recycled feature-map storage and one scratch buffer
+/// (im2col tiles, Winograd bands, depthwise padded planes).
 ///
 /// A network allocates while it sees its first image; after that, every layer takes its output
 /// storage from this pool and hands back the maps it no longer needs, so extracting more images of
@@ -12,7 +13,11 @@ import Foundation
 ///    ``recycle(_:)``. Recycling a map that is still referenced elsewhere is safe: `[Float]` is
 ///    copy-on-write, so the live copy keeps its values and the pool's next writer copies first
 ///    (costing one allocation, never corrupting data).
-/// 3. The im2col buffer only grows; ``releaseMemory()`` drops everything when a caller wants it back.
+/// 3. The scratch buffer only grows (to a few tens of MB at most with the default tile limits);
+///    ``releaseMemory()`` drops everything when a caller wants it back.
+///
+/// ``allocatedBufferCount`` shows whether the steady state is reached: it stops growing once every
+/// output buffer comes from the pool.
 ///
 /// A workspace is not thread-safe: give each thread its own.
 public final class TensorWorkspace: @unchecked Sendable {
@@ -81,7 +86,7 @@ public final class TensorWorkspace: @unchecked Sendable {
         pooledBytes += bytes
     }
 
-    /// Drops the pool and the im2col buffer.
+    /// Drops the pool and the scratch buffer.
     public func releaseMemory() {
         pool = []
         pooledBytes = 0
@@ -122,7 +127,7 @@ public final class TensorWorkspace: @unchecked Sendable {
         return buffer
     }
 
-    /// The im2col buffer, grown to at least `count` floats.
+    /// The scratch buffer, grown to at least `count` floats.
     func withColumns<Result>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> Result) -> Result {
         if columns.count < count {
             columns = [Float](repeating: 0, count: count)
