@@ -56,16 +56,18 @@ public struct ConvolutionBenchmarkResult: Sendable, CustomStringConvertible {
     public let floatingPointOperations: Double
     /// Best of the repetitions.
     public let seconds: Double
-    public let threadCount: Int
+    /// BLAS threads, and engine threads (``TensorWorkspace/parallelism``).
+    public let threadCount: Int, parallelism: Int
     /// sgemm's rate with the same thread count, the ceiling a product-based kernel can reach.
     public let sgemmGFLOPS: Double
 
+    /// Direct-convolution operations per second: Winograd layers can exceed sgemm's rate.
     public var gflops: Double { floatingPointOperations / seconds / 1e9 }
 
     public var description: String {
         let name = shape.name.padding(toLength: 30, withPad: " ", startingAt: 0)
-        return name + String(format: " %8.2f ms %7.1f GFLOP/s (%3.0f%% of sgemm %.1f) on %d thread(s)",
-               seconds * 1e3, gflops, 100 * gflops / sgemmGFLOPS, sgemmGFLOPS, threadCount)
+        return name + String(format: " %8.2f ms %7.1f GFLOP/s (%3.0f%% of sgemm %.1f); BLAS threads %d, parallelism %d",
+               seconds * 1e3, gflops, 100 * gflops / sgemmGFLOPS, sgemmGFLOPS, threadCount, parallelism)
     }
 }
 
@@ -110,7 +112,8 @@ public enum ConvolutionBenchmark {
                 if repetition > 0 { best = min(best, seconds) }
             }
             return ConvolutionBenchmarkResult(shape: shape, floatingPointOperations: operations, seconds: best,
-                                              threadCount: threadCount, sgemmGFLOPS: sgemm)
+                                              threadCount: threadCount, parallelism: workspace.parallelism,
+                                              sgemmGFLOPS: sgemm)
         }
     }
 }
