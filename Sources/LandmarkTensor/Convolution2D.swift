@@ -177,8 +177,12 @@ public struct Convolution2D: Sendable {
             rowsPerBand = min(rowsPerBand, (tileRows + workers - 1) / workers)
         }
         let bandCount = (tileRows + rowsPerBand - 1) / rowsPerBand
+        // With a multi-threaded BLAS the bands run one after the other, and the engine's threads
+        // share each band's transforms instead.
+        let transformThreads = workers > 1 ? 1 : workspace.parallelism
         let scratchCount = WinogradBands.scratchCount(inputChannels: inputChannels, outputChannels: outputChannels,
-                                                      tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
+                                                      tileColumns: tileColumns, tileRowsPerBand: rowsPerBand,
+                                                      transformThreads: transformThreads)
         let bands = WinogradBands(input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
                                   inputChannels: inputChannels, outputChannels: outputChannels,
                                   tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
@@ -191,7 +195,9 @@ public struct Convolution2D: Sendable {
                     }
                 }
             } else {
-                for band in 0 ..< bandCount { bands.run(band: band, scratch: scratch) }
+                for band in 0 ..< bandCount {
+                    bands.run(band: band, scratch: scratch, transformThreads: transformThreads)
+                }
             }
         }
     }

@@ -54,12 +54,14 @@ struct WinogradBands: @unchecked Sendable {
 
     /// Floats of scratch one band needs: transformed input, products, and four padded rows plus
     /// four transformed rows for the input transform.
-    static func scratchCount(inputChannels: Int, outputChannels: Int, tileColumns: Int, tileRowsPerBand: Int) -> Int {
+    /// `transformThreads` threads share the input and output transforms of each band.
+    static func scratchCount(inputChannels: Int, outputChannels: Int, tileColumns: Int, tileRowsPerBand: Int,
+                             transformThreads: Int) -> Int {
         let tiles = tileColumns * tileRowsPerBand
-        return 16 * (inputChannels + outputChannels) * tiles + 8 * (2 * tileColumns + 2)
+        return 16 * (inputChannels + outputChannels) * tiles + 8 * (2 * tileColumns + 2) * transformThreads
     }
 
-    func run(band: Int, scratch: UnsafeMutablePointer<Float>) {
+    func run(band: Int, scratch: UnsafeMutablePointer<Float>, transformThreads: Int = 1) {
         let g = geometry
         let tileRowCount = (g.outputHeight + 1) / 2
         let firstTileRow = band * tileRowsPerBand
@@ -69,14 +71,36 @@ struct WinogradBands: @unchecked Sendable {
         let transformedInput = scratch
         let products = scratch + 16 * inputChannels * tiles
         let rows = products + 16 * outputChannels * tiles
-        transformInput(firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles, into: transformedInput, rows: rows)
+        let rowScratch = 8 * (2 * tileColumns + 2)
+        let shared = SharedPointers(input: UnsafePointer(products), output: transformedInput)
+        let rowsBase = SharedPointers(input: UnsafePointer(rows), output: rows)
+        let channelCount = inputChannels
+        let outputCount = outputChannels
+        if transformThreads > 1 {
+            DispatchQueue.concurrentPerform(iterations: transformThreads) { worker in
+                self.transformInput(channels: channelCount * worker / transformThreads ..< channelCount * (worker + 1) / transformThreads,
+                                    firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles, into: shared.output,
+                                    rows: rowsBase.output + worker * rowScratch)
+            }
+        } else {
+            transformInput(channels: 0 ..< inputChannels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
+                           into: transformedInput, rows: rows)
+        }
         for position in 0 ..< 16 {
             BLAS.gemm(transposeA: false, transposeB: false, m: outputChannels, n: tiles, k: inputChannels, alpha: 1,
                       a: weights + position * outputChannels * inputChannels, lda: inputChannels,
                       b: transformedInput + position * inputChannels * tiles, ldb: tiles, beta: 0,
                       c: products + position * outputChannels * tiles, ldc: tiles)
         }
-        transformOutput(firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles, from: products)
+        if transformThreads > 1 {
+            DispatchQueue.concurrentPerform(iterations: transformThreads) { worker in
+                self.transformOutput(channels: outputCount * worker / transformThreads ..< outputCount * (worker + 1) / transformThreads,
+                                     firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles, from: shared.input)
+            }
+        } else {
+            transformOutput(channels: 0 ..< outputChannels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
+                            from: products)
+        }
         let firstRow = 2 * firstTileRow
         let endRow = min(2 * (firstTileRow + bandRows), g.outputHeight)
         epilogue.apply(output: output, channels: 0 ..< outputChannels,
@@ -84,7 +108,7 @@ struct WinogradBands: @unchecked Sendable {
     }
 
     /// V[ξ][c][t] = (Bᵀ d B)[ξ] for each channel c and tile t of the band.
-    private func transformInput(firstTileRow: Int, bandRows: Int, tiles: Int,
+    private func transformInput(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int,
                                 into transformed: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
         let g = geometry
         let width = 2 * tileColumns + 2          // padded row width the tiles read
@@ -94,7 +118,7 @@ struct WinogradBands: @unchecked Sendable {
         let firstColumn = -g.padLeft
         let copyStart = max(0, -firstColumn)     // first padded column holding input
         let copyCount = max(0, min(g.inputWidth - max(firstColumn, 0), width - copyStart))
-        for channel in 0 ..< inputChannels {
+        for channel in channels {
             let plane = input + channel * inputPlane
             for bandRow in 0 ..< bandRows {
                 let tileRow = firstTileRow + bandRow
@@ -140,12 +164,12 @@ struct WinogradBands: @unchecked Sendable {
     }
 
     /// Y = Aᵀ M A for every output channel and tile, written into the output planes.
-    private func transformOutput(firstTileRow: Int, bandRows: Int, tiles: Int, from products: UnsafePointer<Float>) {
+    private func transformOutput(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int, from products: UnsafePointer<Float>) {
         let g = geometry
         let outputPlane = g.outputHeight * g.outputWidth
         let positionStride = outputChannels * tiles
         let evenWidth = g.outputWidth / 2        // tiles whose both columns exist
-        for channel in 0 ..< outputChannels {
+        for channel in channels {
             let out = output + channel * outputPlane
             for bandRow in 0 ..< bandRows {
                 let base = products + channel * tiles + bandRow * tileColumns

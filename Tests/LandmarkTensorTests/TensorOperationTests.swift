@@ -64,38 +64,45 @@ func checkConvolutions(workspace: TensorWorkspace) throws {
     try checkConvolutions(workspace: TensorWorkspace())
 }
 
-/// Tiny im2col tiles (one output row at a time) and two threads take the other code paths:
-/// parallel unfolding with a multi-threaded BLAS, parallel tiles with a single-threaded one.
-@Test func convolutionsMatchTorchWithRowTilesAndThreads() throws {
-    let workspace = TensorWorkspace(parallelism: 2)
-    workspace.im2colLimit = 1
-    workspace.pointwiseTileLimit = 1
-    workspace.minimumTileColumns = 1
-    try checkConvolutions(workspace: workspace)
-    let previous = BLAS.threadCount
-    defer { BLAS.setThreadCount(previous) }
-    for blasThreads in [1, 2] {
-        BLAS.setThreadCount(blasThreads)
+/// These tests switch the process-wide BLAS thread count, which selects the threading path, so
+/// they run one at a time.
+@Suite(.serialized) struct ThreadingPathTests {
+    /// Tiny im2col tiles (one output row at a time) and two threads take the other code paths:
+    /// parallel unfolding with a multi-threaded BLAS, parallel tiles with a single-threaded one.
+    @Test func convolutionsMatchTorchWithRowTilesAndThreads() throws {
+        let workspace = TensorWorkspace(parallelism: 2)
+        workspace.im2colLimit = 1
+        workspace.pointwiseTileLimit = 1
+        workspace.minimumTileColumns = 1
         try checkConvolutions(workspace: workspace)
+        let previous = BLAS.threadCount
+        defer { BLAS.setThreadCount(previous) }
+        for blasThreads in [1, 2] {
+            BLAS.setThreadCount(blasThreads)
+            try checkConvolutions(workspace: workspace)
+        }
     }
-}
 
-/// Every dense 3 × 3 stride-1 case through Winograd F(2 × 2, 3 × 3): whole maps, one tile row
-/// per band, and bands on two threads with a single-threaded BLAS.
-@Test func winogradConvolutionsMatchTorch() throws {
-    let set = try fixtures()
-    let eligible = set.cases("convolution").compactMap { Convolution2D(fixture: $0, in: set) }.filter(\.supportsWinograd)
-    #expect(eligible.count >= 5)
-    let workspace = TensorWorkspace(parallelism: 2)
-    workspace.winogradMinimumChannels = 1
-    try checkConvolutions(workspace: workspace)
-    workspace.winogradLimit = 1
-    workspace.minimumTileColumns = 1
-    try checkConvolutions(workspace: workspace)
-    let previous = BLAS.threadCount
-    defer { BLAS.setThreadCount(previous) }
-    BLAS.setThreadCount(1)
-    try checkConvolutions(workspace: workspace)
+    /// Every dense 3 × 3 stride-1 case through Winograd F(2 × 2, 3 × 3): whole maps and one tile row
+    /// per band; transforms shared by two threads (2-thread BLAS) or bands on two threads (1-thread BLAS).
+    @Test func winogradConvolutionsMatchTorch() throws {
+        let set = try fixtures()
+        let eligible = set.cases("convolution").compactMap { Convolution2D(fixture: $0, in: set) }.filter(\.supportsWinograd)
+        #expect(eligible.count >= 5)
+        let workspace = TensorWorkspace(parallelism: 2)
+        workspace.winogradMinimumChannels = 1
+        let previous = BLAS.threadCount
+        defer { BLAS.setThreadCount(previous) }
+        for blasThreads in [2, 1] {
+            BLAS.setThreadCount(blasThreads)
+            workspace.winogradLimit = 1 << 21
+            workspace.minimumTileColumns = 1024
+            try checkConvolutions(workspace: workspace)
+            workspace.winogradLimit = 1
+            workspace.minimumTileColumns = 1
+            try checkConvolutions(workspace: workspace)
+        }
+    }
 }
 
 @Test func poolingMatchesTorch() throws {
