@@ -56,27 +56,30 @@ public struct ConvolutionBenchmarkResult: Sendable, CustomStringConvertible {
     public let floatingPointOperations: Double
     /// Best of the repetitions.
     public let seconds: Double
-    public let threadCount: Int
+    /// BLAS threads, and engine threads (``TensorWorkspace/parallelism``).
+    public let threadCount: Int, parallelism: Int
     /// sgemm's rate with the same thread count, the ceiling a product-based kernel can reach.
     public let sgemmGFLOPS: Double
 
+    /// Direct-convolution operations per second: Winograd layers can exceed sgemm's rate.
     public var gflops: Double { floatingPointOperations / seconds / 1e9 }
 
     public var description: String {
         let name = shape.name.padding(toLength: 30, withPad: " ", startingAt: 0)
-        return name + String(format: " %8.2f ms %7.1f GFLOP/s (%3.0f%% of sgemm %.1f) on %d thread(s)",
-               seconds * 1e3, gflops, 100 * gflops / sgemmGFLOPS, sgemmGFLOPS, threadCount)
+        return name + String(format: " %8.2f ms %7.1f GFLOP/s (%3.0f%% of sgemm %.1f); BLAS threads %d, parallelism %d",
+               seconds * 1e3, gflops, 100 * gflops / sgemmGFLOPS, sgemmGFLOPS, threadCount, parallelism)
     }
 }
 
 public enum ConvolutionBenchmark {
-    /// Times each shape (bias + ReLU fused, as in a network) with `threadCount` BLAS threads and the
-    /// same engine parallelism, keeping the best of `repetitions` calls after one warm-up call, and
+    /// Times each shape (bias + ReLU fused, as in a network) with `threadCount` BLAS threads and
+    /// `parallelism` engine threads (default: as many), keeping the best of `repetitions` calls after one warm-up call, and
     /// compares with sgemm at a ResNet-like size (256 × 12288 × 576) on as many threads.
     public static func run(shapes: [ConvolutionBenchmarkShape] = ConvolutionBenchmarkShape.resnetAndEfficientNet,
                            threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
-                           repetitions: Int = 3, im2colLimit: Int? = nil,
-                           pointwiseTileLimit: Int? = nil) -> [ConvolutionBenchmarkResult] {
+                           parallelism: Int? = nil, repetitions: Int = 3, im2colLimit: Int? = nil,
+                           pointwiseTileLimit: Int? = nil, winograd: Bool = true,
+                           winogradLimit: Int? = nil) -> [ConvolutionBenchmarkResult] {
         let previousThreadCount = BLAS.threadCount
         defer { BLAS.setThreadCount(previousThreadCount) }
         let operands = MatrixProductOperands(m: 256, n: 12288, k: 576)
@@ -84,9 +87,11 @@ public enum ConvolutionBenchmark {
         for _ in 0 ..< max(1, repetitions) { sgemm = max(sgemm, operands.measureGFLOPS(threadCount: threadCount)) }
         BLAS.setThreadCount(threadCount)
 
-        let workspace = TensorWorkspace(parallelism: threadCount)
+        let workspace = TensorWorkspace(parallelism: parallelism ?? threadCount)
         if let im2colLimit { workspace.im2colLimit = im2colLimit }
         if let pointwiseTileLimit { workspace.pointwiseTileLimit = pointwiseTileLimit }
+        if !winograd { workspace.winogradMinimumChannels = Int.max }
+        if let winogradLimit { workspace.winogradLimit = winogradLimit }
         return shapes.map { shape in
             let perGroup = shape.inputChannels / shape.groups
             let weights = randomMatrix(rows: shape.outputChannels, columns: perGroup * shape.kernel * shape.kernel, seed: 3)
@@ -107,7 +112,8 @@ public enum ConvolutionBenchmark {
                 if repetition > 0 { best = min(best, seconds) }
             }
             return ConvolutionBenchmarkResult(shape: shape, floatingPointOperations: operations, seconds: best,
-                                              threadCount: threadCount, sgemmGFLOPS: sgemm)
+                                              threadCount: threadCount, parallelism: workspace.parallelism,
+                                              sgemmGFLOPS: sgemm)
         }
     }
 }

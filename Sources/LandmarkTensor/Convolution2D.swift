@@ -1,15 +1,19 @@
 import Foundation
 import LandmarkLinearAlgebra
-import Synchronization
 
 /// A 2-D convolution over a ``FeatureMap`` with torch's `Conv2d` semantics (cross-correlation,
 /// weights `[out][in / groups][kh][kw]`), plus TensorFlow "SAME" padding.
 ///
 /// Each call picks its kernel by shape: a 1 × 1 stride-1 unpadded convolution is one matrix product
-/// on the input as it lies (W[out × in] · X[in × HW]); other dense and grouped convolutions unfold
-/// the input (im2col) tile by tile of output rows and multiply per group; depthwise convolutions
-/// (groups = in = out) run a direct per-channel kernel, where a product would be all overhead. Bias,
-/// residual and activation are applied in one pass over each output tile while it is in cache.
+/// on the input as it lies (W[out × in] · X[in × HW]); dense 3 × 3 stride-1 layers with enough
+/// channels run Winograd F(2 × 2, 3 × 3) (``TensorWorkspace/winogradMinimumChannels``); other dense
+/// and grouped convolutions unfold the input (im2col) tile by tile of output rows and multiply per
+/// group; depthwise convolutions (groups = in = out) run a direct per-channel kernel, where a
+/// product would be all overhead. Bias, residual and activation are applied in one pass over each
+/// output tile while it is in cache.
+///
+/// Layers that can run Winograd keep their transformed weights too (16/9 of the weights' size),
+/// computed once at initialisation, so the per-image path does no weight work.
 public struct Convolution2D: Sendable {
     /// `[outputChannels][inputChannels / groups][kernelHeight][kernelWidth]`, torch's layout, which is
     /// also the row-major weight matrix of the product.
@@ -25,6 +29,8 @@ public struct Convolution2D: Sendable {
     public let groups: Int
     /// The bias, or zeros: the output pass always adds one value per channel.
     let biasOrZero: [Float]
+    /// Winograd-transformed weights (`[16][out][in]`) for dense 3 × 3 stride-1 layers, else nil.
+    let winogradWeights: [Float]?
 
     public init(weights: [Float], outputChannels: Int, inputChannels: Int, kernelHeight: Int, kernelWidth: Int,
                 bias: [Float]?, stride: Int = 1, padding: Padding = .symmetric(0), dilation: Int = 1,
@@ -50,7 +56,17 @@ public struct Convolution2D: Sendable {
         self.dilation = dilation
         self.groups = groups
         biasOrZero = bias ?? [Float](repeating: 0, count: outputChannels)
+        if kernelHeight == 3 && kernelWidth == 3 && stride == 1 && dilation == 1 && groups == 1 {
+            winogradWeights = Winograd.transformWeights(weights, outputChannels: outputChannels,
+                                                        inputChannels: inputChannels)
+        } else {
+            winogradWeights = nil
+        }
     }
+
+    /// Whether the layer can run as Winograd F(2 × 2, 3 × 3) (dense 3 × 3, stride 1, no dilation);
+    /// it does when it also has `TensorWorkspace.winogradMinimumChannels` channels.
+    public var supportsWinograd: Bool { winogradWeights != nil }
 
     /// Whether each output channel sees exactly its own input channel.
     public var isDepthwise: Bool { groups > 1 && groups == inputChannels && groups == outputChannels }
@@ -109,8 +125,6 @@ public struct Convolution2D: Sendable {
                          "residual is \(residual.channels)×\(residual.height)×\(residual.width), output \(outputChannels)×\(outputHeight)×\(outputWidth)")
         }
         var output = workspace.makeFeatureMap(channels: outputChannels, height: outputHeight, width: outputWidth)
-        workspace.multiplyAccumulateCount += outputChannels * outputHeight * outputWidth
-            * (inputChannels / groups) * kernelHeight * kernelWidth
         let geometry = ConvolutionGeometry(
             inputHeight: input.height, inputWidth: input.width, outputHeight: outputHeight, outputWidth: outputWidth,
             kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride, dilation: dilation,
@@ -126,10 +140,17 @@ public struct Convolution2D: Sendable {
                             else { preconditionFailure("convolution on empty storage") }
                             let epilogue = OutputEpilogue(bias: biasPointer, residual: residual == nil ? nil : residualBuffer.baseAddress,
                                                           activation: activation, planeSize: outputHeight * outputWidth)
-                            if isDepthwise {
+                            if let winogradWeights,
+                               min(inputChannels, outputChannels) >= workspace.winogradMinimumChannels {
+                                winogradWeights.withUnsafeBufferPointer { transformed in
+                                    guard let transformed = transformed.baseAddress else { return }
+                                    winogradConvolution(input: inputPointer, weights: transformed, output: outputPointer,
+                                                        geometry: geometry, epilogue: epilogue, workspace: workspace)
+                                }
+                            } else if isDepthwise {
                                 depthwiseConvolution(input: inputPointer, weights: weightPointer, output: outputPointer,
                                                      channels: outputChannels, geometry: geometry, epilogue: epilogue,
-                                                     parallelism: workspace.parallelism)
+                                                     workspace: workspace)
                             } else {
                                 productConvolution(input: inputPointer, weights: weightPointer, output: outputPointer,
                                                    geometry: geometry, epilogue: epilogue, workspace: workspace)
@@ -142,15 +163,46 @@ public struct Convolution2D: Sendable {
         return output
     }
 
-    /// The fewest output positions per product tile (see `productConvolution`).
-    static let minimumTileColumns = 1024
+    /// F(2 × 2, 3 × 3) band by band (see ``WinogradBands``), bands in parallel when BLAS is single-threaded.
+    private func winogradConvolution(input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                     output: UnsafeMutablePointer<Float>, geometry: ConvolutionGeometry,
+                                     epilogue: OutputEpilogue, workspace: TensorWorkspace) {
+        let tileColumns = (geometry.outputWidth + 1) / 2
+        let tileRows = (geometry.outputHeight + 1) / 2
+        let perTileRow = 16 * (inputChannels + outputChannels) * tileColumns
+        let minimumRows = (workspace.minimumTileColumns * 3 / 4 + tileColumns - 1) / tileColumns
+        var rowsPerBand = max(1, min(tileRows, max(workspace.winogradLimit / perTileRow, minimumRows)))
+        let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, tileRows) : 1
+        if workers > 1 {
+            rowsPerBand = min(rowsPerBand, (tileRows + workers - 1) / workers)
+        }
+        let bandCount = (tileRows + rowsPerBand - 1) / rowsPerBand
+        // With a multi-threaded BLAS the bands run one after the other, and the engine's threads
+        // share each band's transforms instead.
+        let transformThreads = workers > 1 ? 1 : workspace.parallelism
+        let scratchCount = WinogradBands.scratchCount(inputChannels: inputChannels, outputChannels: outputChannels,
+                                                      tileColumns: tileColumns, tileRowsPerBand: rowsPerBand,
+                                                      transformThreads: transformThreads)
+        let bands = WinogradBands(input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
+                                  inputChannels: inputChannels, outputChannels: outputChannels,
+                                  tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
+        workspace.withColumns(count: scratchCount * workers) { scratch in
+            if workers > 1 {
+                let shared = SharedPointers(input: UnsafePointer(scratch), output: scratch)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for band in Swift.stride(from: worker, to: bandCount, by: workers) {
+                        bands.run(band: band, scratch: shared.output + worker * scratchCount)
+                    }
+                }
+            } else {
+                for band in 0 ..< bandCount {
+                    bands.run(band: band, scratch: scratch, transformThreads: transformThreads)
+                }
+            }
+        }
+    }
 
     /// im2col (or the input itself) times the weights, per group and per tile of output rows.
-    ///
-    /// With `workspace.parallelism` > 1 the product itself is split, since it is nearly all the work:
-    /// when there are enough tiles, each thread takes whole tiles from a shared counter (its own im2col
-    /// region, product and epilogue, no synchronisation inside the layer); otherwise every tile is
-    /// unfolded by all threads and each multiplies its own block of output channels.
     private func productConvolution(input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                                     output: UnsafeMutablePointer<Float>, geometry: ConvolutionGeometry,
                                     epilogue: OutputEpilogue, workspace: TensorWorkspace) {
@@ -161,132 +213,83 @@ public struct Convolution2D: Sendable {
         let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && geometry.padTop == 0
             && geometry.padLeft == 0 && geometry.inputHeight == geometry.outputHeight
             && geometry.inputWidth == geometry.outputWidth
-        // Pointwise products read the input in place; tiles only keep the epilogue in cache.
         // Tiles small enough to stay in cache between the unfolding, the product and the epilogue
-        // win by 20–40 % on ResNet shapes, but below about a thousand columns the product itself slows.
+        // win by 10–40 % on ResNet shapes, but below about a thousand columns the product itself
+        // slows. Pointwise products read the input in place; their tiles only keep the epilogue in cache.
         let limit = isPointwise ? workspace.pointwiseTileLimit : workspace.im2colLimit
         let rowsForLimit = limit / max(1, (isPointwise ? outputPerGroup : depth) * outputWidth)
-        let rowsForMinimumWidth = (Self.minimumTileColumns + outputWidth - 1) / outputWidth
-        let rowsPerTile = max(1, min(geometry.outputHeight, max(rowsForLimit, rowsForMinimumWidth)))
-        let tileCount = (geometry.outputHeight + rowsPerTile - 1) / rowsPerTile
+        let rowsForMinimumWidth = (workspace.minimumTileColumns + outputWidth - 1) / outputWidth
+        var rowsPerTile = max(1, min(geometry.outputHeight, max(rowsForLimit, rowsForMinimumWidth)))
+        // With a single-threaded BLAS and several engine threads, whole tiles (unfold, product,
+        // epilogue) run in parallel: one fork per layer instead of one per product, and no BLAS
+        // threads spinning while the unfolding runs.
+        let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, geometry.outputHeight) : 1
+        if workers > 1 {
+            rowsPerTile = min(rowsPerTile, (geometry.outputHeight + workers - 1) / workers)
+        }
         let columnCapacity = isPointwise ? 1 : depth * rowsPerTile * outputWidth
-        let product = ProductTiles(
+        let tiles = ProductTiles(
             input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
             groups: groups, inputPerGroup: inputPerGroup, outputPerGroup: outputPerGroup, depth: depth,
-            rowsPerTile: rowsPerTile, isPointwise: isPointwise)
-        let threads = workspace.parallelism
-        // Each thread should get several tiles, so that the last one does not leave the other idle long.
-        if threads > 1 && tileCount >= Self.minimumTilesPerThread * threads {
-            workspace.withColumns(count: columnCapacity * threads) { columns in
-                let shared = SharedColumns(base: columns)
-                let nextTile = Atomic<Int>(0)
-                DispatchQueue.concurrentPerform(iterations: threads) { slot in
-                    let region = shared.base + slot * columnCapacity
-                    while true {
-                        let tile = nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard tile < tileCount else { break }
-                        product.run(tile: tile, columns: region, channels: 0 ..< outputPerGroup, unfoldParallelism: 1)
+            isPointwise: isPointwise, rowsPerTile: rowsPerTile)
+        let tileCount = (geometry.outputHeight + rowsPerTile - 1) / rowsPerTile
+        workspace.withColumns(count: columnCapacity * workers) { columns in
+            if workers > 1 {
+                let shared = SharedPointers(input: UnsafePointer(columns), output: columns)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let own = shared.output + worker * columnCapacity
+                    for tile in Swift.stride(from: worker, to: tileCount, by: workers) {
+                        tiles.run(tile: tile, columns: own, parallelism: 1)
                     }
                 }
-            }
-        } else if threads > 1 && outputPerGroup >= 2 * Self.channelBlock {
-            workspace.withColumns(count: columnCapacity) { columns in
+            } else {
                 for tile in 0 ..< tileCount {
-                    product.runSplittingChannels(tile: tile, columns: columns, threads: threads)
-                }
-            }
-        } else {
-            workspace.withColumns(count: columnCapacity) { columns in
-                for tile in 0 ..< tileCount {
-                    product.run(tile: tile, columns: columns, channels: 0 ..< outputPerGroup,
-                                unfoldParallelism: threads)
+                    tiles.run(tile: tile, columns: columns, parallelism: workspace.parallelism)
                 }
             }
         }
     }
-
-    /// Tiles per thread below which a parallel convolution splits output channels instead of tiles.
-    static let minimumTilesPerThread = 3
-    /// Output channels are split between threads in multiples of this, a multiple of the sgemm
-    /// kernels' row blocking.
-    static let channelBlock = 16
 }
 
-/// The im2col buffer, shared by the threads of one convolution (each writes a disjoint region).
-struct SharedColumns: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Float>
-}
-
-/// One product convolution's operands, cut into tiles of output rows.
+/// One convolution's product tiles: rows `tile · rowsPerTile ..<` of the output, every group.
 struct ProductTiles: @unchecked Sendable {
     let input: UnsafePointer<Float>
     let weights: UnsafePointer<Float>
     let output: UnsafeMutablePointer<Float>
     let geometry: ConvolutionGeometry
     let epilogue: OutputEpilogue
-    let groups: Int
-    let inputPerGroup: Int
-    let outputPerGroup: Int
-    let depth: Int
-    let rowsPerTile: Int
+    let groups: Int, inputPerGroup: Int, outputPerGroup: Int, depth: Int
     let isPointwise: Bool
+    let rowsPerTile: Int
 
-    /// Unfolds (unless pointwise), multiplies and finishes output channels `channels` (within each
-    /// group) of one tile.
-    func run(tile: Int, columns: UnsafeMutablePointer<Float>, channels: Range<Int>, unfoldParallelism: Int) {
-        for group in 0 ..< groups {
-            let matrix = operand(tile: tile, group: group, columns: columns, unfoldParallelism: unfoldParallelism)
-            multiply(tile: tile, group: group, matrix: matrix, channels: channels)
-        }
-    }
-
-    /// One tile on `threads` threads: all unfold it together, then each multiplies its own block of
-    /// output channels and runs their epilogue.
-    func runSplittingChannels(tile: Int, columns: UnsafeMutablePointer<Float>, threads: Int) {
-        let blocks = (outputPerGroup + Convolution2D.channelBlock - 1) / Convolution2D.channelBlock
-        for group in 0 ..< groups {
-            let matrix = SharedColumns(base: UnsafeMutablePointer(mutating: operand(
-                tile: tile, group: group, columns: columns, unfoldParallelism: threads)))
-            forEachChunk(of: blocks, parallelism: threads) { blockRange in
-                let lower = blockRange.lowerBound * Convolution2D.channelBlock
-                let upper = min(blockRange.upperBound * Convolution2D.channelBlock, outputPerGroup)
-                multiply(tile: tile, group: group, matrix: UnsafePointer(matrix.base), channels: lower ..< upper)
-            }
-        }
-    }
-
-    @inline(__always)
-    private func rows(of tile: Int) -> (first: Int, count: Int) {
-        let first = tile * rowsPerTile
-        return (first, min(rowsPerTile, geometry.outputHeight - first))
-    }
-
-    /// The product's right operand for one tile and group: the input in place, or its unfolding.
-    private func operand(tile: Int, group: Int, columns: UnsafeMutablePointer<Float>,
-                         unfoldParallelism: Int) -> UnsafePointer<Float> {
-        let (firstRow, rowCount) = rows(of: tile)
+    func run(tile: Int, columns: UnsafeMutablePointer<Float>, parallelism: Int) {
+        let outputWidth = geometry.outputWidth
+        let planeSize = geometry.outputHeight * outputWidth
         let inputPlane = geometry.inputHeight * geometry.inputWidth
-        if isPointwise {
-            return input + group * inputPerGroup * inputPlane + firstRow * geometry.outputWidth
+        let firstRow = tile * rowsPerTile
+        let rowCount = min(rowsPerTile, geometry.outputHeight - firstRow)
+        let tileColumns = rowCount * outputWidth
+        let columnOffset = firstRow * outputWidth
+        for group in 0 ..< groups {
+            let matrix: UnsafePointer<Float>
+            let matrixStride: Int
+            if isPointwise {
+                matrix = input + group * inputPerGroup * inputPlane + columnOffset
+                matrixStride = inputPlane
+            } else {
+                unfold(input: input + group * inputPerGroup * inputPlane, channels: inputPerGroup,
+                       geometry: geometry, firstRow: firstRow, rowCount: rowCount, into: columns,
+                       parallelism: parallelism)
+                matrix = UnsafePointer(columns)
+                matrixStride = tileColumns
+            }
+            let firstChannel = group * outputPerGroup
+            BLAS.gemm(transposeA: false, transposeB: false, m: outputPerGroup, n: tileColumns, k: depth,
+                      alpha: 1, a: weights + firstChannel * depth, lda: depth, b: matrix, ldb: matrixStride,
+                      beta: 0, c: output + firstChannel * planeSize + columnOffset, ldc: planeSize)
+            epilogue.apply(output: output, channels: firstChannel ..< firstChannel + outputPerGroup,
+                           columns: columnOffset ..< columnOffset + tileColumns)
         }
-        unfold(input: input + group * inputPerGroup * inputPlane, channels: inputPerGroup, geometry: geometry,
-               firstRow: firstRow, rowCount: rowCount, into: columns, parallelism: unfoldParallelism)
-        return UnsafePointer(columns)
-    }
-
-    private func multiply(tile: Int, group: Int, matrix: UnsafePointer<Float>, channels: Range<Int>) {
-        guard !channels.isEmpty else { return }
-        let (firstRow, rowCount) = rows(of: tile)
-        let tileColumns = rowCount * geometry.outputWidth
-        let columnOffset = firstRow * geometry.outputWidth
-        let planeSize = geometry.outputHeight * geometry.outputWidth
-        let matrixStride = isPointwise ? geometry.inputHeight * geometry.inputWidth : tileColumns
-        let firstChannel = group * outputPerGroup + channels.lowerBound
-        BLAS.gemm(transposeA: false, transposeB: false, m: channels.count, n: tileColumns, k: depth,
-                  alpha: 1, a: weights + firstChannel * depth, lda: depth, b: matrix, ldb: matrixStride,
-                  beta: 0, c: output + firstChannel * planeSize + columnOffset, ldc: planeSize)
-        epilogue.apply(output: output, channels: firstChannel ..< firstChannel + channels.count,
-                       columns: columnOffset ..< columnOffset + tileColumns)
     }
 }
 

@@ -64,49 +64,122 @@ func unfold(input: UnsafePointer<Float>, channels: Int, geometry g: ConvolutionG
     }
 }
 
-/// Depthwise convolution (one filter per channel), computed directly: for each output row and
-/// kernel tap, one multiply-add sweep over the contiguous valid columns, then the epilogue on the
-/// finished plane while it is in cache.
+/// Depthwise convolution (one filter per channel), computed directly. Each channel is first copied
+/// into a zero-bordered plane (workspace scratch), so every tap is in bounds; then each output row
+/// accumulates one kernel row at a time, with the common 3- and 5-wide kernels unrolled so the
+/// accumulator is loaded and stored once per kernel row instead of once per tap. The epilogue runs
+/// on each finished plane while it is in cache.
 func depthwiseConvolution(input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                           output: UnsafeMutablePointer<Float>, channels: Int, geometry g: ConvolutionGeometry,
-                          epilogue: OutputEpilogue, parallelism: Int) {
-    let inputPlane = g.inputHeight * g.inputWidth
+                          epilogue: OutputEpilogue, workspace: TensorWorkspace) {
     let outputPlane = g.outputHeight * g.outputWidth
     let taps = g.kernelHeight * g.kernelWidth
-    let pointers = SharedPointers(input: input, output: output)
-    let shared = DepthwiseShared(weights: weights, epilogue: epilogue)
-    let threads = channels * outputPlane * taps < 1 << 16 ? 1 : parallelism
-    forEachChunk(of: channels, parallelism: threads) { channelRange in
-        for channel in channelRange {
-            let plane = pointers.input + channel * inputPlane
-            let out = pointers.output + channel * outputPlane
-            let kernel = shared.weights + channel * taps
-            out.update(repeating: 0, count: outputPlane)
-            for outputRow in 0 ..< g.outputHeight {
-                let outRow = out + outputRow * g.outputWidth
-                for ky in 0 ..< g.kernelHeight {
-                    let inputRow = outputRow * g.stride - g.padTop + ky * g.dilation
-                    guard inputRow >= 0 && inputRow < g.inputHeight else { continue }
-                    let inRow = plane + inputRow * g.inputWidth
-                    for kx in 0 ..< g.kernelWidth {
-                        let weight = kernel[ky * g.kernelWidth + kx]
-                        let valid = g.validColumns(offset: kx * g.dilation)
-                        let source = inRow + (kx * g.dilation - g.padLeft)
-                        if g.stride == 1 {
-                            for x in valid { outRow[x] += weight * source[x] }
-                        } else {
-                            let s = g.stride
-                            for x in valid { outRow[x] += weight * source[x * s] }
-                        }
-                    }
-                }
+    let threads = min(channels * outputPlane * taps < 1 << 16 ? 1 : workspace.parallelism, channels)
+    // The padded plane covers every input position any tap reads.
+    let paddedWidth = (g.outputWidth - 1) * g.stride + (g.kernelWidth - 1) * g.dilation + 1
+    let paddedHeight = (g.outputHeight - 1) * g.stride + (g.kernelHeight - 1) * g.dilation + 1
+    let paddedPlane = paddedWidth * paddedHeight
+    workspace.withColumns(count: paddedPlane * threads) { scratch in
+        let kernel = DepthwiseKernel(input: input, weights: weights, output: output, scratch: scratch,
+                                     geometry: g, epilogue: epilogue, paddedWidth: paddedWidth,
+                                     paddedHeight: paddedHeight)
+        if threads > 1 {
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                kernel.run(channels: channels * worker / threads ..< channels * (worker + 1) / threads,
+                           scratch: kernel.scratch + worker * paddedPlane)
             }
-            shared.epilogue.apply(output: pointers.output, channels: channel ..< channel + 1, columns: 0 ..< outputPlane)
+        } else {
+            kernel.run(channels: 0 ..< channels, scratch: scratch)
         }
     }
 }
 
-struct DepthwiseShared: @unchecked Sendable {
+struct DepthwiseKernel: @unchecked Sendable {
+    let input: UnsafePointer<Float>
     let weights: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>
+    let geometry: ConvolutionGeometry
     let epilogue: OutputEpilogue
+    let paddedWidth: Int, paddedHeight: Int
+
+    func run(channels: Range<Int>, scratch padded: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let inputPlane = g.inputHeight * g.inputWidth
+        let outputPlane = g.outputHeight * g.outputWidth
+        let taps = g.kernelHeight * g.kernelWidth
+        for channel in channels {
+            pad(input + channel * inputPlane, into: padded)
+            let out = output + channel * outputPlane
+            let kernel = weights + channel * taps
+            for outputRow in 0 ..< g.outputHeight {
+                let accumulator = out + outputRow * g.outputWidth
+                accumulator.update(repeating: 0, count: g.outputWidth)
+                for ky in 0 ..< g.kernelHeight {
+                    let source = UnsafePointer(padded + (outputRow * g.stride + ky * g.dilation) * paddedWidth)
+                    accumulate(row: source, weights: kernel + ky * g.kernelWidth, into: accumulator)
+                }
+            }
+            epilogue.apply(output: output, channels: channel ..< channel + 1, columns: 0 ..< outputPlane)
+        }
+    }
+
+    /// Copies one channel into the zero-bordered plane (borders beyond the input are zero; rows or
+    /// columns of the input no tap reads are left out).
+    @inline(__always)
+    func pad(_ plane: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let firstColumn = max(0, -g.padLeft)      // input column copied to padded column 0 + offset
+        let offset = max(0, g.padLeft)
+        let copied = max(0, min(g.inputWidth - firstColumn, paddedWidth - offset))
+        for row in 0 ..< paddedHeight {
+            let destination = padded + row * paddedWidth
+            let inputRow = row - g.padTop
+            guard inputRow >= 0 && inputRow < g.inputHeight && copied > 0 else {
+                destination.update(repeating: 0, count: paddedWidth)
+                continue
+            }
+            if offset > 0 { destination.update(repeating: 0, count: offset) }
+            (destination + offset).update(from: plane + inputRow * g.inputWidth + firstColumn, count: copied)
+            let tail = paddedWidth - offset - copied
+            if tail > 0 { (destination + offset + copied).update(repeating: 0, count: tail) }
+        }
+    }
+
+    /// accumulator[x] += Σ_kx weights[kx] · row[x·s + kx·d].
+    @inline(__always)
+    func accumulate(row: UnsafePointer<Float>, weights: UnsafePointer<Float>, into accumulator: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let count = g.outputWidth
+        if g.dilation == 1 && g.stride == 1 && g.kernelWidth == 3 {
+            let (w0, w1, w2) = (weights[0], weights[1], weights[2])
+            for x in 0 ..< count {
+                accumulator[x] += w0 * row[x] + w1 * row[x + 1] + w2 * row[x + 2]
+            }
+        } else if g.dilation == 1 && g.stride == 1 && g.kernelWidth == 5 {
+            let (w0, w1, w2, w3, w4) = (weights[0], weights[1], weights[2], weights[3], weights[4])
+            for x in 0 ..< count {
+                accumulator[x] += w0 * row[x] + w1 * row[x + 1] + w2 * row[x + 2] + w3 * row[x + 3] + w4 * row[x + 4]
+            }
+        } else if g.dilation == 1 && g.stride == 2 && g.kernelWidth == 3 {
+            let (w0, w1, w2) = (weights[0], weights[1], weights[2])
+            for x in 0 ..< count {
+                let r = row + 2 * x
+                accumulator[x] += w0 * r[0] + w1 * r[1] + w2 * r[2]
+            }
+        } else if g.dilation == 1 && g.stride == 2 && g.kernelWidth == 5 {
+            let (w0, w1, w2, w3, w4) = (weights[0], weights[1], weights[2], weights[3], weights[4])
+            for x in 0 ..< count {
+                let r = row + 2 * x
+                accumulator[x] += w0 * r[0] + w1 * r[1] + w2 * r[2] + w3 * r[3] + w4 * r[4]
+            }
+        } else {
+            for kx in 0 ..< g.kernelWidth {
+                let weight = weights[kx]
+                let source = row + kx * g.dilation
+                let s = g.stride
+                for x in 0 ..< count { accumulator[x] += weight * source[x * s] }
+            }
+        }
+    }
 }

@@ -69,21 +69,30 @@ public struct MaxPooling2D: Sendable {
                 let pointers = SharedPointers(input: inputBase, output: outputBase)
                 let threads = input.channels * outputPlane * kernel * kernel < 1 << 16 ? 1 : workspace.parallelism
                 forEachChunk(of: input.channels, parallelism: threads) { channels in
-                    for channel in channels {
-                        let plane = pointers.input + channel * inputPlane
-                        let out = pointers.output + channel * outputPlane
-                        for outputRow in 0 ..< g.outputHeight {
-                            let top = outputRow * g.stride - g.padTop
-                            let rows = max(top, 0) ..< min(top + g.kernel, g.inputHeight)
-                            for outputColumn in 0 ..< g.outputWidth {
-                                let left = outputColumn * g.stride - g.padLeft
-                                let columns = max(left, 0) ..< min(left + g.kernel, g.inputWidth)
-                                var best = -Float.infinity
+                    // Vertical maxima of one output row's window rows first (contiguous, vectorised),
+                    // then the horizontal windows over that single row.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: g.inputWidth) { columnMaxima in
+                        guard let columnMaxima = columnMaxima.baseAddress else { return }
+                        for channel in channels {
+                            let plane = pointers.input + channel * inputPlane
+                            let out = pointers.output + channel * outputPlane
+                            for outputRow in 0 ..< g.outputHeight {
+                                let top = outputRow * g.stride - g.padTop
+                                let rows = max(top, 0) ..< min(top + g.kernel, g.inputHeight)
+                                columnMaxima.update(repeating: -.infinity, count: g.inputWidth)
                                 for y in rows {
                                     let row = plane + y * g.inputWidth
-                                    for x in columns { best = max(best, row[x]) }
+                                    for x in 0 ..< g.inputWidth { columnMaxima[x] = max(columnMaxima[x], row[x]) }
                                 }
-                                out[outputRow * g.outputWidth + outputColumn] = best
+                                let outRow = out + outputRow * g.outputWidth
+                                for outputColumn in 0 ..< g.outputWidth {
+                                    let left = outputColumn * g.stride - g.padLeft
+                                    var best = -Float.infinity
+                                    for x in max(left, 0) ..< min(left + g.kernel, g.inputWidth) {
+                                        best = max(best, columnMaxima[x])
+                                    }
+                                    outRow[outputColumn] = best
+                                }
                             }
                         }
                     }

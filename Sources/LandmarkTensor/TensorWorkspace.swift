@@ -1,6 +1,7 @@
 import Foundation
 
-/// Scratch memory for one thread's inference: recycled feature-map storage and the im2col buffer.
+/// Scratch memory for one thread's inference: recycled feature-map storage and one scratch buffer
+/// (im2col tiles, Winograd bands, depthwise padded planes).
 ///
 /// A network allocates while it sees its first image; after that, every layer takes its output
 /// storage from this pool and hands back the maps it no longer needs, so extracting more images of
@@ -12,14 +13,22 @@ import Foundation
 ///    ``recycle(_:)``. Recycling a map that is still referenced elsewhere is safe: `[Float]` is
 ///    copy-on-write, so the live copy keeps its values and the pool's next writer copies first
 ///    (costing one allocation, never corrupting data).
-/// 3. The im2col buffer only grows; ``releaseMemory()`` drops everything when a caller wants it back.
+/// 3. The scratch buffer only grows (to a few tens of MB at most with the default tile limits);
+///    ``releaseMemory()`` drops everything when a caller wants it back.
+///
+/// ``allocatedBufferCount`` shows whether the steady state is reached: it stops growing once every
+/// output buffer comes from the pool.
 ///
 /// A workspace is not thread-safe: give each thread its own.
 public final class TensorWorkspace: @unchecked Sendable {
     /// How many threads the engine's own loops (im2col, depthwise convolution, pooling) may use.
     /// 1 (the default) keeps each call on the caller's thread, which is right when several images
-    /// are extracted at once on different threads; BLAS threading is set separately
-    /// (`BLAS.setThreadCount`).
+    /// are extracted at once on different threads. BLAS threading is set separately
+    /// (`BLAS.setThreadCount`); when BLAS runs single-threaded, convolutions run whole tiles
+    /// (unfold, product, epilogue) on up to `parallelism` threads instead — on a shared 2-core box
+    /// that measured faster and far steadier than a 2-thread BLAS, whose workers spin between the
+    /// many products of a network (ResNet-101 at 1024 px under load: 3.1 s with 1 BLAS thread and
+    /// parallelism 2, 3.8 s on one thread, 9–18 s with 2 BLAS threads).
     public var parallelism: Int {
         didSet { parallelism = min(max(parallelism, 1), ProcessInfo.processInfo.activeProcessorCount) }
     }
@@ -29,6 +38,18 @@ public final class TensorWorkspace: @unchecked Sendable {
     /// than untiled products on ResNet-101 shapes at 1024 px, because the unfolded tile is still in
     /// cache when the product reads it.
     public var im2colLimit: Int = 1 << 20
+
+    /// The fewest output positions per product tile: below about a thousand columns the product
+    /// itself slows more than cache locality gains.
+    public var minimumTileColumns: Int = 1024
+
+    /// Dense 3 × 3 stride-1 convolutions with at least this many input and output channels run
+    /// Winograd F(2 × 2, 3 × 3) (2.25× fewer multiplications); `Int.max` turns it off. Below a few
+    /// dozen channels the transforms cost more than the products save.
+    public var winogradMinimumChannels: Int = 32
+
+    /// The most floats of transformed input and products one Winograd band should hold.
+    public var winogradLimit: Int = 1 << 21
 
     /// Output floats per tile of a 1 × 1 convolution, which reads its input in place: small enough
     /// that the bias / residual / activation pass finds the product's output still in cache.
@@ -69,7 +90,7 @@ public final class TensorWorkspace: @unchecked Sendable {
         pooledBytes += bytes
     }
 
-    /// Drops the pool and the im2col buffer.
+    /// Drops the pool and the scratch buffer.
     public func releaseMemory() {
         pool = []
         pooledBytes = 0
@@ -78,6 +99,10 @@ public final class TensorWorkspace: @unchecked Sendable {
 
     /// Number of buffers waiting in the pool (for tests and diagnostics).
     public var pooledBufferCount: Int { pool.count }
+
+    /// How many output buffers the pool could not supply and had to allocate, since creation:
+    /// in steady state it stops growing.
+    public private(set) var allocatedBufferCount = 0
 
     /// An array of exactly `count` elements with unspecified contents.
     func takeBuffer(count: Int) -> [Float] {
@@ -92,6 +117,7 @@ public final class TensorWorkspace: @unchecked Sendable {
             }
         }
         guard best >= 0 else {
+            allocatedBufferCount += 1
             return [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         }
         pool.swapAt(best, pool.count - 1)
@@ -105,7 +131,7 @@ public final class TensorWorkspace: @unchecked Sendable {
         return buffer
     }
 
-    /// The im2col buffer, grown to at least `count` floats.
+    /// The scratch buffer, grown to at least `count` floats.
     func withColumns<Result>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> Result) -> Result {
         if columns.count < count {
             columns = [Float](repeating: 0, count: count)

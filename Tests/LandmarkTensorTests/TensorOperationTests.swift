@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkLinearAlgebra
 import LandmarkTensor
 import Testing
 
@@ -63,12 +64,45 @@ func checkConvolutions(workspace: TensorWorkspace) throws {
     try checkConvolutions(workspace: TensorWorkspace())
 }
 
-/// Tiny im2col tiles (one output row at a time) and two threads take the other code paths.
-@Test func convolutionsMatchTorchWithRowTilesAndThreads() throws {
-    let workspace = TensorWorkspace(parallelism: 2)
-    workspace.im2colLimit = 1
-    try checkConvolutions(workspace: workspace)
-    try checkConvolutions(workspace: workspace)
+/// These tests switch the process-wide BLAS thread count, which selects the threading path, so
+/// they run one at a time.
+@Suite(.serialized) struct ThreadingPathTests {
+    /// Tiny im2col tiles (one output row at a time) and two threads take the other code paths:
+    /// parallel unfolding with a multi-threaded BLAS, parallel tiles with a single-threaded one.
+    @Test func convolutionsMatchTorchWithRowTilesAndThreads() throws {
+        let workspace = TensorWorkspace(parallelism: 2)
+        workspace.im2colLimit = 1
+        workspace.pointwiseTileLimit = 1
+        workspace.minimumTileColumns = 1
+        try checkConvolutions(workspace: workspace)
+        let previous = BLAS.threadCount
+        defer { BLAS.setThreadCount(previous) }
+        for blasThreads in [1, 2] {
+            BLAS.setThreadCount(blasThreads)
+            try checkConvolutions(workspace: workspace)
+        }
+    }
+
+    /// Every dense 3 × 3 stride-1 case through Winograd F(2 × 2, 3 × 3): whole maps and one tile row
+    /// per band; transforms shared by two threads (2-thread BLAS) or bands on two threads (1-thread BLAS).
+    @Test func winogradConvolutionsMatchTorch() throws {
+        let set = try fixtures()
+        let eligible = set.cases("convolution").compactMap { Convolution2D(fixture: $0, in: set) }.filter(\.supportsWinograd)
+        #expect(eligible.count >= 5)
+        let workspace = TensorWorkspace(parallelism: 2)
+        workspace.winogradMinimumChannels = 1
+        let previous = BLAS.threadCount
+        defer { BLAS.setThreadCount(previous) }
+        for blasThreads in [2, 1] {
+            BLAS.setThreadCount(blasThreads)
+            workspace.winogradLimit = 1 << 21
+            workspace.minimumTileColumns = 1024
+            try checkConvolutions(workspace: workspace)
+            workspace.winogradLimit = 1
+            workspace.minimumTileColumns = 1
+            try checkConvolutions(workspace: workspace)
+        }
+    }
 }
 
 @Test func poolingMatchesTorch() throws {
@@ -144,48 +178,4 @@ func checkConvolutions(workspace: TensorWorkspace) throws {
     #expect(Padding.tensorFlowSame.resolve(inputHeight: 13, inputWidth: 13, kernelHeight: 5, kernelWidth: 5,
                                            stride: 1, dilation: 1) == ResolvedPadding(top: 2, left: 2, bottom: 2, right: 2))
     #expect(Padding.symmetric(3) == .explicit(top: 3, left: 3, bottom: 3, right: 3))
-}
-
-/// Two engine threads split a convolution's product either by tiles of output rows (many tiles) or by
-/// blocks of output channels (few tiles); both must give the single-threaded result, with bias,
-/// residual and activation applied once per element.
-@Test func parallelConvolutionsMatchOneThread() {
-    var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
-    func values(_ count: Int) -> [Float] {
-        (0 ..< count).map { _ in
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int(seed >> 40) - (1 << 23)) / Float(1 << 23)
-        }
-    }
-    // (out, in, kernel, stride, groups, height, width, residual)
-    let shapes: [(Int, Int, Int, Int, Int, Int, Int, Bool)] = [
-        (64, 32, 3, 1, 1, 120, 64, false), // many tiles with a small tile limit, one with the default
-        (96, 48, 1, 1, 1, 24, 36, true),   // pointwise, in place
-        (64, 64, 3, 2, 2, 30, 34, false),  // grouped, strided
-        (48, 16, 1, 2, 1, 20, 20, true),   // strided projection (unfolded)
-        (40, 24, 3, 1, 1, 9, 11, true),    // output channels not a multiple of the block
-    ]
-    for (outputs, inputs, kernel, stride, groups, height, width, hasResidual) in shapes {
-        let layer = Convolution2D(weights: values(outputs * inputs / groups * kernel * kernel), outputChannels: outputs,
-                                  inputChannels: inputs, kernelHeight: kernel, kernelWidth: kernel,
-                                  bias: values(outputs), stride: stride, padding: .symmetric(kernel / 2), groups: groups)
-        let input = FeatureMap(channels: inputs, height: height, width: width, storage: values(inputs * height * width))
-        let size = layer.outputSize(height: height, width: width)
-        let residual = hasResidual
-            ? FeatureMap(channels: outputs, height: size.height, width: size.width,
-                         storage: values(outputs * size.height * size.width))
-            : nil
-        let expected = layer(input, activation: .relu, adding: residual, workspace: TensorWorkspace())
-        for limit in [1, 1 << 12, 1 << 20] {
-            let workspace = TensorWorkspace(parallelism: 2)
-            workspace.im2colLimit = limit
-            workspace.pointwiseTileLimit = limit
-            for _ in 0 ..< 2 {
-                let output = layer(input, activation: .relu, adding: residual, workspace: workspace)
-                let difference = maxAbsoluteDifference(output.storage, expected.storage)
-                #expect(difference <= 1e-5, "\(outputs)×\(inputs) k\(kernel) s\(stride) g\(groups) limit \(limit): \(difference)")
-                workspace.recycle(output)
-            }
-        }
-    }
 }

@@ -65,3 +65,39 @@ private let layer = Convolution2D(
     #expect(identity(input, activation: .relu6, adding: residual, workspace: workspace).storage == [0, 0, 6])
     #expect(identity(input, adding: residual, workspace: workspace).storage == [-0.5, -1.5, 7.5])
 }
+
+/// A small residual network run twice on the same size: the second pass takes every output
+/// buffer from the pool.
+@Test func steadyStateNetworkPassAllocatesNothing() {
+    let workspace = TensorWorkspace()
+    let stem = Convolution2D(weights: (0 ..< 8 * 3 * 9).map { sin(Float($0)) * 0.3 }, outputChannels: 8,
+                             inputChannels: 3, kernelHeight: 3, kernelWidth: 3, bias: nil, stride: 2,
+                             padding: .tensorFlowSame)
+    let expand = Convolution2D(weights: (0 ..< 16 * 8).map { cos(Float($0)) * 0.3 }, outputChannels: 16,
+                               inputChannels: 8, kernelHeight: 1, kernelWidth: 1, bias: nil)
+    let depthwise = Convolution2D(weights: (0 ..< 16 * 25).map { sin(Float($0) * 0.7) * 0.2 }, outputChannels: 16,
+                                  inputChannels: 16, kernelHeight: 5, kernelWidth: 5, bias: nil,
+                                  padding: .tensorFlowSame, groups: 16)
+    let project = Convolution2D(weights: (0 ..< 8 * 16).map { cos(Float($0) * 0.3) * 0.3 }, outputChannels: 8,
+                                inputChannels: 16, kernelHeight: 1, kernelWidth: 1, bias: nil)
+    let image = ramp(channels: 3, height: 31, width: 23, seed: 5)
+    func forward() -> [Float] {
+        let x = stem(image, activation: .relu6, workspace: workspace)
+        let expanded = expand(x, activation: .relu6, workspace: workspace)
+        let filtered = depthwise(expanded, activation: .relu6, workspace: workspace)
+        workspace.recycle(expanded)
+        let projected = project(filtered, adding: x, workspace: workspace)
+        workspace.recycle(filtered)
+        workspace.recycle(x)
+        let pooled = MaxPooling2D(kernel: 3, stride: 2, padding: .symmetric(1))(projected, workspace: workspace)
+        workspace.recycle(projected)
+        defer { workspace.recycle(pooled) }
+        return globalAveragePool(pooled)
+    }
+    let first = forward()
+    let allocations = workspace.allocatedBufferCount
+    #expect(allocations > 0)
+    let second = forward()
+    #expect(second == first)
+    #expect(workspace.allocatedBufferCount == allocations)
+}
