@@ -125,6 +125,9 @@ public struct Convolution2D: Sendable {
                          "residual is \(residual.channels)×\(residual.height)×\(residual.width), output \(outputChannels)×\(outputHeight)×\(outputWidth)")
         }
         var output = workspace.makeFeatureMap(channels: outputChannels, height: outputHeight, width: outputWidth)
+        // Counted as the direct convolution's work, whichever kernel runs, so GFLOP/s compare with other tools.
+        workspace.multiplyAccumulateCount += outputChannels * outputHeight * outputWidth
+            * (inputChannels / groups) * kernelHeight * kernelWidth
         let geometry = ConvolutionGeometry(
             inputHeight: input.height, inputWidth: input.width, outputHeight: outputHeight, outputWidth: outputWidth,
             kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride, dilation: dilation,
