@@ -177,7 +177,7 @@ public struct Convolution2D: Sendable {
         var rowsPerBand = max(1, min(tileRows, max(workspace.winogradLimit / perTileRow, minimumRows)))
         let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, tileRows) : 1
         if workers > 1 {
-            rowsPerBand = min(rowsPerBand, (tileRows + workers - 1) / workers)
+            rowsPerBand = balancedRowsPerPart(rows: tileRows, rowsPerPart: rowsPerBand, workers: workers)
         }
         let bandCount = (tileRows + rowsPerBand - 1) / rowsPerBand
         // With a multi-threaded BLAS the bands run one after the other, and the engine's threads
@@ -228,7 +228,7 @@ public struct Convolution2D: Sendable {
         // threads spinning while the unfolding runs.
         let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, geometry.outputHeight) : 1
         if workers > 1 {
-            rowsPerTile = min(rowsPerTile, (geometry.outputHeight + workers - 1) / workers)
+            rowsPerTile = balancedRowsPerPart(rows: geometry.outputHeight, rowsPerPart: rowsPerTile, workers: workers)
         }
         let columnCapacity = isPointwise ? 1 : depth * rowsPerTile * outputWidth
         let tiles = ProductTiles(
@@ -252,6 +252,15 @@ public struct Convolution2D: Sendable {
             }
         }
     }
+}
+
+/// Rows per tile (or band) such that `workers` threads taking every `workers`-th part get equal
+/// shares: the part count is rounded up to a multiple of `workers`. Three tiles on two threads, as
+/// ResNet's 1 × 1 convolutions at 1/16 scale had, kept one thread idle for a third of each layer.
+func balancedRowsPerPart(rows: Int, rowsPerPart: Int, workers: Int) -> Int {
+    let parts = (rows + rowsPerPart - 1) / rowsPerPart
+    let balancedParts = min(rows, (parts + workers - 1) / workers * workers)
+    return max(1, (rows + balancedParts - 1) / balancedParts)
 }
 
 /// One convolution's product tiles: rows `tile · rowsPerTile ..<` of the output, every group.
