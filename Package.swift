@@ -71,7 +71,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
-            "LandmarkImage",
+            "LandmarkImage", "LandmarkLinearAlgebra",
         ]),
     ],
     swiftLanguageModes: [.v6]
