@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle"]),
         .target(name: "LandmarkNetworks", dependencies: ["LandmarkTensor", "LandmarkCheckpoint", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkLocalFeatures", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkGeometry", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle"]),
         .target(name: "LandmarkDescriptors", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "COpenBLAS",
@@ -63,6 +65,11 @@ let package = Package(
             "LandmarkNetworks", "LandmarkTensor", "LandmarkCheckpoint", "LandmarkDescriptors", "LandmarkImage",
             "LandmarkPickle",
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkLocalFeaturesTests", dependencies: [
+            "LandmarkLocalFeatures", "LandmarkImage", "LandmarkLinearAlgebra",
+        ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkGeometryTests", dependencies: ["LandmarkGeometry", "LandmarkLinearAlgebra"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"]),
         .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation", "LandmarkPickle"],
                     resources: [.copy("Fixtures")]),
