@@ -20,10 +20,13 @@ public struct CNNExtractionBenchmarkResult: Sendable, Codable {
     public var batchImagesPerSecond: Double
     /// The process's peak resident memory after this measurement.
     public var peakResidentMegabytes: Double
+    /// The machine's measured sgemm rate, for comparison (set by the caller; 0 if not measured).
+    public var sgemmPeakGFLOPS: Double = 0
 
     public var description: String {
-        String(format: "%@: %.3f s/image (%.2f images/s, %.1f GFLOP/s), indexing %.2f images/s, peak RSS %.0f MB",
-               label, secondsPerImage, imagesPerSecond, gflops, batchImagesPerSecond, peakResidentMegabytes)
+        let ratio = sgemmPeakGFLOPS > 0 ? String(format: " = %.0f %% of sgemm peak", 100 * gflops / sgemmPeakGFLOPS) : ""
+        return String(format: "%@: %.3f s/image (%.2f images/s, %.1f GFLOP/s%@), indexing %.2f images/s, peak RSS %.0f MB",
+                      label, secondsPerImage, imagesPerSecond, gflops, ratio, batchImagesPerSecond, peakResidentMegabytes)
     }
 }
 

@@ -94,6 +94,8 @@ struct BenchCommand: ParsableCommand {
                         ("EfficientNet-Lite2 GeM 512 px", "lite2", 512, [1]),
                         ("EfficientNet-Lite2 GeM 512 px multi-scale", "lite2", 512, multi)]
             }
+            Console.error("timing sgemm for the reference peak…")
+            let peak = MatrixProductBenchmark.run(repetitions: 3).bestGFLOPS
             var results: [CNNExtractionBenchmarkResult] = []
             for (label, model, size, scales) in plan {
                 Console.error("timing \(label) on \(files.count) photographs…")
@@ -110,10 +112,12 @@ struct BenchCommand: ParsableCommand {
                     Console.error("error: \(error.reason)")
                     throw LandmarkExitCode.failure
                 }
-                let result = CNNExtractionBenchmark.run(label: label, extractor: extractor, files: Array(files), blasThreads: blasThreads)
+                var result = CNNExtractionBenchmark.run(label: label, extractor: extractor, files: Array(files), blasThreads: blasThreads)
+                result.sgemmPeakGFLOPS = peak
                 results.append(result)
                 if !json { print(result.description) }
             }
+            if !json { print(String(format: "measured sgemm peak: %.1f GFLOP/s (convolution GFLOP/s count direct-convolution arithmetic, so Winograd layers can exceed it)", peak)) }
             if json { print(JSONOutput.line(results)) }
         }
     }
