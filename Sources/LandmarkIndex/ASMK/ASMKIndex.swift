@@ -193,7 +193,12 @@ public struct ASMKIndex: Sendable {
         let inverseRootNorms = imageNorms.map { $0 > 0 ? 1 / $0.squareRoot() : 0 }
         let alpha = configuration.alpha, threshold = configuration.threshold
         let perWord = codeWords, dimension = vocabulary.dimension
+        // A binary similarity takes one of B + 1 values, so σ_α is tabulated by Hamming distance
+        // once per query instead of evaluating a power per posting.
         let bitScale = 2 / Float(bitLength)
+        let selectivityByDistance = configuration.binary
+            ? (0 ... bitLength).map { Self.selectivity(1 - bitScale * Float($0), alpha: alpha, threshold: threshold) }
+            : []
         var queryNorm: Float = 0
         for (slot, word) in query.words.enumerated() {
             queryNorm += idf[word]
@@ -207,9 +212,7 @@ public struct ASMKIndex: Sendable {
                             for part in 0 ..< perWord {
                                 distance += (codes[entry * perWord + part] ^ queryCodes[slot * perWord + part]).nonzeroBitCount
                             }
-                            let similarity = 1 - bitScale * Float(distance)
-                            let weight = Self.selectivity(similarity, alpha: alpha, threshold: threshold)
-                            scores[Int(image)] += weight * idf[word] * inverseRootNorms[Int(image)]
+                            scores[Int(image)] += selectivityByDistance[distance] * idf[word] * inverseRootNorms[Int(image)]
                         }
                     }
                 }

@@ -184,27 +184,38 @@ public struct VisualVocabulary: Sendable, Equatable {
 
     /// k-means++ seeding: each new centroid is drawn with probability proportional to the squared
     /// distance to the nearest centroid chosen so far.
+    /// - Complexity: O(k × n × D), as k matrix-vector products.
     static func kMeansPlusPlus(_ sample: Matrix, sampleNorms: [Float], k: Int,
                                random: inout ASMKRandom) throws(ASMKError) -> Matrix {
         let n = sample.rows, dimension = sample.columns
         var centroids = Matrix(rows: k, columns: dimension)
         var nearestDistances = [Float](repeating: .infinity, count: n)
+        var dots = [Float](repeating: 0, count: n)
         var chosen = Int(random.next() % UInt64(n))
         for cluster in 0 ..< k {
             for d in 0 ..< dimension { centroids.storage[cluster * dimension + d] = sample.storage[chosen * dimension + d] }
             guard cluster + 1 < k else { break }
+            // Distances to the new centroid from one BLAS matrix-vector product: ‖x‖² − 2x·c + ‖c‖².
+            // Cancellation leaves rounding noise for points equal to c, so distances within that
+            // noise count as zero (such points are never drawn again).
             var total: Double = 0
+            let centre = Array(sample.storage[chosen * dimension ..< (chosen + 1) * dimension])
+            let centreNorm = sampleNorms[chosen]
             sample.storage.withUnsafeBufferPointer { rows in
-                for row in 0 ..< n {
-                    var distance: Float = 0
-                    let a = row * dimension, b = chosen * dimension
-                    for d in 0 ..< dimension {
-                        let difference = rows[a + d] - rows[b + d]
-                        distance += difference * difference
+                centre.withUnsafeBufferPointer { centre in
+                    dots.withUnsafeMutableBufferPointer { dots in
+                        guard let rows = rows.baseAddress, let centre = centre.baseAddress, let dots = dots.baseAddress else { return }
+                        BLAS.gemv(transpose: false, rows: n, columns: dimension, alpha: 1, a: rows, lda: dimension,
+                                  x: centre, beta: 0, y: dots)
                     }
-                    if distance < nearestDistances[row] { nearestDistances[row] = distance }
-                    total += Double(nearestDistances[row])
                 }
+            }
+            for row in 0 ..< n {
+                let scale = sampleNorms[row] + centreNorm
+                var distance = scale - 2 * dots[row]
+                if distance <= 1e-6 * scale { distance = 0 }
+                if distance < nearestDistances[row] { nearestDistances[row] = distance }
+                total += Double(nearestDistances[row])
             }
             guard total > 0 else {
                 throw ASMKError(code: .invalidArgument, file: "VisualVocabulary.train",
