@@ -146,9 +146,16 @@ public struct ASMKIndex: Sendable {
     }
 
     /// Indexes an already aggregated image (from ``represent(_:multipleAssignment:)``) and returns its id.
+    /// - Precondition: the representation was made with this index's vocabulary and binary setting.
     public mutating func add(representation: ASMKImageRepresentation) -> Int {
         let image = wordCounts.count
         let perWord = codeWords, dimension = vocabulary.dimension
+        precondition(representation.words.allSatisfy { $0 >= 0 && $0 < vocabulary.size },
+                     "Representation has words outside the \(vocabulary.size)-word vocabulary")
+        precondition(configuration.binary
+                     ? representation.codes.count == representation.words.count * perWord
+                     : representation.residuals.count == representation.words.count * dimension,
+                     "Representation does not match the index's dimension or binary setting")
         for (slot, word) in representation.words.enumerated() {
             postingImages[word].append(UInt32(image))
             if configuration.binary {
@@ -183,6 +190,10 @@ public struct ASMKIndex: Sendable {
     public func scores(for query: ASMKImageRepresentation) -> [Float] {
         var scores = [Float](repeating: 0, count: imageCount)
         guard !query.words.isEmpty else { return scores }
+        precondition(query.words.allSatisfy { $0 >= 0 && $0 < vocabulary.size }
+                     && (configuration.binary ? query.codes.count == query.words.count * codeWords
+                                              : query.residuals.count == query.words.count * vocabulary.dimension),
+                     "Query representation does not match the index's vocabulary or binary setting")
         let idf = idfWeights()
         var imageNorms = [Float](repeating: 0, count: imageCount)
         if configuration.useIDF {
