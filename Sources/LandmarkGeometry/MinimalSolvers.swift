@@ -19,13 +19,15 @@ public enum MinimalSolvers {
     /// Homography from exactly 4 correspondences, no three of them collinear (normalised DLT).
     public static func homography(_ correspondences: [PointCorrespondence]) -> GeometricModel? {
         guard correspondences.count == 4 else { return nil }
-        return leastSquaresHomography(correspondences)
+        let (sources, targets) = split(correspondences)
+        return fitMinimalHomography(sources: sources, targets: targets, indices: [0, 1, 2, 3])
     }
 
     /// The minimal solver of `kind`.
     public static func minimal(_ kind: GeometricModelKind, _ correspondences: [PointCorrespondence]) -> GeometricModel? {
         guard correspondences.count == kind.minimalSampleSize else { return nil }
-        return leastSquares(kind, correspondences)
+        let (sources, targets) = split(correspondences)
+        return fitMinimal(kind, sources: sources, targets: targets, indices: Array(sources.indices))
     }
 
     /// The least-squares fit of `kind` to at least its minimal number of correspondences.
@@ -69,6 +71,16 @@ public enum MinimalSolvers {
         case .similarity: fitSimilarity(sources: sources, targets: targets, indices: indices)
         case .affine: fitAffine(sources: sources, targets: targets, indices: indices)
         case .homography: fitHomography(sources: sources, targets: targets, indices: indices)
+        }
+    }
+
+    /// The minimal solver on `indices` (exactly `kind.minimalSampleSize` of them).
+    static func fitMinimal(_ kind: GeometricModelKind, sources: [SIMD2<Double>], targets: [SIMD2<Double>],
+                           indices: [Int]) -> GeometricModel? {
+        switch kind {
+        case .similarity: fitSimilarity(sources: sources, targets: targets, indices: indices)
+        case .affine: fitAffine(sources: sources, targets: targets, indices: indices)
+        case .homography: fitMinimalHomography(sources: sources, targets: targets, indices: indices)
         }
     }
 
@@ -161,9 +173,63 @@ public enum MinimalSolvers {
         // (e.g. three of four collinear).
         guard eigen.eigenvalues[order[1]] > 1e-10 * eigen.eigenvalues[largest] else { return nil }
         let h = eigen.eigenvector(order[0])
-        // H = T_target⁻¹ · Hn · T_source.
-        let s = sourceScale, t = targetScale
-        let sc = sourceCentre, tc = targetCentre
+        return denormalised(h, sourceScale: sourceScale, sourceCentre: sourceCentre,
+                            targetScale: targetScale, targetCentre: targetCentre)
+    }
+
+    /// Four-point homography: the same normalised DLT, but with h₃₃ = 1 fixed in normalised
+    /// coordinates the 8×9 system becomes a square 8×8 one, solved by Gaussian elimination with
+    /// partial pivoting — exact on exact data and several times cheaper than the eigen-solver, which
+    /// matters because RANSAC calls it once per hypothesis. A vanishing pivot means a degenerate
+    /// sample (or one whose centroid maps to infinity); either way no usable model.
+    static func fitMinimalHomography(sources: [SIMD2<Double>], targets: [SIMD2<Double>],
+                                     indices: [Int]) -> GeometricModel? {
+        guard indices.count == 4,
+              let (sourceScale, sourceCentre) = normalisation(sources, indices),
+              let (targetScale, targetCentre) = normalisation(targets, indices) else { return nil }
+        // 8 rows of [a₀ … a₇ | b].
+        var system = [Double](repeating: 0, count: 8 * 9)
+        let solved: Bool = system.withUnsafeMutableBufferPointer { a in
+            for (k, i) in indices.enumerated() {
+                let p = (sources[i] - sourceCentre) * sourceScale
+                let q = (targets[i] - targetCentre) * targetScale
+                let r1 = 2 * k * 9, r2 = (2 * k + 1) * 9
+                a[r1] = p.x; a[r1 + 1] = p.y; a[r1 + 2] = 1
+                a[r1 + 6] = -q.x * p.x; a[r1 + 7] = -q.x * p.y; a[r1 + 8] = q.x
+                a[r2 + 3] = p.x; a[r2 + 4] = p.y; a[r2 + 5] = 1
+                a[r2 + 6] = -q.y * p.x; a[r2 + 7] = -q.y * p.y; a[r2 + 8] = q.y
+            }
+            for column in 0 ..< 8 {
+                var pivot = column
+                for row in column + 1 ..< 8 where abs(a[row * 9 + column]) > abs(a[pivot * 9 + column]) { pivot = row }
+                // Entries are O(1) after normalisation, so an absolute tolerance is meaningful.
+                guard abs(a[pivot * 9 + column]) > 1e-9 else { return false }
+                if pivot != column {
+                    for k in column ..< 9 { a.swapAt(pivot * 9 + k, column * 9 + k) }
+                }
+                let inverse = 1 / a[column * 9 + column]
+                for row in column + 1 ..< 8 {
+                    let factor = a[row * 9 + column] * inverse
+                    if factor == 0 { continue }
+                    for k in column ..< 9 { a[row * 9 + k] -= factor * a[column * 9 + k] }
+                }
+            }
+            for row in stride(from: 7, through: 0, by: -1) {
+                var value = a[row * 9 + 8]
+                for k in row + 1 ..< 8 { value -= a[row * 9 + k] * a[k * 9 + 8] }
+                a[row * 9 + 8] = value / a[row * 9 + row]
+            }
+            return true
+        }
+        guard solved else { return nil }
+        let h = (0 ..< 8).map { system[$0 * 9 + 8] } + [1]
+        return denormalised(h, sourceScale: sourceScale, sourceCentre: sourceCentre,
+                            targetScale: targetScale, targetCentre: targetCentre)
+    }
+
+    /// H = T_target⁻¹ · Hn · T_source, scaled to h₃₃ = 1.
+    static func denormalised(_ h: [Double], sourceScale s: Double, sourceCentre sc: SIMD2<Double>,
+                             targetScale t: Double, targetCentre tc: SIMD2<Double>) -> GeometricModel? {
         var hs = [Double](repeating: 0, count: 9)  // Hn · T_source
         for row in 0 ..< 3 {
             let a = h[row * 3], b = h[row * 3 + 1], c = h[row * 3 + 2]

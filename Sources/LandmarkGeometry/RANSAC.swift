@@ -144,7 +144,7 @@ public enum RANSAC {
             iterations += 1
             drawSample(&sample, from: n, using: &generator)
             guard estimator.sampleIsUsable(sample),
-                  let model = MinimalSolvers.fit(kind, sources: sources, targets: targets, indices: sample)
+                  let model = MinimalSolvers.fitMinimal(kind, sources: sources, targets: targets, indices: sample)
             else { continue }
             var hypothesis = estimator.score(model)
             guard hypothesis.isBetter(than: best) else { continue }
@@ -281,13 +281,40 @@ struct Estimator {
         }
     }
 
+    /// Inlier count and truncated error in one pass, without allocating: this runs once per hypothesis.
     func score(_ model: GeometricModel) -> Hypothesis {
-        var errors = [Double](repeating: 0, count: sources.count)
-        squaredErrors(model, into: &errors)
+        let m = model.matrix
+        let (m0, m1, m2, m3, m4, m5, m6, m7, m8) = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8])
         let limit = threshold * threshold
         var count = 0, truncated = 0.0
-        for e in errors {
-            if e < limit { count += 1; truncated += e } else { truncated += limit }
+        sources.withUnsafeBufferPointer { sources in
+            targets.withUnsafeBufferPointer { targets in
+                if m6 == 0 && m7 == 0 && m8 == 1 {
+                    // Affine and similarity models: no division, the loop vectorises.
+                    for i in 0 ..< sources.count {
+                        let p = sources[i]
+                        let x = m0 * p.x + m1 * p.y + m2 - targets[i].x
+                        let y = m3 * p.x + m4 * p.y + m5 - targets[i].y
+                        let e = x * x + y * y
+                        let inlier = e < limit
+                        count += inlier ? 1 : 0
+                        truncated += inlier ? e : limit
+                    }
+                    return
+                }
+                for i in 0 ..< sources.count {
+                    let p = sources[i]
+                    let w = m6 * p.x + m7 * p.y + m8
+                    let inverse = 1 / w
+                    let x = (m0 * p.x + m1 * p.y + m2) * inverse - targets[i].x
+                    let y = (m3 * p.x + m4 * p.y + m5) * inverse - targets[i].y
+                    let e = x * x + y * y
+                    // `e < limit` is false for NaN, so points sent to infinity count as outliers.
+                    let inlier = abs(w) > 1e-12 && e < limit
+                    count += inlier ? 1 : 0
+                    truncated += inlier ? e : limit
+                }
+            }
         }
         return Hypothesis(model: model, inlierCount: count, truncatedError: truncated)
     }
