@@ -92,7 +92,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// - Each new best model is locally optimised: iterated least squares on its inliers with the
 ///   threshold shrinking from 2× to 1× the inlier threshold (LO-RANSAC), kept if it scores better.
 /// - Adaptive stopping after N = log(1 − confidence) / log(1 − wˢ) hypotheses, w the best inlier ratio.
-/// - The final model is refit on all its inliers until the inlier set stops growing.
+/// - The final model is refit on all its inliers until the inlier set stops growing; a homography is
+///   then polished by Levenberg–Marquardt on the forward transfer error (as OpenCV does).
 public enum RANSAC {
     /// Fits `configuration.kind` to the correspondences.
     ///
@@ -172,6 +173,14 @@ public enum RANSAC {
             let grew = candidate.inlierCount > final.inlierCount
             final = candidate
             if !grew { break }
+        }
+        // Homographies: polish on the geometric error the score uses (the DLT minimised an algebraic one).
+        if kind == .homography,
+           let refined = MinimalSolvers.refineHomography(
+               final.model, sources: sources, targets: targets,
+               indices: estimator.inliers(of: final.model, threshold: threshold)),
+           case let candidate = estimator.score(refined), candidate.inlierCount >= final.inlierCount {
+            final = candidate
         }
         let inliers = estimator.inliers(of: final.model, threshold: threshold).map { originalIndex[$0] }
         let verified = inliers.count >= required

@@ -69,3 +69,25 @@ import Testing
         }
     }
 }
+
+@Suite struct HomographyRefinementTests {
+    @Test func refinementLowersTheGeometricErrorOfAPerturbedHomography() throws {
+        let truth = try #require(SyntheticSet.model(.homography))
+        let set = SyntheticSet(truth: truth, count: 200, outlierRatio: 0, seed: 21)
+        var perturbed = truth.matrix
+        perturbed[2] += 3; perturbed[4] *= 1.01; perturbed[6] += 2e-5
+        let start = try #require(GeometricModel(kind: .homography, matrix: perturbed))
+        let refined = try #require(MinimalSolvers.refinedHomography(start, set.correspondences))
+        let before = set.correspondences.map(start.transferError).reduce(0, +)
+        let after = set.correspondences.map(refined.transferError).reduce(0, +)
+        #expect(after < before)
+        #expect(reprojectionError(refined, set) < 0.2)
+        #expect(refined.matrix[8] == 1)
+    }
+
+    @Test func refinementNeedsFivePoints() throws {
+        let truth = try #require(SyntheticSet.model(.homography))
+        let set = SyntheticSet(truth: truth, count: 4, outlierRatio: 0, seed: 2)
+        #expect(MinimalSolvers.refinedHomography(truth, set.correspondences) == nil)
+    }
+}

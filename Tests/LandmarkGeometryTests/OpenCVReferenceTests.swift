@@ -52,7 +52,9 @@ import Testing
             let opencv = try #require(GeometricModel(kind: set.kind, matrix: set.opencvModel))
             let truth = try #require(GeometricModel(kind: set.kind, matrix: set.truth))
             let toOpenCV = Self.gridDistance(model, opencv), toTruth = Self.gridDistance(model, truth)
-            #expect(toOpenCV < 1, "\(set.kind): grid distance to OpenCV \(toOpenCV) px")
+            // The issue asks for 1 px; both fits end in the least-squares optimum of the forward error on the
+            // same inlier set (LM for homographies), so they agree far closer than that.
+            #expect(toOpenCV < 0.01, "\(set.kind): grid distance to OpenCV \(toOpenCV) px")
             #expect(toTruth < 1, "\(set.kind): grid distance to the true model \(toTruth) px")
             let relative = abs(Double(result.inlierCount - set.opencvInlierCount)) / Double(set.opencvInlierCount)
             #expect(relative <= 0.05, "\(set.kind): \(result.inlierCount) inliers, OpenCV \(set.opencvInlierCount)")
