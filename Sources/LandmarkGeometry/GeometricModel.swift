@@ -1,6 +1,6 @@
 /// One putative match between two images: a point in the source (query) image and the point in the
 /// target image that its descriptor was matched to, both in pixels.
-public struct PointCorrespondence: Sendable, Equatable {
+public struct PointCorrespondence: Sendable, Equatable, Codable {
     public var source: SIMD2<Double>
     public var target: SIMD2<Double>
 
@@ -39,7 +39,7 @@ public enum GeometricModelKind: String, Sendable, CaseIterable, Codable {
 /// The matrix is always 3×3 row-major so that every kind can be used the same way (and handed to
 /// drawing code): similarity and affine models have the bottom row `0 0 1`; homographies are scaled
 /// so that `matrix[8] == 1`.
-public struct GeometricModel: Sendable, Equatable {
+public struct GeometricModel: Sendable, Equatable, Codable {
     public let kind: GeometricModelKind
     public let matrix: [Double]
 
@@ -48,6 +48,20 @@ public struct GeometricModel: Sendable, Equatable {
         guard matrix.count == 9, matrix.allSatisfy(\.isFinite) else { return nil }
         self.kind = kind
         self.matrix = matrix
+    }
+
+    private enum CodingKeys: String, CodingKey { case kind, matrix }
+
+    /// Decodes `{"kind": …, "matrix": [9 numbers]}`, rejecting anything the failable init would.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let kind = try container.decode(GeometricModelKind.self, forKey: .kind)
+        let matrix = try container.decode([Double].self, forKey: .matrix)
+        guard let model = GeometricModel(kind: kind, matrix: matrix) else {
+            throw DecodingError.dataCorruptedError(forKey: .matrix, in: container,
+                                                   debugDescription: "a model matrix needs 9 finite numbers, got \(matrix)")
+        }
+        self = model
     }
 
     /// Maps a source point into the target image. Nil when a homography sends the point to the line

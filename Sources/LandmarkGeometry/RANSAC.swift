@@ -35,7 +35,7 @@ public struct RANSACConfiguration: Sendable {
 }
 
 /// The outcome of geometric verification of one image pair.
-public struct VerificationResult: Sendable, Equatable {
+public struct VerificationResult: Sendable, Equatable, Codable {
     /// True when a model with at least the required number of inliers was found.
     public var isVerified: Bool
     public var inlierCount: Int

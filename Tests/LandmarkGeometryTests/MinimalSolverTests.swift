@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LandmarkGeometry
 
@@ -89,5 +90,20 @@ import Testing
         let truth = try #require(SyntheticSet.model(.homography))
         let set = SyntheticSet(truth: truth, count: 4, outlierRatio: 0, seed: 2)
         #expect(MinimalSolvers.refinedHomography(truth, set.correspondences) == nil)
+    }
+}
+
+@Suite struct CodingTests {
+    @Test func resultRoundTripsThroughJSON() throws {
+        let truth = try #require(SyntheticSet.model(.affine))
+        let set = SyntheticSet(truth: truth, count: 60, outlierRatio: 0.3, seed: 9)
+        let result = RANSAC.estimate(set.correspondences, configuration: .init(kind: .affine))
+        let data = try JSONEncoder().encode(result)
+        #expect(try JSONDecoder().decode(VerificationResult.self, from: data) == result)
+    }
+
+    @Test func malformedModelIsRejected() {
+        let json = Data(#"{"kind":"homography","matrix":[1,0,0,0,1,0,0,0]}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(GeometricModel.self, from: json) }
     }
 }
