@@ -40,7 +40,7 @@ import Testing
 
     @Test func matchesOpenCVModelsAndInlierCounts() throws {
         let fixture = try Self.load()
-        #expect(fixture.sets.count == 3)
+        #expect(fixture.sets.count == 6)
         for set in fixture.sets {
             let correspondences = (0 ..< set.sources.count / 2).map { (i: Int) -> PointCorrespondence in
                 PointCorrespondence(source: SIMD2<Double>(set.sources[2 * i], set.sources[2 * i + 1]),
@@ -52,9 +52,11 @@ import Testing
             let opencv = try #require(GeometricModel(kind: set.kind, matrix: set.opencvModel))
             let truth = try #require(GeometricModel(kind: set.kind, matrix: set.truth))
             let toOpenCV = Self.gridDistance(model, opencv), toTruth = Self.gridDistance(model, truth)
-            // The issue asks for 1 px; both fits end in the least-squares optimum of the forward error on the
-            // same inlier set (LM for homographies), so they agree far closer than that.
-            #expect(toOpenCV < 0.01, "\(set.kind): grid distance to OpenCV \(toOpenCV) px")
+            // The issue asks for 1 px. On the same inlier set both fits end in the least-squares optimum of
+            // the forward error (LM for homographies), so they then agree far closer than that.
+            let tolerance = result.inlierCount == set.opencvInlierCount ? 0.01 : 1
+            #expect(toOpenCV < tolerance,
+                    "\(set.kind): grid distance to OpenCV \(toOpenCV) px, \(result.inlierCount) vs \(set.opencvInlierCount) inliers")
             #expect(toTruth < 1, "\(set.kind): grid distance to the true model \(toTruth) px")
             let relative = abs(Double(result.inlierCount - set.opencvInlierCount)) / Double(set.opencvInlierCount)
             #expect(relative <= 0.05, "\(set.kind): \(result.inlierCount) inliers, OpenCV \(set.opencvInlierCount)")
