@@ -143,3 +143,29 @@ func reprojectionError(_ model: GeometricModel, _ set: SyntheticSet) -> Double {
         #expect(RANSAC.requiredIterations(inliers: 0, total: 100, sampleSize: 4, confidence: 0.999) == Int.max)
     }
 }
+
+@Suite struct RANSACSanityTests {
+    /// Not timed: checks that a larger, harder input stops adaptively well before the cap and still
+    /// finds every true inlier.
+    @Test func largerInputWithSeventyPercentOutliers() throws {
+        let truth = try #require(SyntheticSet.model(.homography))
+        let set = SyntheticSet(truth: truth, count: 1000, outlierRatio: 0.7, noise: 1, seed: 77)
+        let result = RANSAC.estimate(set.correspondences)
+        #expect(result.isVerified)
+        #expect(result.iterations < 2_000, "\(result.iterations) hypotheses")
+        let truePositives = result.inliers.filter { set.isInlier[$0] }.count
+        #expect(Double(truePositives) >= 0.95 * 300)
+        #expect(reprojectionError(try #require(result.model), set) < 1)
+    }
+
+    @Test func higherMinimumInliersRejectsASmallConsensus() throws {
+        let truth = try #require(SyntheticSet.model(.similarity))
+        let set = SyntheticSet(truth: truth, count: 40, outlierRatio: 0.5, seed: 6)
+        let loose = RANSAC.estimate(set.correspondences, configuration: .init(kind: .similarity))
+        let strict = RANSAC.estimate(set.correspondences, configuration: .init(kind: .similarity), minimumInliers: 50)
+        #expect(loose.isVerified)
+        #expect(!strict.isVerified)
+        #expect(strict.inlierCount == loose.inlierCount)
+        #expect(strict.reason?.contains("50 required") == true)
+    }
+}
