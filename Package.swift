@@ -44,7 +44,7 @@ let package = Package(
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
-            "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint",
+            "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkGeometry",
         ]),
 
         // Front end.
