@@ -62,7 +62,6 @@ struct SIFTReferenceTests {
                     "\(pair.image): repeatability \(figures.repeatability), OpenCV \(pair.repeatability)")
             #expect(Double(figures.correctMatches) >= 0.9 * Double(pair.correctMatches),
                     "\(pair.image): correct matches \(figures.correctMatches), OpenCV \(pair.correctMatches)")
-            print("SIFTFIG", pair.image, a.count, b.count, figures.repeatability, pair.repeatability, figures.matches, pair.matches, figures.correctMatches, pair.correctMatches)
             #expect(a.count <= 2001 && a.count >= 1800)
         }
     }

@@ -143,10 +143,13 @@ func warpFigures(_ a: LocalFeatures, _ b: LocalFeatures, homography h: [Double])
         let (px, py) = project(h, keypoint.x, keypoint.y)
         guard px >= 0, py >= 0, px <= Double(b.imageWidth - 1), py <= Double(b.imageHeight - 1) else { continue }
         inside += 1
-        if b.keypoints.contains(where: { other in
+        for other in b.keypoints {
             let dx = Double(other.x) - px, dy = Double(other.y) - py
-            return dx * dx + dy * dy < 9
-        }) { repeatable += 1 }
+            if dx * dx + dy * dy < 9 {
+                repeatable += 1
+                break
+            }
+        }
     }
     let matches = FeatureMatcher.ratioTest(a, b)
     var correct = 0
