@@ -65,4 +65,22 @@ struct SIFTReferenceTests {
             #expect(a.count <= 2001 && a.count >= 1800)
         }
     }
+
+    /// On real pairs of the same landmark, ratio-test matches and RANSAC homography inliers (4 px) are within 10 % of
+    /// OpenCV's or better. Skipped when the development set is absent.
+    @Test func realPairsMatchOpenCV() throws {
+        guard FileManager.default.fileExists(atPath: Self.devset.path) else { return }
+        let fixture = try OpenCVFixture.load()
+        let sift = SIFT()
+        for pair in fixture.realPairs {
+            let a = sift.extract(try ImageDecoder.decode(contentsOf: Self.devset.appendingPathComponent(pair.imageA)))
+            let b = sift.extract(try ImageDecoder.decode(contentsOf: Self.devset.appendingPathComponent(pair.imageB)))
+            let matches = FeatureMatcher.ratioTest(a, b)
+            let inliers = ransacHomographyInliers(a, b, matches)
+            #expect(Double(matches.count) >= 0.9 * Double(pair.matches),
+                    "\(pair.imageA): \(matches.count) matches, OpenCV \(pair.matches)")
+            #expect(Double(inliers) >= 0.9 * Double(pair.ransacInliers),
+                    "\(pair.imageA): \(inliers) inliers, OpenCV \(pair.ransacInliers)")
+        }
+    }
 }

@@ -27,8 +27,15 @@ struct OpenCVFixture: Decodable {
         var correctMatches: Int
         var ransacInliers: Int
     }
+    struct RealPair: Decodable {
+        var imageA: String
+        var imageB: String
+        var matches: Int
+        var ransacInliers: Int
+    }
     var synthetic: Synthetic
     var warpedPairs: [WarpedPair]
+    var realPairs: [RealPair]
 
     static func load() throws -> OpenCVFixture {
         let folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
@@ -160,4 +167,96 @@ func warpFigures(_ a: LocalFeatures, _ b: LocalFeatures, homography h: [Double])
         if dx * dx + dy * dy < 16 { correct += 1 }
     }
     return WarpFigures(projectedInside: inside, repeatable: repeatable, matches: matches.count, correctMatches: correct)
+}
+
+/// Least-squares homography with h33 = 1 from ≥ 4 correspondences (normal equations of the DLT rows, solved by
+/// Gaussian elimination); nil when degenerate. Test-only stand-in for LandmarkGeometry's RANSAC.
+func fitHomography(_ source: [(Double, Double)], _ target: [(Double, Double)]) -> [Double]? {
+    guard source.count >= 4 else { return nil }
+    // Centre and scale both point sets for conditioning.
+    func normaliser(_ points: [(Double, Double)]) -> (Double, Double, Double) {
+        let mx = points.map(\.0).reduce(0, +) / Double(points.count)
+        let my = points.map(\.1).reduce(0, +) / Double(points.count)
+        let spread = points.map { (($0.0 - mx) * ($0.0 - mx) + ($0.1 - my) * ($0.1 - my)).squareRoot() }
+            .reduce(0, +) / Double(points.count)
+        return (mx, my, spread > 0 ? 1.4142135623730951 / spread : 1)
+    }
+    let (sx, sy, ss) = normaliser(source), (tx, ty, ts) = normaliser(target)
+    var normal = [Double](repeating: 0, count: 64), right = [Double](repeating: 0, count: 8)
+    for (p, q) in zip(source, target) {
+        let x = (p.0 - sx) * ss, y = (p.1 - sy) * ss, u = (q.0 - tx) * ts, v = (q.1 - ty) * ts
+        let rows: [([Double], Double)] = [([x, y, 1, 0, 0, 0, -u * x, -u * y], u), ([0, 0, 0, x, y, 1, -v * x, -v * y], v)]
+        for (row, value) in rows {
+            for i in 0 ..< 8 {
+                right[i] += row[i] * value
+                for j in 0 ..< 8 { normal[i * 8 + j] += row[i] * row[j] }
+            }
+        }
+    }
+    for column in 0 ..< 8 {
+        guard let pivot = (column ..< 8).max(by: { abs(normal[$0 * 8 + column]) < abs(normal[$1 * 8 + column]) }),
+              abs(normal[pivot * 8 + column]) > 1e-12 else { return nil }
+        for j in 0 ..< 8 { normal.swapAt(column * 8 + j, pivot * 8 + j) }
+        right.swapAt(column, pivot)
+        for row in 0 ..< 8 where row != column {
+            let factor = normal[row * 8 + column] / normal[column * 8 + column]
+            for j in 0 ..< 8 { normal[row * 8 + j] -= factor * normal[column * 8 + j] }
+            right[row] -= factor * right[column]
+        }
+    }
+    let h = (0 ..< 8).map { right[$0] / normal[$0 * 8 + $0] } + [1]
+    // Undo the normalisations: H = T_target⁻¹ · Hn · T_source.
+    let source3: [Double] = [ss, 0, -ss * sx, 0, ss, -ss * sy, 0, 0, 1]
+    let targetInverse: [Double] = [1 / ts, 0, tx, 0, 1 / ts, ty, 0, 0, 1]
+    func multiply(_ a: [Double], _ b: [Double]) -> [Double] {
+        var c = [Double](repeating: 0, count: 9)
+        for i in 0 ..< 3 { for j in 0 ..< 3 { for k in 0 ..< 3 { c[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j] } } }
+        return c
+    }
+    let result = multiply(targetInverse, multiply(h, source3))
+    guard result.allSatisfy(\.isFinite), abs(result[8]) > 1e-12 else { return nil }
+    return result.map { $0 / result[8] }
+}
+
+/// RANSAC homography inliers (forward reprojection error below `threshold` pixels), fixed seed, with a few
+/// least-squares refits on the inliers of the best sample, like findHomography's refinement.
+func ransacHomographyInliers(_ a: LocalFeatures, _ b: LocalFeatures, _ matches: [FeatureMatch],
+                             threshold: Double = 4, iterations: Int = 2000) -> Int {
+    guard matches.count >= 4 else { return 0 }
+    let source = matches.map { (Double(a.keypoints[$0.query].x), Double(a.keypoints[$0.query].y)) }
+    let target = matches.map { (Double(b.keypoints[$0.train].x), Double(b.keypoints[$0.train].y)) }
+    func inliers(_ h: [Double]) -> [Int] {
+        var result: [Int] = []
+        for index in source.indices {
+            let (x, y) = source[index]
+            let w = h[6] * x + h[7] * y + h[8]
+            let u = (h[0] * x + h[1] * y + h[2]) / w - target[index].0
+            let v = (h[3] * x + h[4] * y + h[5]) / w - target[index].1
+            if u * u + v * v < threshold * threshold { result.append(index) }
+        }
+        return result
+    }
+    var state: UInt64 = 12345
+    func random(_ bound: Int) -> Int {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Int((state >> 33) % UInt64(bound))
+    }
+    var best: [Int] = []
+    for _ in 0 ..< iterations {
+        var sample: [Int] = []
+        while sample.count < 4 {
+            let candidate = random(source.count)
+            if !sample.contains(candidate) { sample.append(candidate) }
+        }
+        guard let h = fitHomography(sample.map { source[$0] }, sample.map { target[$0] }) else { continue }
+        let found = inliers(h)
+        if found.count > best.count { best = found }
+    }
+    for _ in 0 ..< 3 {
+        guard let h = fitHomography(best.map { source[$0] }, best.map { target[$0] }) else { break }
+        let found = inliers(h)
+        if found.count <= best.count { break }
+        best = found
+    }
+    return best.count
 }
