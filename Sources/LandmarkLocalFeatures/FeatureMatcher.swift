@@ -1,0 +1,95 @@
+import LandmarkLinearAlgebra
+
+/// A correspondence between keypoint `query` of the first feature set and keypoint `train` of the second.
+public struct FeatureMatch: Sendable, Equatable {
+    public var query: Int
+    public var train: Int
+    /// Euclidean distance between the two descriptors.
+    public var distance: Float
+
+    public init(query: Int, train: Int, distance: Float) {
+        self.query = query
+        self.train = train
+        self.distance = distance
+    }
+}
+
+/// Descriptor matching through one matrix product, so thousands × thousands of distances cost one BLAS call.
+public enum FeatureMatcher {
+    /// Lowe's ratio test on L2 distances (via matrix products: ‖a−b‖² = ‖a‖² + ‖b‖² − 2a·b):
+    /// keeps a query's nearest neighbour when its distance is below `ratio` times the second nearest
+    /// (OpenCV style: d1 < ratio·d2). Needs at least two train descriptors.
+    public static func ratioTest(_ a: LocalFeatures, _ b: LocalFeatures, ratio: Float = 0.8) -> [FeatureMatch] {
+        guard b.descriptors.rows >= 2 else { return [] }
+        let neighbours = twoNearest(a.descriptors, b.descriptors)
+        var matches: [FeatureMatch] = []
+        for (query, pair) in neighbours.enumerated() where pair.first < ratio * pair.second {
+            matches.append(FeatureMatch(query: query, train: pair.index, distance: pair.first))
+        }
+        return matches
+    }
+
+    /// Pairs that are each other's nearest neighbour.
+    public static func mutualNearestNeighbours(_ a: LocalFeatures, _ b: LocalFeatures) -> [FeatureMatch] {
+        guard a.descriptors.rows > 0, b.descriptors.rows > 0 else { return [] }
+        let forward = twoNearest(a.descriptors, b.descriptors)
+        let backward = twoNearest(b.descriptors, a.descriptors)
+        var matches: [FeatureMatch] = []
+        for (query, pair) in forward.enumerated() where backward[pair.index].index == query {
+            matches.append(FeatureMatch(query: query, train: pair.index, distance: pair.first))
+        }
+        return matches
+    }
+
+    struct Neighbours {
+        var index: Int
+        var first: Float
+        var second: Float
+    }
+
+    /// For each row of `queries`, the nearest row of `train` with the distances to the nearest and second nearest.
+    static func twoNearest(_ queries: Matrix, _ train: Matrix) -> [Neighbours] {
+        let queryCount = queries.rows, trainCount = train.rows
+        guard queryCount > 0, trainCount > 0, queries.columns == train.columns else {
+            return Array(repeating: Neighbours(index: 0, first: .infinity, second: .infinity), count: queryCount)
+        }
+        let products = queries.multiplied(byTransposeOf: train)
+        let queryNorms = squaredNorms(queries), trainNorms = squaredNorms(train)
+        var result = [Neighbours](repeating: Neighbours(index: 0, first: .infinity, second: .infinity), count: queryCount)
+        products.storage.withUnsafeBufferPointer { dots in
+            for query in 0..<queryCount {
+                var best = Float.infinity, second = Float.infinity, bestIndex = 0
+                let base = query * trainCount
+                for candidate in 0..<trainCount {
+                    let squared = trainNorms[candidate] - 2 * dots[base + candidate]
+                    if squared < best {
+                        second = best
+                        best = squared
+                        bestIndex = candidate
+                    } else if squared < second {
+                        second = squared
+                    }
+                }
+                let norm = queryNorms[query]
+                result[query] = Neighbours(index: bestIndex, first: max(best + norm, 0).squareRoot(),
+                                           second: max(second + norm, 0).squareRoot())
+            }
+        }
+        return result
+    }
+
+    static func squaredNorms(_ matrix: Matrix) -> [Float] {
+        var norms = [Float](repeating: 0, count: matrix.rows)
+        matrix.storage.withUnsafeBufferPointer { values in
+            for row in 0..<matrix.rows {
+                var sum: Float = 0
+                for column in 0..<matrix.columns {
+                    let value = values[row * matrix.columns + column]
+                    sum += value * value
+                }
+                norms[row] = sum
+            }
+        }
+        return norms
+    }
+}
