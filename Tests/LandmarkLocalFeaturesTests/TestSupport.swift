@@ -9,6 +9,8 @@ struct OpenCVFixture: Decodable {
         var height: Int
         /// x, y, size, angle, response, octave.
         var keypoints: [[Double]]
+        /// OpenCV's SIFT descriptors (0…255) of `keypoints`.
+        var descriptors: [[Float]]
     }
     struct WarpedPair: Decodable {
         var image: String
