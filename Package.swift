@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage"]),
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
-            "LandmarkDescriptors", "LandmarkDemo",
+            "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",

@@ -4,6 +4,7 @@ import LandmarkEvaluation
 import LandmarkImage
 import LandmarkIndex
 import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
 
 /// The ranking one query produced, in the form `--rankings-out` writes: one JSON object a line.
 public struct QueryRanking: Sendable, Codable, Equatable {
@@ -64,9 +65,56 @@ public struct RetrievalEvaluation: Sendable {
     public static let kappas = [1, 5, 10]
 
     public let extraction: DescriptorExtraction
+    /// Spatial verification of the top `depth` results of every query, verified ones moved ahead.
+    public var spatialReranking: (verifier: SpatialVerifier, depth: Int)?
 
-    public init(extraction: DescriptorExtraction) {
+    public init(extraction: DescriptorExtraction, spatialReranking: (verifier: SpatialVerifier, depth: Int)? = nil) {
         self.extraction = extraction
+        self.spatialReranking = spatialReranking
+    }
+
+    /// The descriptor spec, plus the re-ranking stage when there is one, so a figure names its pipeline.
+    var describedPipeline: String {
+        guard let (verifier, depth) = spatialReranking else { return extraction.extractor.name }
+        return extraction.extractor.name + " + spatial rerank depth=\(depth) min-inliers=\(verifier.minimumInliers)"
+    }
+
+    /// Re-ranks every query's ranking by spatial verification (images are dataset indices).
+    func spatiallyReranked(_ rankings: [Int: [Int]], urls: [URL],
+                           progress: (@Sendable (PipelineProgress) -> Void)?) -> [Int: [Int]] {
+        guard let (verifier, depth) = spatialReranking else { return rankings }
+        let features = FeatureSlots(count: urls.count)
+        let counter = ProgressCounter(total: urls.count, report: progress)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        DispatchQueue.concurrentPerform(iterations: cores) { worker in
+            var index = worker
+            while index < urls.count {
+                features.set(index, try? verifier.features(of: urls[index]).get().features)
+                counter.advance(current: urls[index].lastPathComponent)
+                index += cores
+            }
+        }
+        let extracted = features.values
+        let queries = rankings.keys.sorted()
+        let reranked = RankingSlots(count: queries.count)
+        DispatchQueue.concurrentPerform(iterations: cores) { worker in
+            var position = worker
+            while position < queries.count {
+                let query = queries[position]
+                let ranking = rankings[query] ?? []
+                var inliers: [Int: Int] = [:]
+                if let queryFeatures = extracted[query] {
+                    for candidate in ranking.prefix(depth) {
+                        guard let candidateFeatures = extracted[candidate] else { continue }
+                        inliers[candidate] = verifier.verify(queryFeatures, candidateFeatures).inlierCount
+                    }
+                }
+                reranked.set(position, SpatialReranking.rerank(ranking, depth: depth) { inliers[$0] ?? 0 })
+                position += cores
+            }
+        }
+        let values = reranked.values
+        return Dictionary(uniqueKeysWithValues: queries.enumerated().map { ($1, values[$0]) })
     }
 
     /// Evaluates a folder benchmark (`ground_truth.tsv`): every image with a landmark queries all the
@@ -110,6 +158,8 @@ public struct RetrievalEvaluation: Sendable {
         for (query, hits) in zip(describedQueries, neighbours) {
             rankingOfQuery[query] = hits.map { databaseRows[$0.index] }.filter { $0 != query }
         }
+        rankingOfQuery = spatiallyReranked(rankingOfQuery, urls: benchmark.images.indices.map { benchmark.imageURL($0) },
+                                           progress: progress)
         // A query that could not be read still counts, with an empty ranking (AP 0), so that a
         // broken file cannot make the figures look better.
         let rankings = queryIndices.map { rankingOfQuery[$0] ?? [] }
@@ -118,7 +168,7 @@ public struct RetrievalEvaluation: Sendable {
         let searchSeconds = Date().timeIntervalSince(searchStart)
 
         let report = RetrievalReport(
-            dataset: benchmark.directory.path, protocolName: "folder", descriptor: extraction.extractor.name,
+            dataset: benchmark.directory.path, protocolName: "folder", descriptor: describedPipeline,
             queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
             meanPrecisionAt: scores.meanPrecisionAtK, skipped: skipped,
             secondsDescribing: describeSeconds, secondsSearching: searchSeconds)
@@ -175,7 +225,7 @@ public struct RetrievalEvaluation: Sendable {
             let scores = RetrievalMetrics.evaluate(rankings: rankings, groundTruth: dataset.groundTruth(protocolCase),
                                                    kappas: Self.kappas)
             return RetrievalReport(
-                dataset: dataset.name, protocolName: protocolCase.rawValue, descriptor: extraction.extractor.name,
+                dataset: dataset.name, protocolName: protocolCase.rawValue, descriptor: describedPipeline,
                 queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
                 meanPrecisionAt: scores.meanPrecisionAtK, skipped: skipped,
                 secondsDescribing: describeSeconds, secondsSearching: searchSeconds)
@@ -185,4 +235,21 @@ public struct RetrievalEvaluation: Sendable {
         }
         return (reports, named)
     }
+}
+
+/// Slots written by worker threads at distinct indices.
+private final class FeatureSlots: @unchecked Sendable {
+    private var storage: [LocalFeatures?]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: LocalFeatures?) { lock.lock(); storage[index] = value; lock.unlock() }
+    var values: [LocalFeatures?] { lock.lock(); defer { lock.unlock() }; return storage }
+}
+
+private final class RankingSlots: @unchecked Sendable {
+    private var storage: [[Int]]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: [], count: count) }
+    func set(_ index: Int, _ value: [Int]) { lock.lock(); storage[index] = value; lock.unlock() }
+    var values: [[Int]] { lock.lock(); defer { lock.unlock() }; return storage }
 }

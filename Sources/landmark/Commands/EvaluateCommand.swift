@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LandmarkDescriptors
 import LandmarkEvaluation
+import LandmarkGeometry
 import LandmarkImage
 import LandmarkPipeline
 
@@ -32,12 +33,30 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Write every query's full ranking to this file, one JSON object a line: {\"query\": …, \"ranking\": [...]}.")
     var rankingsOut: String?
 
+    @Option(help: "Re-ranking: spatial (RootSIFT + RANSAC verification of the top results).")
+    var rerank: String?
+
+    @Option(help: "Results verified per query with --rerank spatial.")
+    var rerankDepth: Int = 100
+
+    @Option(help: "Inliers a result needs to be moved ahead with --rerank spatial.")
+    var minInliers: Int = 15
+
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
 
     func run() throws {
         let extractor = try descriptorOptions.makeExtractor()
-        let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        var evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        if let rerank {
+            guard rerank.lowercased() == "spatial" else { throw ValidationError("--rerank must be spatial") }
+            guard rerankDepth > 0, minInliers > 0 else { throw ValidationError("--rerank-depth and --min-inliers must be positive") }
+            // Non-matching pairs run RANSAC to its iteration cap; 2000 keeps re-ranking a list affordable
+            // while a true match (many inliers) still stops after a few dozen iterations.
+            var ransac = RANSACConfiguration()
+            ransac.maximumIterations = 2000
+            evaluation.spatialReranking = (SpatialVerifier(ransac: ransac, minimumInliers: minInliers), rerankDepth)
+        }
         let progress = ProgressBar(label: "describing", enabled: !quiet)
         let reports: [RetrievalReport]
         let rankings: [QueryRanking]

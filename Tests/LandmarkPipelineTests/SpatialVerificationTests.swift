@@ -1,0 +1,42 @@
+import Foundation
+import LandmarkGeometry
+import LandmarkImage
+import LandmarkPipeline
+import Testing
+
+@Suite struct SpatialVerificationTests {
+    @Test func rerankingMovesVerifiedResultsAheadByInliersKeepingTheRestInOrder() {
+        let ranking = [10, 11, 12, 13, 14, 15, 16]
+        let inliers = [12: 40, 14: 90, 15: 40, 16: 500]
+        let reranked = SpatialReranking.rerank(ranking, depth: 5) { inliers[$0] ?? 0 }
+        // 16 lies beyond the depth: it is not verified, so it stays where it was.
+        #expect(reranked == [14, 12, 10, 11, 13, 15, 16])
+        #expect(SpatialReranking.rerank(ranking, depth: 0) { _ in 1 } == ranking)
+        #expect(SpatialReranking.rerank([], depth: 3) { _ in 1 } == [])
+    }
+
+    @Test func aPhotographVerifiesAgainstAShiftedCropOfItselfButNotAgainstNoise() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let entries = try makeSyntheticDataset(in: temporary.url, landmarks: 1, views: 1, distractors: 0)
+        let original = try ImageDecoder.decode(contentsOf: temporary.url.appendingPathComponent(entries[0].relativePath))
+        let crop = try #require(original.cropped(x0: 17, y0: 9, x1: original.width, y1: original.height))
+        var noise = RGBImage(width: original.width, height: original.height, repeating: (0, 0, 0))
+        var state: UInt32 = 12345
+        for index in noise.pixels.indices {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            noise.pixels[index] = UInt8(truncatingIfNeeded: state >> 24)
+        }
+        let verifier = SpatialVerifier(minimumInliers: 10)
+        let features = [original, crop, noise].map { verifier.sift.extract($0) }
+        let same = verifier.verify(features[0], features[1])
+        #expect(same.isVerified)
+        if let model = same.result.model, let mapped = model.transform(SIMD2(100, 80)) {
+            // The crop shifts content by (−17, −9) pixels.
+            #expect(abs(mapped.x - 83) < 1.5 && abs(mapped.y - 71) < 1.5)
+        }
+        let different = verifier.verify(features[0], features[2])
+        #expect(!different.isVerified)
+        #expect(different.inlierCount == 0)
+    }
+}
