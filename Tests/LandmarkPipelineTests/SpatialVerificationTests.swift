@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkEvaluation
 import LandmarkGeometry
 import LandmarkImage
 import LandmarkPipeline
@@ -38,5 +39,30 @@ import Testing
         let different = verifier.verify(features[0], features[2])
         #expect(!different.isVerified)
         #expect(different.inlierCount == 0)
+    }
+}
+
+@Suite struct ASMKRetrievalTests {
+    @Test func localFeatureRetrievalRanksEveryOtherImageAndBeatsChance() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        _ = try makeSyntheticDataset(in: temporary.url, landmarks: 3, views: 3, distractors: 2)
+        let benchmark = try FolderBenchmark.load(temporary.url)
+        let retrieval = ASMKRetrieval(vocabularySize: 32)
+        let (report, rankings) = try retrieval.evaluate(benchmark)
+        #expect(report.queries == 9)
+        #expect(report.skipped.isEmpty)
+        #expect(rankings.allSatisfy { $0.ranking.count == benchmark.images.count - 1 && !$0.ranking.contains($0.query) })
+        // Each query has 2 positives among 10 other images: a random ranking scores about 0.25.
+        #expect(report.meanAveragePrecision > 0.4)
+        #expect(report.descriptor.hasPrefix("rootsift-asmk"))
+    }
+
+    @Test func tooFewFeaturesForTheVocabularyIsAClearError() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        _ = try makeSyntheticDataset(in: temporary.url, landmarks: 1, views: 2, distractors: 0)
+        let benchmark = try FolderBenchmark.load(temporary.url)
+        #expect(throws: PipelineError.self) { try ASMKRetrieval(vocabularySize: 1_000_000).evaluate(benchmark) }
     }
 }

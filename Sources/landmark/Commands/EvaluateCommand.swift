@@ -33,6 +33,12 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Write every query's full ranking to this file, one JSON object a line: {\"query\": …, \"ranking\": [...]}.")
     var rankingsOut: String?
 
+    @Option(help: "Retrieve with local features instead of the global descriptor: rootsift-asmk (needs no network weights).")
+    var local: String?
+
+    @Option(help: "Visual words of the ASMK vocabulary (trained on the dataset's own descriptors) with --local.")
+    var vocabularySize: Int = 1024
+
     @Option(help: "Re-ranking: spatial (RootSIFT + RANSAC verification of the top results).")
     var rerank: String?
 
@@ -48,7 +54,9 @@ struct EvaluateCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let extractor = try descriptorOptions.makeExtractor()
+        // Local-feature retrieval needs no global descriptor (and so no network weights).
+        let extractor: any GlobalDescriptorExtractor = local == nil
+            ? try descriptorOptions.makeExtractor() : GradientColourHistogramBaseline()
         var evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor))
         if let rerank {
             guard rerank.lowercased() == "spatial" else { throw ValidationError("--rerank must be spatial") }
@@ -81,8 +89,19 @@ struct EvaluateCommand: ParsableCommand {
             } catch {
                 throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
             }
-            let result = evaluation.evaluate(benchmark, progress: progress.handler)
-            (reports, rankings) = ([result.report], result.rankings)
+            if let local {
+                guard local.lowercased() == "rootsift-asmk" else { throw ValidationError("--local must be rootsift-asmk") }
+                guard vocabularySize > 1 else { throw ValidationError("--vocabulary-size must be at least 2") }
+                do {
+                    let result = try ASMKRetrieval(vocabularySize: vocabularySize).evaluate(benchmark, progress: progress.handler)
+                    (reports, rankings) = ([result.report], result.rankings)
+                } catch {
+                    throw fail(error)
+                }
+            } else {
+                let result = evaluation.evaluate(benchmark, progress: progress.handler)
+                (reports, rankings) = ([result.report], result.rankings)
+            }
         }
         if let rankingsOut {
             do {

@@ -1,0 +1,128 @@
+import Foundation
+import LandmarkEvaluation
+import LandmarkIndex
+import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
+
+/// Retrieval with local features only (METHODS.md §5, "gives retrieval with no learned network at all"):
+/// RootSIFT features, a k-means vocabulary trained on a sample of the dataset's own descriptors, and the
+/// aggregated selective match kernel (ASMK) over an inverted file.
+public struct ASMKRetrieval: Sendable {
+    public var sift: SIFT
+    public var vocabularySize: Int
+    public var vocabularyIterations: Int
+    public var vocabularySamples: Int
+    public var configuration: ASMKConfiguration
+    public var verifier: SpatialVerifier
+
+    public init(sift: SIFT = SIFT(SIFTConfiguration(maximumFeatures: 1000)), vocabularySize: Int = 1024,
+                vocabularyIterations: Int = 10, vocabularySamples: Int = 100_000,
+                configuration: ASMKConfiguration = .init()) {
+        self.sift = sift
+        self.vocabularySize = vocabularySize
+        self.vocabularyIterations = vocabularyIterations
+        self.vocabularySamples = vocabularySamples
+        self.configuration = configuration
+        verifier = SpatialVerifier(sift: sift)
+    }
+
+    /// The name figures carry.
+    public var name: String {
+        "rootsift-asmk features=\(sift.configuration.maximumFeatures) size=\(sift.configuration.imageSize) "
+            + "k=\(vocabularySize) alpha=\(Self.format(configuration.alpha)) threshold=\(Self.format(configuration.threshold))"
+    }
+
+    static func format(_ value: Float) -> String { String(format: "%g", value) }
+
+    /// Evaluates a folder benchmark: every image with a landmark queries all the others by ASMK score.
+    public func evaluate(_ benchmark: FolderBenchmark, progress: (@Sendable (PipelineProgress) -> Void)? = nil)
+        throws(PipelineError) -> (report: RetrievalReport, rankings: [QueryRanking]) {
+        let describeStart = Date()
+        let urls = benchmark.images.indices.map { benchmark.imageURL($0) }
+        let features = FeatureExtractionSlots(count: urls.count)
+        let counter = ProgressCounter(total: urls.count, report: progress)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var singleThreaded = sift
+        singleThreaded.configuration.threads = 1
+        let extractor = SpatialVerifier(sift: singleThreaded, decoding: verifier.decoding)
+        DispatchQueue.concurrentPerform(iterations: cores) { worker in
+            var index = worker
+            while index < urls.count {
+                features.set(index, extractor.features(of: urls[index]).map(\.features))
+                counter.advance(current: benchmark.images[index])
+                index += cores
+            }
+        }
+        var skipped: [SkippedImage] = []
+        var extracted: [LocalFeatures?] = []
+        for (index, result) in features.values.enumerated() {
+            switch result {
+            case .success(let value): extracted.append(value)
+            case .failure(let failure):
+                skipped.append(SkippedImage(image: benchmark.images[index], reason: failure.reason))
+                extracted.append(nil)
+            }
+        }
+
+        // Vocabulary on an even sample of every image's descriptors.
+        let available = extracted.compactMap { $0 }.filter { $0.count > 0 }
+        let total = available.reduce(0) { $0 + $1.count }
+        guard total > vocabularySize else {
+            throw PipelineError(code: .invalidDataset, file: benchmark.directory.path,
+                                reason: "only \(total) local features in the dataset; a \(vocabularySize)-word vocabulary needs more")
+        }
+        let stride = max(1, total / vocabularySamples)
+        var sample: [Float] = []
+        var running = 0
+        for item in available {
+            for row in 0..<item.count {
+                if running % stride == 0 { sample.append(contentsOf: item.descriptors.row(row)) }
+                running += 1
+            }
+        }
+        let dimension = available[0].descriptors.columns
+        let vocabulary: VisualVocabulary
+        do {
+            vocabulary = try VisualVocabulary.train(
+                Matrix(rows: sample.count / dimension, columns: dimension, storage: sample),
+                size: vocabularySize, iterations: vocabularyIterations, seed: 0)
+        } catch {
+            throw PipelineError(code: .invalidDataset, file: benchmark.directory.path, reason: error.description)
+        }
+        var index = ASMKIndex(vocabulary: vocabulary, configuration: configuration)
+        let empty = Matrix(rows: 0, columns: dimension)
+        for item in extracted { _ = index.add(imageDescriptors: item?.descriptors ?? empty) }
+        let describeSeconds = Date().timeIntervalSince(describeStart)
+
+        let searchStart = Date()
+        let queryIndices = benchmark.queryIndices
+        let rankings = queryIndices.map { query -> [Int] in
+            guard let queryFeatures = extracted[query] else { return [] }
+            return index.search(queryFeatures.descriptors, k: urls.count).map(\.image)
+                .filter { $0 != query && extracted[$0] != nil }
+        }
+        let groundTruth = queryIndices.map { benchmark.groundTruth(forQuery: $0) }
+        let scores = RetrievalMetrics.evaluate(rankings: rankings, groundTruth: groundTruth,
+                                               kappas: RetrievalEvaluation.kappas)
+        let report = RetrievalReport(
+            dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
+            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
+            meanPrecisionAt: scores.meanPrecisionAtK, skipped: skipped,
+            secondsDescribing: describeSeconds, secondsSearching: Date().timeIntervalSince(searchStart))
+        let named = zip(queryIndices, rankings).map { query, ranking in
+            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
+        }
+        return (report, named)
+    }
+}
+
+/// Extraction results written by worker threads at distinct indices.
+private final class FeatureExtractionSlots: @unchecked Sendable {
+    private var storage: [Result<LocalFeatures, SkippedImage>]
+    private let lock = NSLock()
+    init(count: Int) {
+        storage = Array(repeating: .failure(SkippedImage(image: "", reason: "not processed")), count: count)
+    }
+    func set(_ index: Int, _ value: Result<LocalFeatures, SkippedImage>) { lock.lock(); storage[index] = value; lock.unlock() }
+    var values: [Result<LocalFeatures, SkippedImage>] { lock.lock(); defer { lock.unlock() }; return storage }
+}
