@@ -86,10 +86,16 @@ public struct RetrievalEvaluation: Sendable {
         let features = FeatureSlots(count: urls.count)
         let counter = ProgressCounter(total: urls.count, report: progress)
         let cores = ProcessInfo.processInfo.activeProcessorCount
+        // One image per core, each extraction on one thread.
+        let extractor = { () -> SpatialVerifier in
+            var singleThreaded = verifier
+            singleThreaded.sift.configuration.threads = 1
+            return singleThreaded
+        }()
         DispatchQueue.concurrentPerform(iterations: cores) { worker in
             var index = worker
             while index < urls.count {
-                features.set(index, try? verifier.features(of: urls[index]).get().features)
+                features.set(index, try? extractor.features(of: urls[index]).get().features)
                 counter.advance(current: urls[index].lastPathComponent)
                 index += cores
             }
