@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "LandmarkDescriptors", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "COpenBLAS",
         ]),
-        .target(name: "LandmarkDemo", dependencies: ["LandmarkImage"]),
+        .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
             "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",

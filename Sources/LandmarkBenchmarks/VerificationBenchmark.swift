@@ -1,3 +1,4 @@
+import LandmarkLinearAlgebra
 import Foundation
 import LandmarkGeometry
 

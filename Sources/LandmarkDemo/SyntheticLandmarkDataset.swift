@@ -1,5 +1,6 @@
 import Foundation
 import LandmarkImage
+import LandmarkLinearAlgebra
 
 /// Builds a small folder benchmark of procedurally generated landmarks, so that `landmark demo` (and
 /// tests of the whole pipeline) need no download and no input.
@@ -364,19 +365,8 @@ struct Homography: Sendable {
     }
 }
 
-/// A small, fast, seedable generator so that a demo run is reproducible on every machine.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
+    /// Uniform in [lower, upper).
     mutating func uniform(_ lower: Double, _ upper: Double) -> Double {
         lower + (upper - lower) * Double(next() >> 11) / Double(1 << 53)
     }

@@ -1,3 +1,4 @@
+import LandmarkLinearAlgebra
 import Foundation
 
 /// Settings of a RANSAC run.
@@ -63,18 +64,7 @@ public struct VerificationResult: Sendable, Equatable, Codable {
     }
 }
 
-/// SplitMix64: a tiny, fast, well-mixed generator; owning it keeps results identical across
-/// platforms and Swift versions, which `SystemRandomNumberGenerator` cannot promise.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     /// Uniform in 0..<bound (bound > 0), by Lemire's multiply-shift; the bias is < bound / 2⁶⁴.
     @inline(__always)
     mutating func below(_ bound: Int) -> Int {

@@ -59,7 +59,7 @@ public struct VisualVocabulary: Sendable, Equatable {
         guard descriptors.storage.allSatisfy({ $0.isFinite }) else {
             throw ASMKError(code: .nonFinite, file: operation, reason: "training descriptors contain NaN or infinity")
         }
-        var random = ASMKRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let sample = sampledRows(descriptors, maximum: max(maximumSamples, k), random: &random)
         let n = sample.rows, dimension = sample.columns
         let sampleNorms = squaredRowNorms(sample)
@@ -168,7 +168,7 @@ public struct VisualVocabulary: Sendable, Equatable {
     }
 
     /// A seeded random subset of the rows (all rows, in order, when there are few enough).
-    static func sampledRows(_ matrix: Matrix, maximum: Int, random: inout ASMKRandom) -> Matrix {
+    static func sampledRows(_ matrix: Matrix, maximum: Int, random: inout SplitMix64) -> Matrix {
         guard matrix.rows > maximum else { return matrix }
         var indices = Array(0 ..< matrix.rows)
         for position in 0 ..< maximum {
@@ -186,7 +186,7 @@ public struct VisualVocabulary: Sendable, Equatable {
     /// distance to the nearest centroid chosen so far.
     /// - Complexity: O(k × n × D), as k matrix-vector products.
     static func kMeansPlusPlus(_ sample: Matrix, sampleNorms: [Float], k: Int,
-                               random: inout ASMKRandom) throws(ASMKError) -> Matrix {
+                               random: inout SplitMix64) throws(ASMKError) -> Matrix {
         let n = sample.rows, dimension = sample.columns
         var centroids = Matrix(rows: k, columns: dimension)
         var nearestDistances = [Float](repeating: .infinity, count: n)
