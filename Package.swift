@@ -38,9 +38,10 @@ let package = Package(
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "COpenBLAS",
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation"]),
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
-            "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",
+            "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry", "LandmarkRecognition",
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
@@ -76,6 +77,9 @@ let package = Package(
         .testTarget(name: "LandmarkDescriptorsTests", dependencies: [
             "LandmarkDescriptors", "LandmarkImage", "LandmarkDemo", "LandmarkTensor", "LandmarkLinearAlgebra",
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkRecognitionTests", dependencies: [
+            "LandmarkRecognition", "LandmarkEvaluation", "LandmarkLinearAlgebra",
+        ]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
             "LandmarkImage", "LandmarkLinearAlgebra",
