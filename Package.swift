@@ -38,9 +38,11 @@ let package = Package(
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "COpenBLAS",
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkReranking", dependencies: ["LandmarkLinearAlgebra", "LandmarkIndex"]),
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
             "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",
+            "LandmarkReranking",
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
@@ -76,6 +78,8 @@ let package = Package(
         .testTarget(name: "LandmarkDescriptorsTests", dependencies: [
             "LandmarkDescriptors", "LandmarkImage", "LandmarkDemo", "LandmarkTensor", "LandmarkLinearAlgebra",
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkRerankingTests", dependencies: ["LandmarkReranking", "LandmarkLinearAlgebra"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
             "LandmarkImage", "LandmarkLinearAlgebra",
