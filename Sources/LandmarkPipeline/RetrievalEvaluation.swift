@@ -5,6 +5,7 @@ import LandmarkImage
 import LandmarkIndex
 import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
+import LandmarkReranking
 
 /// The ranking one query produced, in the form `--rankings-out` writes: one JSON object a line.
 public struct QueryRanking: Sendable, Codable, Equatable {

@@ -6,16 +6,6 @@ import LandmarkPipeline
 import Testing
 
 @Suite struct SpatialVerificationTests {
-    @Test func rerankingMovesVerifiedResultsAheadByInliersKeepingTheRestInOrder() {
-        let ranking = [10, 11, 12, 13, 14, 15, 16]
-        let inliers = [12: 40, 14: 90, 15: 40, 16: 500]
-        let reranked = SpatialReranking.rerank(ranking, depth: 5) { inliers[$0] ?? 0 }
-        // 16 lies beyond the depth: it is not verified, so it stays where it was.
-        #expect(reranked == [14, 12, 10, 11, 13, 15, 16])
-        #expect(SpatialReranking.rerank(ranking, depth: 0) { _ in 1 } == ranking)
-        #expect(SpatialReranking.rerank([], depth: 3) { _ in 1 } == [])
-    }
-
     @Test func aPhotographVerifiesAgainstAShiftedCropOfItselfButNotAgainstNoise() throws {
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }

@@ -1,0 +1,71 @@
+import Foundation
+import LandmarkLinearAlgebra
+@testable import LandmarkReranking
+import Testing
+
+@Suite struct DiscriminativeQueryExpansionTests {
+    /// Dimensions: 0 = what every bright outdoor photo shares, 1 = the landmark's own structure,
+    /// 2 = the clutter of unrelated images, 3 = noise. Hard negatives look more like the query than the
+    /// true positives do (more of dimension 0), but carry clutter; the tail is mostly clutter.
+    struct Scene {
+        let query: [Float] = normalisedFloat([1, 0.25, 0, 0])
+        let database: Matrix
+        let truePositives = [0, 1, 2, 3]
+        let hardNegatives = [4, 5, 6, 7]
+        let ranking: [Int]
+
+        init() {
+            var rows: [[Float]] = []
+            for i in 0 ..< 4 { rows.append(normalisedFloat([0.6, 0.5, 0.05 * Double(i), 0.02 * Double(i)])) }
+            for i in 0 ..< 4 { rows.append(normalisedFloat([0.9, 0, 0.3, 0.05 * Double(i)])) }
+            for j in 0 ..< 300 { rows.append(normalisedFloat([0.3 + 0.001 * Double(j), 0, 0.8, 0.3 * sin(Double(j))])) }
+            let database = Matrix(rowVectors: rows)
+            let query = normalisedFloat([1, 0.25, 0, 0])
+            let similarities = (0 ..< database.rows).map { row in
+                zip(query, database.row(row)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            }
+            self.database = database
+            ranking = similarities.indices.sorted { similarities[$0] != similarities[$1] ? similarities[$0] > similarities[$1] : $0 < $1 }
+        }
+    }
+
+    @Test func theClassifierMovesTruePositivesAheadOfHardNegatives() {
+        let scene = Scene()
+        // By similarity the hard negatives come first: the case DQE is for.
+        #expect(Array(scene.ranking.prefix(8)) == scene.hardNegatives + scene.truePositives)
+        let dqe = DiscriminativeQueryExpansion(depth: 10, negatives: 100)
+        let reranked = dqe.rerank(query: scene.query, database: scene.database, ranking: scene.ranking, positives: [3])
+        #expect(Set(reranked.prefix(10)) == Set(scene.ranking.prefix(10)))
+        #expect(Array(reranked.prefix(4)).sorted() == scene.truePositives)
+        #expect(Array(reranked[4 ..< 8]).sorted() == scene.hardNegatives)
+        #expect(reranked.dropFirst(10) == scene.ranking.dropFirst(10))
+        // Without verified results the top three stand in as positives (here hard negatives), so the
+        // classifier learns the wrong landmark: the fallback is exactly that, not magic.
+        let fallback = dqe.rerank(query: scene.query, database: scene.database, ranking: scene.ranking, positives: [])
+        #expect(fallback.dropFirst(10) == scene.ranking.dropFirst(10))
+        #expect(Set(fallback.prefix(10)) == Set(scene.ranking.prefix(10)))
+        #expect(dqe.rerank(query: scene.query, database: scene.database, ranking: scene.ranking, positives: [3]) == reranked)
+    }
+
+    @Test func negativesComeFromTheTailOrTheBottomHalfAndNeverArePositives() {
+        let dqe = DiscriminativeQueryExpansion(negativesFrom: 4, negatives: 3)
+        #expect(dqe.chooseNegatives(Array(0 ..< 10), excluding: []) == [4, 6, 8])
+        #expect(dqe.chooseNegatives(Array(0 ..< 10), excluding: [4]) == [5, 6, 8])
+        #expect(dqe.chooseNegatives(Array(0 ..< 6), excluding: []) == [4, 5])
+        // Too short to reach position 4: the bottom half.
+        #expect(dqe.chooseNegatives([9, 8, 7, 6], excluding: []) == [7, 6])
+        #expect(dqe.chooseNegatives([9], excluding: []) == [9])
+        #expect(DiscriminativeQueryExpansion(negatives: 0).chooseNegatives(Array(0 ..< 300), excluding: []) == [])
+    }
+
+    @Test func withoutNegativesTheRankingIsReturnedUnchanged() {
+        let scene = Scene()
+        let dqe = DiscriminativeQueryExpansion(depth: 10)
+        // Bottom half [2, 3] are both positives.
+        let ranking = [7, 0, 1, 3]
+        #expect(dqe.rerank(query: scene.query, database: scene.database, ranking: ranking, positives: [1, 3]) == ranking)
+        #expect(DiscriminativeQueryExpansion(negatives: 0).rerank(query: scene.query, database: scene.database,
+                                                                  ranking: scene.ranking, positives: [3]) == scene.ranking)
+        #expect(dqe.rerank(query: scene.query, database: scene.database, ranking: [], positives: []) == [])
+    }
+}
