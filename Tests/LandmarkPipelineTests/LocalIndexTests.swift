@@ -172,3 +172,27 @@ private func smallLocalConfiguration() -> LocalIndexConfiguration {
         }
     }
 }
+
+@Suite struct LocalIndexCommandLineTests {
+    @Test func localOnlyIndexAndSearchFromTheCommandLine() throws {
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 2, views: 2, distractors: 1)
+        let index = temporary.path("index").path
+        let built = try runLandmark(executable, ["index", images.path, "--out", index, "--descriptor", "none",
+                                                 "--local", "rootsift-asmk", "--vocabulary-size", "16", "--quiet"])
+        #expect(built.status == 0, "\(built.error)")
+        let query = images.appendingPathComponent(entries[0].relativePath).path
+        let found = try runLandmark(executable, ["search", index, query, "--top", "2", "--json"])
+        #expect(found.status == 0, "\(found.error)")
+        #expect(found.output.contains("\"results\""))
+        let global = try runLandmark(executable, ["search", index, query, "--retrieval", "global"])
+        #expect(global.status == 1)
+        #expect(global.error.contains("--retrieval asmk"))
+        let noLocal = try runLandmark(executable, ["index", images.path, "--out", temporary.path("other").path,
+                                                   "--descriptor", "none", "--quiet"])
+        #expect(noLocal.status != 0)
+    }
+}
