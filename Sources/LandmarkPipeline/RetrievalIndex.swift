@@ -3,6 +3,7 @@ import LandmarkDescriptors
 import LandmarkImage
 import LandmarkIndex
 import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
 
 /// One ranked answer to a query.
 public struct SearchHit: Sendable, Codable, Equatable {
@@ -12,13 +13,41 @@ public struct SearchHit: Sendable, Codable, Equatable {
     public var score: Float
 }
 
+/// How `RetrievalIndex` ranks: by global descriptors or by ASMK over local features.
+public enum RetrievalMethod: String, Sendable, CaseIterable, Codable {
+    case global
+    case asmk
+}
+
 /// A complete index directory opened for searching.
 public struct RetrievalIndex: Sendable {
     public let directory: URL
     public let manifest: IndexManifest
+    /// Global descriptors, one row per indexed image; its `identifiers` name the images of every part of
+    /// the index. In a local-only index the rows have length 0.
     public let store: DescriptorStore
+    /// The global descriptor; for a local-only index a stand-in named "none" that describes nothing.
     public let extractor: any GlobalDescriptorExtractor
     private let search: ExactSearch
+    /// SIFT features of every indexed image (store order), when the index was built with `--local`.
+    public let localFeatureStore: LocalFeatureStore?
+    /// The ASMK inverted file over `localFeatureStore`; image numbers are store rows.
+    public let asmk: ASMKIndex?
+    /// How queries' local features are extracted (RootSIFT, the settings the index was built with).
+    public let localExtractor: SIFT?
+
+    /// The index has global descriptors (it was not built with `--descriptor none`).
+    public var hasGlobalDescriptors: Bool { manifest.descriptor != IndexManifest.noGlobalDescriptor }
+    /// The method `search` uses unless told otherwise: global when available, else ASMK.
+    public var defaultRetrieval: RetrievalMethod { hasGlobalDescriptors ? .global : .asmk }
+
+    /// The local features of indexed image `index` (a row of `store`), with RootSIFT descriptors and
+    /// keypoints in the pixels of the image resized to the index's SIFT size; nil when the index has no
+    /// local features or `index` is out of range.
+    public func localFeatures(ofImage index: Int) -> LocalFeatures? {
+        guard let localFeatureStore, index >= 0, index < localFeatureStore.imageCount else { return nil }
+        return LocalFeatureStorage.rootSIFTFeatures(localFeatureStore.record(at: index), dimension: localFeatureStore.dimension)
+    }
 
     /// Opens an index written by `IndexBuilder`, with the descriptor it was built with.
     public static func open(_ directory: URL) throws(PipelineError) -> RetrievalIndex {
@@ -39,9 +68,10 @@ public struct RetrievalIndex: Sendable {
         } catch {
             throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: "damaged manifest: \(error)")
         }
-        guard manifest.formatVersion == IndexManifest.currentFormatVersion else {
+        guard IndexManifest.supportedFormatVersions.contains(manifest.formatVersion) else {
             throw PipelineError(code: .invalidIndex, file: manifestURL.path,
-                                reason: "index format \(manifest.formatVersion) is not supported (expected \(IndexManifest.currentFormatVersion))")
+                                reason: "index format \(manifest.formatVersion) is not supported (this build reads "
+                                    + "\(IndexManifest.supportedFormatVersions.lowerBound)…\(IndexManifest.supportedFormatVersions.upperBound))")
         }
         let storeURL = directory.appendingPathComponent(IndexLayout.storeFileName)
         let store: DescriptorStore
@@ -55,22 +85,82 @@ public struct RetrievalIndex: Sendable {
                                 reason: "store holds \(store.count) × \(store.dimension) descriptors but the manifest says \(manifest.count) × \(manifest.dimension)")
         }
         let extractor: any GlobalDescriptorExtractor
-        do {
-            extractor = try GlobalDescriptorRegistry.extractor(named: manifest.descriptor)
-        } catch {
-            throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: error.reason)
+        if manifest.descriptor == IndexManifest.noGlobalDescriptor {
+            guard manifest.local != nil else {
+                throw PipelineError(code: .invalidIndex, file: manifestURL.path,
+                                    reason: "the index has neither global descriptors nor local features — rebuild it")
+            }
+            extractor = NoGlobalDescriptor()
+        } else {
+            do {
+                extractor = try GlobalDescriptorRegistry.extractor(named: manifest.descriptor)
+            } catch {
+                throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: error.reason)
+            }
+        }
+        var localFeatureStore: LocalFeatureStore?
+        var asmk: ASMKIndex?
+        var localExtractor: SIFT?
+        if let local = manifest.local {
+            let parts = try openLocalPart(local, in: directory, identifiers: store.identifiers)
+            (localFeatureStore, asmk, localExtractor) = (parts.store, parts.asmk, parts.extractor)
         }
         return RetrievalIndex(directory: directory, manifest: manifest, store: store, extractor: extractor,
-                              search: ExactSearch(database: store.matrix()))
+                              search: ExactSearch(database: store.matrix()), localFeatureStore: localFeatureStore,
+                              asmk: asmk, localExtractor: localExtractor)
+    }
+
+    private static func openLocalPart(_ local: LocalIndexManifest, in directory: URL, identifiers: [String])
+        throws(PipelineError) -> (store: LocalFeatureStore, asmk: ASMKIndex, extractor: SIFT) {
+        let manifestPath = directory.appendingPathComponent(IndexManifest.fileName).path
+        guard local.method == LocalIndexConfiguration.rootSIFTASMK else {
+            throw PipelineError(code: .invalidIndex, file: manifestPath, reason: "unknown local method '\(local.method)'")
+        }
+        var sift = LocalIndexConfiguration().sift
+        sift.maximumFeatures = local.maximumFeatures
+        sift.imageSize = local.imageSize
+        sift.rootSIFT = true
+        guard LocalIndexConfiguration.extractorName(sift) == local.extractor else {
+            throw PipelineError(code: .invalidIndex, file: manifestPath,
+                                reason: "local features made with '\(local.extractor)', which this build cannot reproduce for queries")
+        }
+        let featuresURL = directory.appendingPathComponent(local.featuresFile)
+        let store: LocalFeatureStore
+        do {
+            // The ASMK file is checksummed on load; the (larger) feature store is checked when read in bulk.
+            store = try LocalFeatureStore.open(featuresURL, verifyChecksum: false)
+        } catch {
+            throw PipelineError(code: .invalidIndex, file: featuresURL.path, reason: error.reason)
+        }
+        guard store.identifiers == identifiers else {
+            throw PipelineError(code: .invalidIndex, file: featuresURL.path,
+                                reason: "its images differ from those of \(IndexLayout.storeFileName) — rebuild the index")
+        }
+        let asmkURL = directory.appendingPathComponent(local.asmkFile)
+        let asmk: ASMKIndex
+        do {
+            asmk = try ASMKIndex.load(contentsOf: asmkURL)
+        } catch {
+            throw PipelineError(code: .invalidIndex, file: asmkURL.path, reason: error.reason)
+        }
+        guard asmk.imageCount == identifiers.count else {
+            throw PipelineError(code: .invalidIndex, file: asmkURL.path,
+                                reason: "indexes \(asmk.imageCount) images, the index has \(identifiers.count) — rebuild the index")
+        }
+        return (store, asmk, SIFT(sift))
     }
 
     private init(directory: URL, manifest: IndexManifest, store: DescriptorStore,
-                 extractor: any GlobalDescriptorExtractor, search: ExactSearch) {
+                 extractor: any GlobalDescriptorExtractor, search: ExactSearch, localFeatureStore: LocalFeatureStore?,
+                 asmk: ASMKIndex?, localExtractor: SIFT?) {
         self.directory = directory
         self.manifest = manifest
         self.store = store
         self.extractor = extractor
         self.search = search
+        self.localFeatureStore = localFeatureStore
+        self.asmk = asmk
+        self.localExtractor = localExtractor
     }
 
     /// Ranks the index for each query descriptor (rows of `queries`), best first.
@@ -80,10 +170,49 @@ public struct RetrievalIndex: Sendable {
         }
     }
 
-    /// Describes the query photographs and ranks the index for each; an unreadable query yields its
-    /// failure instead of hits.
+    /// Describes the query photographs and ranks the index for each with `defaultRetrieval`; an
+    /// unreadable query yields its failure instead of hits.
     public func search(images: [URL], top k: Int,
                        decoding: ImageDecodingOptions = .init()) -> [Result<[SearchHit], SkippedImage>] {
+        if defaultRetrieval == .asmk, let asmk, let localExtractor {
+            return searchASMK(images: images, top: k, asmk: asmk, sift: localExtractor, decoding: decoding)
+        }
+        return searchGlobal(images: images, top: k, decoding: decoding)
+    }
+
+    /// The same with an explicit method.
+    /// - Throws: `.invalidRequest` when the index lacks the part `retrieval` needs.
+    public func search(images: [URL], top k: Int, retrieval: RetrievalMethod,
+                       decoding: ImageDecodingOptions = .init()) throws(PipelineError) -> [Result<[SearchHit], SkippedImage>] {
+        switch retrieval {
+        case .global:
+            guard hasGlobalDescriptors else {
+                throw PipelineError(code: .invalidRequest, file: directory.path,
+                                    reason: "the index has no global descriptors (built with --descriptor none); use --retrieval asmk")
+            }
+            return searchGlobal(images: images, top: k, decoding: decoding)
+        case .asmk:
+            guard let asmk, let localExtractor else {
+                throw PipelineError(code: .invalidRequest, file: directory.path,
+                                    reason: "the index has no local features; rebuild it with --local \(LocalIndexConfiguration.rootSIFTASMK)")
+            }
+            return searchASMK(images: images, top: k, asmk: asmk, sift: localExtractor, decoding: decoding)
+        }
+    }
+
+    /// Ranks by ASMK similarity (scores are the kernel's, 1 for an image compared with itself).
+    private func searchASMK(images: [URL], top k: Int, asmk: ASMKIndex, sift: SIFT,
+                            decoding: ImageDecodingOptions) -> [Result<[SearchHit], SkippedImage>] {
+        let extraction = LocalFeatureExtraction(sift: sift.configuration, rootSIFT: true, decoding: decoding)
+        return extraction.extractAll(images).map { result in
+            result.map { features in
+                asmk.search(features.descriptors, k: k).map { SearchHit(image: store.identifiers[$0.image], score: $0.score) }
+            }
+        }
+    }
+
+    private func searchGlobal(images: [URL], top k: Int,
+                              decoding: ImageDecodingOptions) -> [Result<[SearchHit], SkippedImage>] {
         let extraction = DescriptorExtraction(extractor: extractor, decoding: decoding)
         let described = extraction.describeAll(images.map { ExtractionItem(url: $0, name: $0.path) })
         let vectors = described.compactMap { try? $0.get() }
@@ -98,5 +227,15 @@ public struct RetrievalIndex: Sendable {
                 return .failure(skipped)
             }
         }
+    }
+}
+
+/// The extractor of an index without global descriptors: it has no dimensions and describes nothing.
+struct NoGlobalDescriptor: GlobalDescriptorExtractor {
+    var name: String { IndexManifest.noGlobalDescriptor }
+    var dimension: Int { 0 }
+    var inputSize: Int { 1 }
+    func describe(_ image: RGBImage) throws(DescriptorError) -> [Float] {
+        throw DescriptorError(code: .invalidConfiguration, reason: "the index has no global descriptors; search it with ASMK")
     }
 }

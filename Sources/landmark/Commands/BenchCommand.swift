@@ -7,9 +7,9 @@ import LandmarkPipeline
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure this machine: image decoding, matrix products, exact search, CNN extraction.",
+        abstract: "Measure this machine: image decoding, matrix products, exact search, CNN extraction, local features.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self],
+        subcommands: [Core.self, CNN.self, Local.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -119,6 +119,57 @@ struct BenchCommand: ParsableCommand {
             }
             if !json { print(String(format: "measured sgemm peak: %.1f GFLOP/s (convolution GFLOP/s count direct-convolution arithmetic, so Winograd layers can exceed it)", peak)) }
             if json { print(JSONOutput.line(results)) }
+        }
+    }
+
+    struct Local: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "local",
+            abstract: "SIFT extraction, pair verification, ASMK query latency and bytes per image on disk.",
+            discussion: """
+            SIFT is timed on decoded grey images resized to --size (decoding reported apart); verification \
+            (ratio-test matching + homography RANSAC, 1 thread) on consecutive photographs in path order; ASMK \
+            query latency (1 thread) on an index of --asmk-images images made by repeating the photographs' \
+            representations. Compare SIFT with OpenCV's, side by side: scripts/bench_sift_side_by_side.sh.
+            """)
+
+        @Option(help: "Folder of photographs (default: ../shared/devset if present, else synthetic).")
+        var images: String?
+
+        @Option(help: "Photographs to use.")
+        var count: Int = 20
+
+        @Option(help: "Threads of one SIFT extraction (default: all cores).")
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: "Keypoints kept per image.")
+        var features: Int = 1000
+
+        @Option(help: "Longer image side for SIFT.")
+        var size: Int = 1024
+
+        @Option(help: "Images in the ASMK index timed for query latency.")
+        var asmkImages: Int = 10_000
+
+        @Flag(help: "Print the figures as one JSON object.")
+        var json = false
+
+        func validate() throws {
+            guard count >= 2 else { throw ValidationError("--count must be at least 2") }
+            guard threads >= 1, features >= 1, size >= 32, asmkImages >= 1 else {
+                throw ValidationError("--threads, --features, --asmk-images must be positive and --size at least 32")
+            }
+        }
+
+        func run() throws {
+            guard let result = LocalFeatureBenchmark.run(
+                imagesDirectory: images.map { URL(fileURLWithPath: $0) }, count: count, maximumFeatures: features,
+                imageSize: size, threads: threads, asmkImages: asmkImages, log: { Console.error($0) })
+            else {
+                Console.error("error: fewer than two readable photographs, or too few features for a vocabulary")
+                throw LandmarkExitCode.failure
+            }
+            print(json ? JSONOutput.line(result) : result.description)
         }
     }
 }

@@ -13,6 +13,10 @@ struct IndexCommand: ParsableCommand {
         with a warning and listed at the end (exit code 3). The work is checkpointed: if indexing is \
         interrupted, running the same command again resumes where it stopped; run on a complete index, it \
         adds the images that are new.
+
+        With --local rootsift-asmk the index also holds SIFT features of every image (local-features.lmf), \
+        a visual vocabulary trained on a sample of them and an ASMK inverted file; with --descriptor none \
+        it holds only those, and needs no network weights.
         """)
 
     @Argument(help: "Folder of photographs to index.")
@@ -23,6 +27,12 @@ struct IndexCommand: ParsableCommand {
 
     @OptionGroup(title: "Descriptor")
     var descriptorOptions: DescriptorOptions
+
+    @Option(help: "Local features to index besides (or, with --descriptor none, instead of) the global descriptor: rootsift-asmk.")
+    var local: String?
+
+    @Option(help: "Visual words of the ASMK vocabulary (with --local).")
+    var vocabularySize: Int = ASMKRetrieval().vocabularySize
 
     @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
@@ -39,16 +49,27 @@ struct IndexCommand: ParsableCommand {
     func validate() throws {
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
         guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
+        if let local, local != LocalIndexConfiguration.rootSIFTASMK {
+            throw ValidationError("--local must be \(LocalIndexConfiguration.rootSIFTASMK)")
+        }
+        guard vocabularySize > 0 else { throw ValidationError("--vocabulary-size must be positive") }
+        if isLocalOnly, local == nil {
+            throw ValidationError("--descriptor none needs --local \(LocalIndexConfiguration.rootSIFTASMK)")
+        }
     }
 
+    /// `--descriptor none`: local features only.
+    var isLocalOnly: Bool { descriptorOptions.descriptor.lowercased() == IndexManifest.noGlobalDescriptor }
+
     func run() throws {
-        let extractor = try descriptorOptions.makeExtractor()
+        let extractor: (any GlobalDescriptorExtractor)? = isLocalOnly ? nil : try descriptorOptions.makeExtractor()
+        let localConfiguration = local.map { _ in LocalIndexConfiguration(vocabularySize: vocabularySize) }
         let progress = ProgressBar(label: "indexing", enabled: !quiet)
         let summary: IndexBuildSummary
         do throws(PipelineError) {
             summary = try IndexBuilder.build(
                 images: URL(fileURLWithPath: imagesDirectory), index: URL(fileURLWithPath: output),
-                extractor: extractor,
+                extractor: extractor, local: localConfiguration,
                 options: IndexBuildOptions(shardSize: checkpointEvery,
                                            decoding: ImageDecodingOptions(maximumPixelCount: maxPixels)),
                 progress: progress.handler)

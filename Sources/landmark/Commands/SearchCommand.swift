@@ -17,6 +17,9 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .customLong("top"), help: "Results per query.")
     var top: Int = 10
 
+    @Option(help: "Ranking for an index with both parts: global (default) or asmk. A local-only index always uses asmk.")
+    var retrieval: RetrievalMethod?
+
     @Flag(help: "One JSON object per query and line: {\"query\": …, \"results\": [{\"image\": …, \"score\": …}]}.")
     var json = false
 
@@ -38,7 +41,13 @@ struct SearchCommand: ParsableCommand {
         } catch {
             throw fail(error)
         }
-        let outcomes = index.search(images: queries.map { URL(fileURLWithPath: $0) }, top: top)
+        let outcomes: [Result<[SearchHit], SkippedImage>]
+        do {
+            outcomes = try index.search(images: queries.map { URL(fileURLWithPath: $0) }, top: top,
+                                        retrieval: retrieval ?? index.defaultRetrieval)
+        } catch {
+            throw fail(error)
+        }
         var anySkipped = false
         for (query, outcome) in zip(queries, outcomes) {
             switch outcome {
@@ -60,3 +69,5 @@ struct SearchCommand: ParsableCommand {
         if anySkipped { throw LandmarkExitCode.someInputsSkipped }
     }
 }
+
+extension RetrievalMethod: ExpressibleByArgument {}

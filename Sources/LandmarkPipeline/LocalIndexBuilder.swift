@@ -1,0 +1,141 @@
+import Foundation
+import LandmarkImage
+import LandmarkIndex
+import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
+
+/// Decodes images and extracts SIFT features on all cores: one single-threaded extraction per core, which
+/// keeps both cores busy through decoding and the serial parts of SIFT (as `ASMKRetrieval` does).
+struct LocalFeatureExtraction: Sendable {
+    let verifier: SpatialVerifier
+    let workerCount: Int
+
+    /// - Parameter rootSIFT: RootSIFT descriptors (queries) or plain SIFT (what the store keeps).
+    init(sift: SIFTConfiguration, rootSIFT: Bool, decoding: ImageDecodingOptions,
+         workerCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        var configuration = sift
+        configuration.threads = 1
+        configuration.rootSIFT = rootSIFT
+        verifier = SpatialVerifier(sift: SIFT(configuration), decoding: decoding)
+        self.workerCount = max(1, workerCount)
+    }
+
+    /// Features of every image, in order; `progress(completed, index)` after each image.
+    func extractAll(_ urls: [URL], progress: (@Sendable (Int, Int) -> Void)? = nil)
+        -> [Result<LocalFeatures, SkippedImage>] {
+        let slots = LocalExtractionSlots(count: urls.count)
+        let workers = min(workerCount, max(1, urls.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var index = worker
+            while index < urls.count {
+                let completed = slots.set(index, verifier.features(of: urls[index]).map(\.features))
+                progress?(completed, index)
+                index += workers
+            }
+        }
+        return slots.values
+    }
+}
+
+/// Results written by worker threads at distinct indices.
+private final class LocalExtractionSlots: @unchecked Sendable {
+    private var storage: [Result<LocalFeatures, SkippedImage>]
+    private var completed = 0
+    private let lock = NSLock()
+
+    init(count: Int) {
+        storage = Array(repeating: .failure(SkippedImage(image: "", reason: "not processed")), count: count)
+    }
+
+    /// Stores a result and returns how many are done.
+    func set(_ index: Int, _ value: Result<LocalFeatures, SkippedImage>) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        storage[index] = value
+        completed += 1
+        return completed
+    }
+
+    var values: [Result<LocalFeatures, SkippedImage>] { lock.lock(); defer { lock.unlock() }; return storage }
+}
+
+/// Aggregated image representations computed by worker threads.
+private final class RepresentationSlots: @unchecked Sendable {
+    private var storage: [ASMKImageRepresentation]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: ASMKImageRepresentation(words: [], codes: [], residuals: []), count: count) }
+    func set(_ index: Int, _ value: ASMKImageRepresentation) { lock.lock(); storage[index] = value; lock.unlock() }
+    var values: [ASMKImageRepresentation] { lock.lock(); defer { lock.unlock() }; return storage }
+}
+
+/// The ASMK part of `landmark index --local rootsift-asmk`.
+enum LocalIndexBuilder {
+    /// Trains the vocabulary on an even sample of the store's RootSIFT descriptors, indexes every image
+    /// in store order, writes `asmk-vocabulary.lmv` and `asmk-index.lmi` into `directory`.
+    static func buildASMK(features url: URL, in directory: URL, configuration: LocalIndexConfiguration,
+                          workerCount: Int = ProcessInfo.processInfo.activeProcessorCount) throws(PipelineError) -> LocalIndexManifest {
+        let store: LocalFeatureStore
+        do {
+            store = try LocalFeatureStore.open(url)
+        } catch {
+            throw PipelineError(code: .invalidIndex, file: url.path, reason: error.reason)
+        }
+        let total = store.featureCount
+        guard configuration.vocabularySize >= 1, total > configuration.vocabularySize else {
+            throw PipelineError(code: .invalidRequest, file: url.path,
+                                reason: "the index holds \(total) local features, too few for a \(configuration.vocabularySize)-word "
+                                    + "vocabulary; use a smaller --vocabulary-size or more images")
+        }
+        let dimension = store.dimension
+        let stride = max(1, total / max(1, configuration.vocabularySamples))
+        var sample: [Float] = []
+        sample.reserveCapacity(min(total, configuration.vocabularySamples + store.imageCount) * dimension)
+        var running = 0
+        for image in 0 ..< store.imageCount {
+            let record = store.record(at: image)
+            guard record.count > 0 else { continue }
+            let descriptors = LocalFeatureStorage.rootSIFTDescriptors(record.descriptors, dimension: dimension)
+            for row in 0 ..< record.count {
+                if running % stride == 0 { sample.append(contentsOf: descriptors.row(row)) }
+                running += 1
+            }
+        }
+        let vocabulary: VisualVocabulary
+        do {
+            vocabulary = try VisualVocabulary.train(
+                Matrix(rows: sample.count / dimension, columns: dimension, storage: sample),
+                size: configuration.vocabularySize, iterations: configuration.vocabularyIterations, seed: 0)
+        } catch {
+            throw PipelineError(code: .invalidDataset, file: url.path, reason: error.description)
+        }
+        var index = ASMKIndex(vocabulary: vocabulary, configuration: configuration.asmk)
+        let slots = RepresentationSlots(count: store.imageCount)
+        let workers = max(1, min(workerCount, store.imageCount))
+        let frozen = index
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var image = worker
+            while image < store.imageCount {
+                let record = store.record(at: image)
+                let descriptors = LocalFeatureStorage.rootSIFTDescriptors(record.descriptors, dimension: dimension)
+                slots.set(image, frozen.represent(descriptors, multipleAssignment: configuration.asmk.databaseMultipleAssignment))
+                image += workers
+            }
+        }
+        for representation in slots.values { _ = index.add(representation: representation) }
+
+        let vocabularyURL = directory.appendingPathComponent(IndexLayout.vocabularyFileName)
+        let asmkURL = directory.appendingPathComponent(IndexLayout.asmkFileName)
+        do {
+            try vocabulary.write(to: vocabularyURL)
+            try index.write(to: asmkURL)
+        } catch {
+            throw PipelineError(code: .writeFailed, file: error.file, reason: error.reason)
+        }
+        return LocalIndexManifest(
+            method: LocalIndexConfiguration.rootSIFTASMK, extractor: configuration.extractorName,
+            maximumFeatures: configuration.sift.maximumFeatures, imageSize: configuration.sift.imageSize,
+            featureCount: total, vocabularySize: configuration.vocabularySize,
+            featuresFile: IndexLayout.localFeaturesFileName, vocabularyFile: IndexLayout.vocabularyFileName,
+            asmkFile: IndexLayout.asmkFileName)
+    }
+}
