@@ -33,33 +33,29 @@ public struct LinearSVM: Sendable, Equatable {
         precondition(regularisation > 0, "The SVM's regularisation C must be positive")
         precondition(maximumIterations >= 0, "The SVM's iteration cap must be non-negative")
         let count = samples.rows, dimension = samples.columns
-        // Double throughout: the dual updates accumulate thousands of small steps into w.
+        guard count > 0 else { return LinearSVM(weights: [Float](repeating: 0, count: dimension), bias: 0) }
+        // Double throughout: the dual updates accumulate thousands of small steps into w. Widening the
+        // samples once keeps the per-pass loops pure SIMD.
+        let wide = samples.storage.map { Double($0) }
         var weights = [Double](repeating: 0, count: dimension)
         var bias: Double = 0
-        guard count > 0 else { return LinearSVM(weights: [Float](repeating: 0, count: dimension), bias: 0) }
         let upper = Double(regularisation)
         var dual = [Double](repeating: 0, count: count)
         var order = Array(0 ..< count)
         var generator = SplitMix64(seed: 0x5EED_5A4D)
-        samples.storage.withUnsafeBufferPointer { sampleBuffer in
+        // Q_ii of the augmented sample (x, 1).
+        let diagonal = wide.withUnsafeBufferPointer { x in
+            (0 ..< count).map { sample in 1 + WideKernels.dot(x, offset: sample * dimension, x, offset: sample * dimension, count: dimension) }
+        }
+        wide.withUnsafeBufferPointer { x in
             weights.withUnsafeMutableBufferPointer { w in
-                // Q_ii of the augmented sample (x, 1).
-                var diagonal = [Double](repeating: 1, count: count)
-                for sample in 0 ..< count {
-                    let x = sampleBuffer.baseAddress.map { $0 + sample * dimension }
-                    var sum: Double = 1
-                    if let x { for column in 0 ..< dimension { sum += Double(x[column]) * Double(x[column]) } }
-                    diagonal[sample] = sum
-                }
                 for _ in 0 ..< maximumIterations {
                     shuffle(&order, using: &generator)
                     var largestProjectedGradient = -Double.infinity, smallestProjectedGradient = Double.infinity
                     for sample in order {
                         let y: Double = labels[sample] ? 1 : -1
-                        var margin = bias
-                        if let x = sampleBuffer.baseAddress.map({ $0 + sample * dimension }) {
-                            margin += dot(w, x, dimension: dimension)
-                        }
+                        let margin = bias + WideKernels.dot(UnsafeBufferPointer(w), offset: 0, x, offset: sample * dimension,
+                                                            count: dimension)
                         let gradient = y * margin - 1
                         let current = dual[sample]
                         var projected = gradient
@@ -75,9 +71,7 @@ public struct LinearSVM: Sendable, Equatable {
                         let step = (updated - current) * y
                         dual[sample] = updated
                         bias += step
-                        if let x = sampleBuffer.baseAddress.map({ $0 + sample * dimension }) {
-                            for column in 0 ..< dimension { w[column] += step * Double(x[column]) }
-                        }
+                        WideKernels.addScaled(step, x, offset: sample * dimension, to: w, count: dimension)
                     }
                     if largestProjectedGradient - smallestProjectedGradient <= Double(tolerance) { break }
                 }
@@ -121,13 +115,6 @@ public struct LinearSVM: Sendable, Equatable {
         return result
     }
 
-    @inline(__always)
-    private static func dot(_ w: UnsafeMutableBufferPointer<Double>, _ x: UnsafePointer<Float>, dimension: Int) -> Double {
-        var sum: Double = 0
-        for column in 0 ..< dimension { sum += w[column] * Double(x[column]) }
-        return sum
-    }
-
     /// Fisher–Yates with our own generator: `shuffle(using:)`'s algorithm is not promised stable across
     /// Swift versions, and the visiting order must be.
     private static func shuffle(_ order: inout [Int], using generator: inout SplitMix64) {
@@ -135,6 +122,53 @@ public struct LinearSVM: Sendable, Equatable {
         for position in stride(from: order.count - 1, to: 0, by: -1) {
             let other = Int(generator.next() % UInt64(position + 1))
             order.swapAt(position, other)
+        }
+    }
+}
+
+/// SIMD loops over Double vectors for the SVM solver; lanes summed in a fixed order, so results do not
+/// depend on anything but the input.
+enum WideKernels {
+    @inline(__always)
+    static func dot(_ a: UnsafeBufferPointer<Double>, offset aOffset: Int, _ b: UnsafeBufferPointer<Double>,
+                    offset bOffset: Int, count: Int) -> Double {
+        guard count > 0, let aBase = a.baseAddress, let bBase = b.baseAddress else { return 0 }
+        let a = aBase + aOffset, b = bBase + bOffset
+        let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+        var lanes = SIMD8<Double>()
+        var index = 0
+        while index + 8 <= count {
+            let offset = index * MemoryLayout<Double>.stride
+            lanes += rawA.loadUnaligned(fromByteOffset: offset, as: SIMD8<Double>.self)
+                * rawB.loadUnaligned(fromByteOffset: offset, as: SIMD8<Double>.self)
+            index += 8
+        }
+        var sum = lanes.sum()
+        while index < count {
+            sum += a[index] * b[index]
+            index += 1
+        }
+        return sum
+    }
+
+    /// w += scale · x[offset ..< offset + count].
+    @inline(__always)
+    static func addScaled(_ scale: Double, _ x: UnsafeBufferPointer<Double>, offset: Int,
+                          to w: UnsafeMutableBufferPointer<Double>, count: Int) {
+        guard count > 0, let xBase = x.baseAddress, let wBase = w.baseAddress else { return }
+        let source = UnsafeRawPointer(xBase + offset), target = UnsafeMutableRawPointer(wBase)
+        let factor = SIMD8<Double>(repeating: scale)
+        var index = 0
+        while index + 8 <= count {
+            let byteOffset = index * MemoryLayout<Double>.stride
+            let updated = target.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Double>.self)
+                + factor * source.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Double>.self)
+            target.storeBytes(of: updated, toByteOffset: byteOffset, as: SIMD8<Double>.self)
+            index += 8
+        }
+        while index < count {
+            wBase[index] += scale * xBase[offset + index]
+            index += 1
         }
     }
 }
