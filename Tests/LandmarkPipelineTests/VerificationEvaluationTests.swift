@@ -40,4 +40,27 @@ import Testing
         #expect(first[2] == (report.pairs[0].positive ? "1" : "0"))
         #expect(first[3] == Substring(String(report.pairs[0].inliers)))
     }
+
+    @Test func evaluateTaskVerificationPrintsTheSummaryAndWritesThePairList() throws {
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let dataset = temporary.path("dataset")
+        try makeSyntheticDataset(in: dataset, landmarks: 2, views: 2, distractors: 1)
+        let pairsURL = temporary.path("pairs.tsv")
+        let result = try runLandmark(executable, ["evaluate", "--dataset", dataset.path, "--task", "verification",
+                                                  "--json", "--quiet", "--pairs-out", pairsURL.path])
+        #expect(result.status == 0, "\(result.error)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        #expect(object?["pairs"] as? Int == 10)
+        #expect(object?["positives"] as? Int == 2)
+        #expect(object?["negatives"] as? Int == 8)
+        #expect(object?["auc"] is Double)
+        let lines = try String(contentsOf: pairsURL, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 10)
+        #expect(lines.filter { $0.split(separator: "\t")[2] == "1" }.count == 2)
+
+        let wrong = try runLandmark(executable, ["evaluate", "--dataset", dataset.path, "--task", "nonsense"])
+        #expect(wrong.status != 0)
+    }
 }
