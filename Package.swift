@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "LandmarkNetworks", dependencies: ["LandmarkTensor", "LandmarkCheckpoint", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkLocalFeatures", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkGeometry", dependencies: ["LandmarkLinearAlgebra"]),
-        .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle"]),
+        .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle", "LandmarkImage"]),
         .target(name: "LandmarkDescriptors", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "COpenBLAS",
         ]),
@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "LandmarkGeometryTests", dependencies: ["LandmarkGeometry", "LandmarkLinearAlgebra"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"]),
-        .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation", "LandmarkPickle"],
+        .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation", "LandmarkPickle", "LandmarkImage"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkDescriptorsTests", dependencies: [
             "LandmarkDescriptors", "LandmarkImage", "LandmarkDemo", "LandmarkTensor", "LandmarkLinearAlgebra",

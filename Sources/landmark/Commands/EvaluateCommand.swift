@@ -9,7 +9,7 @@ import LandmarkPipeline
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Measure retrieval accuracy (mAP, mP@k) on a benchmark.",
+        abstract: "Measure retrieval accuracy (mAP, mP@k), or with --task verification the ROC AUC of pair verification.",
         discussion: """
         --dataset is either a folder benchmark (a directory with ground_truth.tsv: header \
         `image<TAB>landmark`, paths relative to the directory, an empty landmark for a distractor; every \
@@ -53,7 +53,18 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
 
+    @Option(help: "retrieval (mAP of rankings) or verification (ROC AUC of RANSAC inliers over every image pair of a folder benchmark).")
+    var task: String = "retrieval"
+
+    @Option(help: "With --task verification: write `a<TAB>b<TAB>positive<TAB>inliers` lines, one per pair.")
+    var pairsOut: String?
+
     func run() throws {
+        switch task.lowercased() {
+        case "retrieval": break
+        case "verification": return try runVerification()
+        default: throw ValidationError("--task must be retrieval or verification")
+        }
         // Local-feature retrieval needs no global descriptor (and so no network weights).
         let extractor: any GlobalDescriptorExtractor = local == nil
             ? try descriptorOptions.makeExtractor() : GradientColourHistogramBaseline()
@@ -124,6 +135,38 @@ struct EvaluateCommand: ParsableCommand {
             for report in reports { print(Self.describe(report)) }
         }
         if !skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
+    }
+
+    /// Verification needs no global descriptor: local features and RANSAC only.
+    func runVerification() throws {
+        let benchmark: FolderBenchmark
+        do {
+            benchmark = try FolderBenchmark.load(URL(fileURLWithPath: dataset))
+        } catch {
+            throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
+        }
+        // As for --rerank spatial: non-matching pairs run RANSAC to the cap, and 2000 is also OpenCV's default.
+        var ransac = RANSACConfiguration()
+        ransac.maximumIterations = 2000
+        let evaluation = VerificationEvaluation(verifier: SpatialVerifier(ransac: ransac))
+        let progress = ProgressBar(label: "extracting", enabled: !quiet)
+        let report = evaluation.evaluate(benchmark, progress: progress.handler)
+        if let pairsOut {
+            do {
+                try VerificationEvaluation.writePairs(report, images: benchmark.images, to: URL(fileURLWithPath: pairsOut))
+            } catch {
+                throw fail(error)
+            }
+        }
+        for image in report.skipped { Console.error("warning: skipped \(image.image): \(image.reason)") }
+        if json {
+            print(JSONOutput.line(report.summary))
+        } else {
+            print(String(format: "%@ [verification]: %d pairs (%d positive, %d negative)  ROC AUC %.4f  mean inliers %.1f positive / %.1f negative  %.1f s",
+                         report.dataset, report.pairCount, report.positives, report.negatives, report.areaUnderROC,
+                         report.meanInliersPositive, report.meanInliersNegative, report.seconds))
+        }
+        if !report.skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
     }
 
     static func describe(_ report: RetrievalReport) -> String {
