@@ -20,6 +20,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 
+MATCHER = cv2.BFMatcher(cv2.NORM_L2)
+
+
 def read_ground_truth(directory):
     images, labels = [], []
     with open(os.path.join(directory, "ground_truth.tsv"), encoding="utf-8-sig") as handle:
@@ -49,14 +52,15 @@ def root_sift(descriptors):
 
 
 def ratio_matches(a, b, ratio):
+    """Lowe's ratio test with OpenCV's brute-force matcher (L2 on RootSIFT), as FeatureMatcher.ratioTest does."""
     if len(a) < 2 or len(b) < 2:
         return np.empty(0, dtype=int), np.empty(0, dtype=int)
-    squared = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T
-    distances = np.sqrt(np.maximum(squared, 0))
-    order = np.argsort(distances, axis=1)
-    rows = np.arange(len(a))
-    keep = distances[rows, order[:, 0]] < ratio * distances[rows, order[:, 1]]
-    return rows[keep], order[keep, 0]
+    pairs = MATCHER.knnMatch(a, b, k=2)
+    kept = [(m.queryIdx, m.trainIdx) for m, n in pairs if m.distance < ratio * n.distance]
+    if not kept:
+        return np.empty(0, dtype=int), np.empty(0, dtype=int)
+    query, train = zip(*kept)
+    return np.array(query), np.array(train)
 
 
 def inliers(features_a, features_b, args):
