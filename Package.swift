@@ -47,12 +47,12 @@ let package = Package(
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
-            "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkGeometry",
+            "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkGeometry", "LandmarkLocalFeatures",
         ]),
 
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
-            "LandmarkPipeline", "LandmarkBenchmarks",
+            "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -66,6 +66,11 @@ public enum BenchmarkSuite {
 
     /// The photographs to time: the named folder, else `../shared/devset` if present, else a freshly
     /// rendered synthetic set.
+    /// Photographs for benchmarks: the given folder, else ../shared/devset, else synthetic ones.
+    public static func photographs(_ directory: URL?, log: (String) -> Void) -> (files: [URL], source: String) {
+        benchmarkImages(directory, log: log)
+    }
+
     static func benchmarkImages(_ directory: URL?, log: (String) -> Void) -> (files: [URL], source: String) {
         let candidates = [directory, URL(fileURLWithPath: "../shared/devset")].compactMap { $0 }
         for candidate in candidates {

@@ -81,7 +81,8 @@ public struct DescriptorExtraction: Sendable {
     /// - Returns: one result per item, in item order.
     public func describeAll(_ items: [ExtractionItem],
                             progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> [Result<[Float], SkippedImage>] {
-        let results = ResultSlots(count: items.count)
+        let results = ResultSlots<Result<[Float], SkippedImage>>(
+            count: items.count, initial: .failure(SkippedImage(image: "", reason: "not processed")))
         let counter = ProgressCounter(total: items.count, report: progress)
         let workers = min(workerCount, max(1, items.count))
         // Images in parallel, each with its share of the cores; matrix products on one BLAS thread, since
@@ -100,26 +101,6 @@ public struct DescriptorExtraction: Sendable {
             }
         }
         return results.values
-    }
-}
-
-/// Result slots written by worker threads at distinct indices.
-private final class ResultSlots: @unchecked Sendable {
-    private var storage: [Result<[Float], SkippedImage>?]
-    private let lock = NSLock()
-
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Result<[Float], SkippedImage>) {
-        lock.lock()
-        storage[index] = value
-        lock.unlock()
-    }
-
-    var values: [Result<[Float], SkippedImage>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage.map { $0 ?? .failure(SkippedImage(image: "", reason: "not processed")) }
     }
 }
 

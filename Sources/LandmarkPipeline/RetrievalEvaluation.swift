@@ -66,123 +66,28 @@ public struct RetrievalEvaluation: Sendable {
     public static let kappas = [1, 5, 10]
 
     public let extraction: DescriptorExtraction
-    /// Spatial verification of the top `depth` results of every query, verified ones moved ahead.
-    public var spatialReranking: (verifier: SpatialVerifier, depth: Int)?
+    /// Stages after the first search (METHODS.md §3), in order.
+    public var stages: [PipelineDescription.Stage]
 
-    public init(extraction: DescriptorExtraction, spatialReranking: (verifier: SpatialVerifier, depth: Int)? = nil) {
+    public init(extraction: DescriptorExtraction, stages: [PipelineDescription.Stage] = []) {
         self.extraction = extraction
-        self.spatialReranking = spatialReranking
+        self.stages = stages
     }
 
-    /// The descriptor spec, plus the re-ranking stage when there is one, so a figure names its pipeline.
+    /// The descriptor spec and the stages, so a figure names its pipeline.
     var describedPipeline: String {
-        guard let (verifier, depth) = spatialReranking else { return extraction.extractor.name }
-        return extraction.extractor.name + " + spatial rerank depth=\(depth) min-inliers=\(verifier.minimumInliers)"
-    }
-
-    /// Re-ranks every query's ranking by spatial verification (images are dataset indices).
-    func spatiallyReranked(_ rankings: [Int: [Int]], urls: [URL],
-                           progress: (@Sendable (PipelineProgress) -> Void)?) -> [Int: [Int]] {
-        guard let (verifier, depth) = spatialReranking else { return rankings }
-        let features = FeatureSlots(count: urls.count)
-        let counter = ProgressCounter(total: urls.count, report: progress)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        // One image per core, each extraction on one thread.
-        let extractor = { () -> SpatialVerifier in
-            var singleThreaded = verifier
-            singleThreaded.sift.configuration.threads = 1
-            return singleThreaded
-        }()
-        DispatchQueue.concurrentPerform(iterations: cores) { worker in
-            var index = worker
-            while index < urls.count {
-                features.set(index, try? extractor.features(of: urls[index]).get().features)
-                counter.advance(current: urls[index].lastPathComponent)
-                index += cores
-            }
-        }
-        let extracted = features.values
-        let queries = rankings.keys.sorted()
-        let reranked = RankingSlots(count: queries.count)
-        DispatchQueue.concurrentPerform(iterations: cores) { worker in
-            var position = worker
-            while position < queries.count {
-                let query = queries[position]
-                let ranking = rankings[query] ?? []
-                var inliers: [Int: Int] = [:]
-                if let queryFeatures = extracted[query] {
-                    for candidate in ranking.prefix(depth) {
-                        guard let candidateFeatures = extracted[candidate] else { continue }
-                        inliers[candidate] = verifier.verify(queryFeatures, candidateFeatures).inlierCount
-                    }
-                }
-                reranked.set(position, SpatialReranking.rerank(ranking, depth: depth) { inliers[$0] ?? 0 })
-                position += cores
-            }
-        }
-        let values = reranked.values
-        return Dictionary(uniqueKeysWithValues: queries.enumerated().map { ($1, values[$0]) })
+        ([extraction.extractor.name] + stages.map(\.description)).joined(separator: ",")
     }
 
     /// Evaluates a folder benchmark (`ground_truth.tsv`): every image with a landmark queries all the
     /// other images; an image that cannot be read is reported as skipped and never retrieved.
     public func evaluate(_ benchmark: FolderBenchmark,
-                         progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> (report: RetrievalReport, rankings: [QueryRanking]) {
-        let describeStart = Date()
-        let items = benchmark.images.indices.map {
-            ExtractionItem(url: benchmark.imageURL($0), name: benchmark.images[$0])
-        }
-        let results = extraction.describeAll(items, progress: progress)
-        let describeSeconds = Date().timeIntervalSince(describeStart)
-
-        let searchStart = Date()
-        var databaseRows: [Int] = []       // dataset index of each descriptor row
-        var vectors: [[Float]] = []
-        var skipped: [SkippedImage] = []
-        for (index, result) in results.enumerated() {
-            switch result {
-            case .success(let vector):
-                databaseRows.append(index)
-                vectors.append(vector)
-            case .failure(let failure):
-                skipped.append(failure)
-            }
-        }
-        let dimension = extraction.extractor.dimension
-        let database = Matrix(stacking: vectors, dimension: dimension)
-        var rowOfImage = [Int?](repeating: nil, count: benchmark.images.count)
-        for (row, index) in databaseRows.enumerated() { rowOfImage[index] = row }
-
-        let queryIndices = benchmark.queryIndices
-        let describedQueries = queryIndices.filter { rowOfImage[$0] != nil }
-        var queryVectors: [[Float]] = []
-        for query in describedQueries {
-            if let row = rowOfImage[query] { queryVectors.append(database.row(row)) }
-        }
-        let neighbours = ExactSearch(database: database)
-            .search(Matrix(stacking: queryVectors, dimension: dimension), k: database.rows)
-        var rankingOfQuery: [Int: [Int]] = [:]
-        for (query, hits) in zip(describedQueries, neighbours) {
-            rankingOfQuery[query] = hits.map { databaseRows[$0.index] }.filter { $0 != query }
-        }
-        rankingOfQuery = spatiallyReranked(rankingOfQuery, urls: benchmark.images.indices.map { benchmark.imageURL($0) },
-                                           progress: progress)
-        // A query that could not be read still counts, with an empty ranking (AP 0), so that a
-        // broken file cannot make the figures look better.
-        let rankings = queryIndices.map { rankingOfQuery[$0] ?? [] }
-        let groundTruth = queryIndices.map { benchmark.groundTruth(forQuery: $0) }
-        let scores = RetrievalMetrics.evaluate(rankings: rankings, groundTruth: groundTruth, kappas: Self.kappas)
-        let searchSeconds = Date().timeIntervalSince(searchStart)
-
-        let report = RetrievalReport(
-            dataset: benchmark.directory.path, protocolName: "folder", descriptor: describedPipeline,
-            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
-            meanPrecisionAt: scores.meanPrecisionAtK, skipped: skipped,
-            secondsDescribing: describeSeconds, secondsSearching: searchSeconds)
-        let named = zip(queryIndices, rankings).map { query, ranking in
-            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
-        }
-        return (report, named)
+                         progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> (report: RetrievalReport, rankings: [QueryRanking]) {
+        let evaluation = PipelineEvaluation(extraction: extraction)
+        let pipeline = PipelineDescription(stages: stages)
+        let prepared = evaluation.prepare(benchmark, localFeatures: pipeline.needsLocalFeatures, progress: progress)
+        let report = try evaluation.evaluate(prepared, pipeline: pipeline, progress: progress)
+        return (report.retrieval, report.rankings)
     }
 
     /// Evaluates a revisited Oxford/Paris dataset under its three protocols; queries are cropped to their
@@ -215,16 +120,23 @@ public struct RetrievalEvaluation: Sendable {
             case .failure(let failure): skipped.append(failure)
             }
         }
-        let search = ExactSearch(database: Matrix(stacking: vectors, dimension: dimension))
-        var rankings: [[Int]] = []
-        for result in queryResults {
+        // Queries that could not be described keep an empty ranking (AP 0).
+        var queryVectors: [[Float]] = []
+        var describedQueries: [Int] = []
+        for (position, result) in queryResults.enumerated() {
             switch result {
-            case .success(let vector):
-                let hits = search.search(Matrix(rows: 1, columns: dimension, storage: vector), k: vectors.count)
-                rankings.append(hits.first?.map { databaseRows[$0.index] } ?? [])
-            case .failure(let failure):
-                skipped.append(failure)
-                rankings.append([])
+            case .success(let vector): queryVectors.append(vector); describedQueries.append(position)
+            case .failure(let failure): skipped.append(failure)
+            }
+        }
+        var rankings = [[Int]](repeating: [], count: queryResults.count)
+        if !vectors.isEmpty, !queryVectors.isEmpty,
+           let output = try? RetrievalPipeline(stages: stages).run(
+               database: Matrix(stacking: vectors, dimension: dimension),
+               queries: Matrix(stacking: queryVectors, dimension: dimension),
+               excluded: Array(repeating: nil, count: queryVectors.count), resources: RetrievalResources()) {
+            for (position, ranking) in zip(describedQueries, output.rankings) {
+                rankings[position] = ranking.map { databaseRows[$0] }
             }
         }
         let searchSeconds = Date().timeIntervalSince(searchStart)
@@ -242,21 +154,4 @@ public struct RetrievalEvaluation: Sendable {
         }
         return (reports, named)
     }
-}
-
-/// Slots written by worker threads at distinct indices.
-private final class FeatureSlots: @unchecked Sendable {
-    private var storage: [LocalFeatures?]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: LocalFeatures?) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [LocalFeatures?] { lock.lock(); defer { lock.unlock() }; return storage }
-}
-
-private final class RankingSlots: @unchecked Sendable {
-    private var storage: [[Int]]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: [], count: count) }
-    func set(_ index: Int, _ value: [Int]) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [[Int]] { lock.lock(); defer { lock.unlock() }; return storage }
 }

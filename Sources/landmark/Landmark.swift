@@ -5,7 +5,7 @@ import ArgumentParser
 struct Landmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "landmark",
-        abstract: "Landmark image retrieval: index a folder of photographs, search it, evaluate it.",
+        abstract: "Landmark image retrieval and recognition: index a folder of photographs, search it, recognise landmarks, evaluate.",
         discussion: """
         Start with `landmark demo`, which needs no input: it builds a small set of synthetic landmark \
         photographs, indexes it, runs queries and prints the mAP.
@@ -18,5 +18,5 @@ struct Landmark: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [DemoCommand.self, IndexCommand.self, SearchCommand.self, EvaluateCommand.self,
-                      BenchCommand.self, WhitenCommand.self, VerifyCommand.self])
+                      BenchCommand.self, WhitenCommand.self, VerifyCommand.self, RecognizeCommand.self])
 }

@@ -11,7 +11,7 @@ import Testing
         let directory = try #require(developmentSet)
         let benchmark = try FolderBenchmark.load(directory)
         let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: GradientColourHistogramBaseline()))
-        let (report, rankings) = evaluation.evaluate(benchmark)
+        let (report, rankings) = try evaluation.evaluate(benchmark)
         #expect(report.skipped.isEmpty)
         #expect(report.queries == benchmark.queryIndices.count)
         #expect(rankings.allSatisfy { $0.ranking.count == benchmark.images.count - 1 })

@@ -7,9 +7,9 @@ import LandmarkPipeline
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure this machine: image decoding, matrix products, exact search, CNN extraction, local features.",
+        abstract: "Measure this machine: image decoding, matrix products, exact search, CNN extraction, local features, pipeline stages.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self, Local.self],
+        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -172,4 +172,37 @@ struct BenchCommand: ParsableCommand {
             print(json ? JSONOutput.line(result) : result.description)
         }
     }
+
+    struct Pipeline: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pipeline",
+            abstract: "Time per query of every retrieval stage (search, αQE, DQE, discriminative and spatial re-ranking) on a 10k-image index.",
+            discussion: """
+            The index is synthetic (clustered unit vectors of the default descriptor's 1280 dimensions, labels \
+            per cluster); spatial verification of the top 100 matches real RootSIFT features of the photographs \
+            in --images (default ../shared/devset, else synthetic photographs) cycled over the index.
+            """)
+
+        @Option(help: "Folder of photographs whose local features the spatial stage matches.")
+        var images: String?
+
+        @Option(help: "Images in the index.")
+        var count: Int = 10_000
+
+        @Option(help: "Queries timed.")
+        var queries: Int = 20
+
+        func run() throws {
+            guard count > 1, queries > 0 else { throw ValidationError("--count must be > 1 and --queries positive") }
+            let (files, _) = BenchmarkSuite.photographs(images.map { URL(fileURLWithPath: $0) }, log: { Console.error($0) })
+            do {
+                let result = try PipelineStageBenchmark.run(databaseCount: count, queries: queries,
+                                                            images: Array(files.prefix(12)), log: { Console.error($0) })
+                print(result.description)
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
 }
+

@@ -91,7 +91,7 @@ struct DemoCommand: ParsableCommand {
 
         Console.error("4/4 evaluating (every landmark image queries all the others)")
         let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor))
-        let (report, _) = evaluation.evaluate(benchmark)
+        let (report, _) = try evaluation.evaluate(benchmark)
         if json {
             var summaryObject = report.summary
             summaryObject["indexed"] = .integer(summary.total - summary.skipped.count)

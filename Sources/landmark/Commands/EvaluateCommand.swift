@@ -2,20 +2,28 @@ import ArgumentParser
 import Foundation
 import LandmarkDescriptors
 import LandmarkEvaluation
-import LandmarkGeometry
 import LandmarkImage
 import LandmarkPipeline
+import LandmarkRecognition
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Measure retrieval accuracy (mAP, mP@k), or with --task verification the ROC AUC of pair verification.",
+        abstract: "Measure retrieval (mAP, mP@k), recognition (GAP, accuracy) or pair verification (ROC AUC) on a benchmark.",
         discussion: """
         --dataset is either a folder benchmark (a directory with ground_truth.tsv: header \
         `image<TAB>landmark`, paths relative to the directory, an empty landmark for a distractor; every \
         image with a landmark queries all the others), or roxford5k / rparis6k with --data-root pointing at \
         the directory that holds gnd_<name>.pkl and jpg/ (directly or in a <name>/ subdirectory). Revisited \
         datasets are scored under the Easy, Medium and Hard protocols.
+
+        PIPELINES (--pipeline): comma-separated stages after an optional descriptor, e.g. \
+        gem-lite2,dba2,aqe2,spatial100,dqe100. Descriptor: <pooling>-<model>[@size] (gem, mac, spoc, rmac; \
+        lite2, lite0, resnet50, resnet101, vgg16), baseline, or asmk. Stages: dba<k>[a<α>] database-side \
+        augmentation; qe<k> average and aqe<k>[a<α>] α query expansion; spatial<R>[t<T>] spatial \
+        verification of the top R (T inliers); dqe<R> discriminative query expansion; dre<K> discriminative \
+        re-ranking with a labelled train set (--train-index). Presets: global, best (the most accurate \
+        pipeline needing nothing but the evaluated folder). Every report names its pipeline.
         """)
 
     @Option(help: "Folder benchmark directory, or roxford5k / rparis6k.")
@@ -33,58 +41,129 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Write every query's full ranking to this file, one JSON object a line: {\"query\": …, \"ranking\": [...]}.")
     var rankingsOut: String?
 
-    @Option(help: "Retrieve with local features instead of the global descriptor: rootsift-asmk (needs no network weights).")
+    @Option(help: "What to measure: retrieval (mAP, mP@k), recognition (leave-one-out GAP and accuracy on a folder benchmark), verification (ROC AUC of RANSAC inliers over every image pair of a folder benchmark).")
+    var task: String = "retrieval"
+
+    @Option(help: "Pipeline: a preset (global, best) or stages such as gem-lite2,dba2,aqe2,spatial100,dqe100 (see `landmark evaluate --help`). Default: the descriptor options alone.")
+    var pipeline: String?
+
+    @Flag(help: "Run the pipeline stage by stage and print a table (stage, mAP, mP@10, ms per query); also writes --ablation-out.csv and .png.")
+    var ablation = false
+
+    @Option(help: "Path prefix of the ablation CSV and PNG files.")
+    var ablationOut: String = "ablation"
+
+    @Option(help: "Train index (made by `landmark index`) for discriminative re-ranking (stage dre).")
+    var trainIndex: String?
+
+    @Option(help: "Labels of the train index: folder benchmark directory, image<TAB>landmark TSV or GLDv2 train.csv (default: the train index's folder).")
+    var trainLabels: String?
+
+    @Option(help: "Retrieve with local features instead of the global descriptor: rootsift-asmk (needs no network weights). Same as --pipeline asmk.")
     var local: String?
 
     @Option(help: "Visual words of the ASMK vocabulary (trained on the dataset's own descriptors) with --local.")
     var vocabularySize: Int = 1024
 
-    @Option(help: "Re-ranking: spatial (RootSIFT + RANSAC verification of the top results).")
+    @Option(help: "Re-ranking: spatial (RootSIFT + RANSAC verification of the top results); appends spatial<R>t<T> to the pipeline.")
     var rerank: String?
 
     @Option(help: "Results verified per query with --rerank spatial.")
     var rerankDepth: Int = 100
 
-    // 2000 RootSIFT features with ratio 0.8 give repetitive structures (windows, bricks) tens of chance
-    // inliers; on devset, 15 lowered mAP while 80 raised it.
     @Option(help: "Inliers a result needs to be moved ahead with --rerank spatial.")
-    var minInliers: Int = 80
+    var minInliers: Int = PipelineDescription.defaultMinimumInliers
+
+    @OptionGroup(title: "Recognition (--task recognition)")
+    var recognitionOptions: RecognitionOptions
 
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
 
-    @Option(help: "retrieval (mAP of rankings) or verification (ROC AUC of RANSAC inliers over every image pair of a folder benchmark).")
-    var task: String = "retrieval"
-
     @Option(help: "With --task verification: write `a<TAB>b<TAB>positive<TAB>inliers` lines, one per pair.")
     var pairsOut: String?
 
-    func run() throws {
-        switch task.lowercased() {
-        case "retrieval": break
-        case "verification": return try runVerification()
-        default: throw ValidationError("--task must be retrieval or verification")
+    /// The pipeline the options describe.
+    func pipelineDescription() throws -> PipelineDescription {
+        var description = PipelineDescription()
+        if let pipeline {
+            do {
+                description = try PipelineDescription.parse(pipeline)
+            } catch {
+                throw ValidationError(error.reason)
+            }
         }
-        // Local-feature retrieval needs no global descriptor (and so no network weights).
-        let extractor: any GlobalDescriptorExtractor = local == nil
-            ? try descriptorOptions.makeExtractor() : GradientColourHistogramBaseline()
-        var evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        if let local {
+            guard local.lowercased() == "rootsift-asmk" else { throw ValidationError("--local must be rootsift-asmk") }
+            guard vocabularySize > 1 else { throw ValidationError("--vocabulary-size must be at least 2") }
+            guard description.stages.isEmpty else { throw ValidationError("--local takes no pipeline stages") }
+            description.retrieval = .asmk
+        }
         if let rerank {
             guard rerank.lowercased() == "spatial" else { throw ValidationError("--rerank must be spatial") }
             guard rerankDepth > 0, minInliers > 0 else { throw ValidationError("--rerank-depth and --min-inliers must be positive") }
-            // Non-matching pairs run RANSAC to its iteration cap; 2000 keeps re-ranking a list affordable
-            // while a true match (many inliers) still stops after a few dozen iterations.
-            var ransac = RANSACConfiguration()
-            ransac.maximumIterations = 2000
-            evaluation.spatialReranking = (SpatialVerifier(ransac: ransac, minimumInliers: minInliers), rerankDepth)
+            description.stages.append(.spatialVerification(depth: rerankDepth, minimumInliers: minInliers))
         }
+        return description
+    }
+
+    /// The global descriptor of the pipeline (the options' one unless the pipeline names its own).
+    func extractor(for description: PipelineDescription) throws -> any GlobalDescriptorExtractor {
+        switch description.retrieval {
+        case .descriptorOptions: return try descriptorOptions.makeExtractor()
+        case .baseline: return GradientColourHistogramBaseline()
+        // Local-feature retrieval needs no global descriptor (and so no network weights).
+        case .asmk: return GradientColourHistogramBaseline()
+        case .cnn(let configuration, _):
+            do {
+                return try CNNGlobalDescriptor(configuration)
+            } catch {
+                Console.error("error: \(error.reason)")
+                throw LandmarkExitCode.failure
+            }
+        }
+    }
+
+    func run() throws {
+        let description = try pipelineDescription()
+        let taskName = task.lowercased()
+        guard ["retrieval", "recognition", "verification"].contains(taskName) else {
+            throw ValidationError("--task must be retrieval, recognition or verification")
+        }
+        if taskName == "verification" { return try runVerification() }
+        if ablation && (taskName != "retrieval" || description.stages.isEmpty) {
+            throw ValidationError("--ablation needs --task retrieval and a pipeline with stages (e.g. --pipeline best)")
+        }
+        let extractor = try extractor(for: description)
         let progress = ProgressBar(label: "describing", enabled: !quiet)
-        let reports: [RetrievalReport]
-        let rankings: [QueryRanking]
         let name = dataset.lowercased()
+        if name == "gldv2" {
+            guard taskName == "recognition", !ablation else {
+                throw ValidationError("--dataset gldv2 is evaluated with --task recognition")
+            }
+            guard let dataRoot, let trainIndex else {
+                throw ValidationError("--dataset gldv2 needs --data-root DIR (train.csv, recognition_solution_v2.1.csv, test/) and --train-index (an index of DIR/train)")
+            }
+            let recognition = try recognitionOptions.recognition(pipeline: description)
+            do {
+                let index = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
+                let evaluation = try GLDv2RecognitionEvaluation(
+                    dataset: GLDv2Dataset(root: URL(fileURLWithPath: dataRoot)), trainIndex: index,
+                    recognition: recognition, verifies: description.needsLocalFeatures)
+                let report = try evaluation.evaluate(pipeline: ([index.manifest.descriptor] + description.stages.map(\.description)).joined(separator: ","))
+                try printRecognition([report], skipped: report.skipped)
+            } catch let error as PipelineError {
+                throw fail(error)
+            }
+            return
+        }
         if name == "roxford5k" || name == "rparis6k" {
+            guard taskName == "retrieval", !ablation else { throw ValidationError("\(name) is a retrieval benchmark (no --task recognition, no --ablation)") }
             guard let dataRoot else {
                 throw ValidationError("--dataset \(name) needs --data-root DIR (the folder with gnd_\(name).pkl and jpg/)")
+            }
+            guard description.retrieval != .asmk, !description.needsLocalFeatures, !description.needsTrainSet else {
+                throw ValidationError("on \(name), pipelines run global stages only (dba, qe, aqe, dqe)")
             }
             let revisited: RevisitedDataset
             do {
@@ -92,28 +171,109 @@ struct EvaluateCommand: ParsableCommand {
             } catch {
                 throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
             }
-            (reports, rankings) = evaluation.evaluate(revisited, progress: progress.handler)
-        } else {
-            let benchmark: FolderBenchmark
-            do {
-                benchmark = try FolderBenchmark.load(URL(fileURLWithPath: dataset))
-            } catch {
-                throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
+            let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor), stages: description.stages)
+            let (reports, rankings) = evaluation.evaluate(revisited, progress: progress.handler)
+            try finish(reports: reports, rankings: rankings)
+            return
+        }
+        let benchmark: FolderBenchmark
+        do {
+            benchmark = try FolderBenchmark.load(URL(fileURLWithPath: dataset))
+        } catch {
+            throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
+        }
+        if description.retrieval == .asmk {
+            guard taskName == "retrieval", description.stages.isEmpty else {
+                throw ValidationError("asmk retrieval takes no further stages and no --task recognition yet")
             }
-            if let local {
-                guard local.lowercased() == "rootsift-asmk" else { throw ValidationError("--local must be rootsift-asmk") }
-                guard vocabularySize > 1 else { throw ValidationError("--vocabulary-size must be at least 2") }
-                do {
-                    let result = try ASMKRetrieval(vocabularySize: vocabularySize).evaluate(benchmark, progress: progress.handler)
-                    (reports, rankings) = ([result.report], result.rankings)
-                } catch {
-                    throw fail(error)
+            do {
+                let result = try ASMKRetrieval(vocabularySize: vocabularySize).evaluate(benchmark, progress: progress.handler)
+                try finish(reports: [result.report], rankings: result.rankings)
+            } catch let error as PipelineError {
+                throw fail(error)
+            }
+            return
+        }
+        let evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        if taskName == "recognition" {
+            let recognition = try recognitionOptions.recognition(pipeline: description)
+            let prepared = evaluation.prepare(benchmark, localFeatures: description.needsLocalFeatures,
+                                              progress: progress.handler)
+            var reports: [RecognitionReport] = []
+            if recognition.inlierWeight > 0 {
+                // The same votes without the inlier term, so the term's effect is visible.
+                var plain = recognition
+                plain.inlierWeight = 0
+                reports.append(RecognitionEvaluation(recognition: plain).evaluate(prepared, pipeline: prepared.descriptor))
+            }
+            let pipelineName = ([prepared.descriptor] + description.stages.map(\.description)).joined(separator: ",")
+            reports.append(RecognitionEvaluation(recognition: recognition).evaluate(prepared, pipeline: pipelineName))
+            try printRecognition(reports, skipped: prepared.skipped)
+            return
+        }
+        var trainSet: TrainSet?
+        if description.needsTrainSet {
+            guard let trainIndex else {
+                throw ValidationError("pipeline '\(description)' has a dre stage: give --train-index (and --train-labels)")
+            }
+            do {
+                let index = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
+                guard index.manifest.descriptor == extractor.name else {
+                    throw PipelineError(code: .invalidIndex, file: trainIndex,
+                                        reason: "the train index was built with '\(index.manifest.descriptor)', the evaluation uses '\(extractor.name)'")
                 }
-            } else {
-                let result = evaluation.evaluate(benchmark, progress: progress.handler)
-                (reports, rankings) = ([result.report], result.rankings)
+                let labels = try LandmarkLabels.load(trainLabels ?? index.manifest.imageRoot)
+                trainSet = try TrainSet.load(index: index, labels: labels)
+            } catch let error as PipelineError {
+                throw fail(error)
             }
         }
+        let prepared = evaluation.prepare(benchmark, localFeatures: description.needsLocalFeatures,
+                                          progress: progress.handler)
+        do {
+            if ablation {
+                let reports = try evaluation.ablation(prepared, pipeline: description, trainSet: trainSet)
+                let table = AblationTable(dataset: benchmark.directory.path, reports: reports)
+                let files = try table.write(prefix: URL(fileURLWithPath: ablationOut))
+                if json {
+                    print(JSONOutput.line(table))
+                } else {
+                    print(table.text)
+                    print("wrote \(files.csv.path) and \(files.png.path)")
+                }
+                if let rankingsOut, let last = reports.last {
+                    try RankingsFile.write(last.rankings, to: URL(fileURLWithPath: rankingsOut))
+                }
+                for image in prepared.skipped { Console.error("warning: skipped \(image.image): \(image.reason)") }
+                if !prepared.skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
+                return
+            }
+            let report = try evaluation.evaluate(prepared, pipeline: description, trainSet: trainSet)
+            try finish(reports: [report.retrieval], rankings: report.rankings)
+        } catch let error as PipelineError {
+            throw fail(error)
+        }
+    }
+
+    /// Prints recognition figures and sets the exit code for skipped images.
+    func printRecognition(_ reports: [RecognitionReport], skipped: [SkippedImage]) throws {
+        for image in skipped { Console.error("warning: skipped \(image.image): \(image.reason)") }
+        for report in reports {
+            if json {
+                print(JSONOutput.line(report.summary))
+            } else {
+                print(String(format: "%@ [recognition] %@: K %d  λ %g  τ %d  GAP %.2f  accuracy %.2f  (%d landmark queries, %d distractors, %.0f%% rejected)",
+                             report.dataset, report.pipeline, report.neighbours, report.inlierWeight,
+                             report.inlierSaturation, 100 * report.scores.globalAveragePrecision,
+                             100 * report.scores.accuracy, report.scores.labelledQueries,
+                             report.scores.distractorQueries, 100 * report.scores.distractorsRejected))
+            }
+        }
+        if !skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
+    }
+
+    /// Writes the rankings, prints the figures and sets the exit code for skipped images.
+    func finish(reports: [RetrievalReport], rankings: [QueryRanking]) throws {
         if let rankingsOut {
             do {
                 try RankingsFile.write(rankings, to: URL(fileURLWithPath: rankingsOut))
@@ -145,10 +305,8 @@ struct EvaluateCommand: ParsableCommand {
         } catch {
             throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
         }
-        // As for --rerank spatial: non-matching pairs run RANSAC to the cap, and 2000 is also OpenCV's default.
-        var ransac = RANSACConfiguration()
-        ransac.maximumIterations = 2000
-        let evaluation = VerificationEvaluation(verifier: SpatialVerifier(ransac: ransac))
+        // As for spatial re-ranking: non-matching pairs run RANSAC to the cap, and 2000 is also OpenCV's default.
+        let evaluation = VerificationEvaluation(verifier: SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC))
         let progress = ProgressBar(label: "extracting", enabled: !quiet)
         let report = evaluation.evaluate(benchmark, progress: progress.handler)
         if let pairsOut {

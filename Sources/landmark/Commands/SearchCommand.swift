@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LandmarkImage
 import LandmarkPipeline
+import LandmarkRecognition
 
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +20,15 @@ struct SearchCommand: ParsableCommand {
 
     @Option(help: "Ranking for an index with both parts: global (default) or asmk. A local-only index always uses asmk.")
     var retrieval: RetrievalMethod?
+
+    @Option(help: "Pipeline after the global search, e.g. aqe2,spatial100,dqe100, or a preset (best); see `landmark evaluate --help`. spatial needs an index built with --local; dre needs --train-index.")
+    var pipeline: String?
+
+    @Option(help: "Labelled train index for the dre stage.")
+    var trainIndex: String?
+
+    @Option(help: "Labels of the train index (default: its folder's ground_truth.tsv).")
+    var trainLabels: String?
 
     @Flag(help: "One JSON object per query and line: {\"query\": …, \"results\": [{\"image\": …, \"score\": …}]}.")
     var json = false
@@ -42,10 +52,24 @@ struct SearchCommand: ParsableCommand {
             throw fail(error)
         }
         let outcomes: [Result<[SearchHit], SkippedImage>]
+        let urls = queries.map { URL(fileURLWithPath: $0) }
+        let description = try pipelineDescription(for: index)
         do {
-            outcomes = try index.search(images: queries.map { URL(fileURLWithPath: $0) }, top: top,
-                                        retrieval: retrieval ?? index.defaultRetrieval)
-        } catch {
+            if let description {
+                var trainSet: TrainSet?
+                if let trainIndex {
+                    let train = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
+                    guard train.manifest.descriptor == index.manifest.descriptor else {
+                        throw PipelineError(code: .invalidIndex, file: trainIndex,
+                                            reason: "the train index was built with '\(train.manifest.descriptor)', the index with '\(index.manifest.descriptor)'")
+                    }
+                    trainSet = try TrainSet.load(index: train, labels: LandmarkLabels.load(trainLabels ?? train.manifest.imageRoot))
+                }
+                outcomes = try index.search(images: urls, top: top, pipeline: description, trainSet: trainSet)
+            } else {
+                outcomes = try index.search(images: urls, top: top, retrieval: retrieval ?? index.defaultRetrieval)
+            }
+        } catch let error as PipelineError {
             throw fail(error)
         }
         var anySkipped = false
@@ -67,6 +91,29 @@ struct SearchCommand: ParsableCommand {
             }
         }
         if anySkipped { throw LandmarkExitCode.someInputsSkipped }
+    }
+}
+
+extension SearchCommand {
+    /// The pipeline to run, nil for a plain search; its descriptor, if named, must be the index's.
+    func pipelineDescription(for index: RetrievalIndex) throws -> PipelineDescription? {
+        guard let pipeline else { return nil }
+        let description: PipelineDescription
+        do {
+            description = try PipelineDescription.parse(pipeline)
+        } catch {
+            throw ValidationError(error.reason)
+        }
+        switch description.retrieval {
+        case .descriptorOptions: break
+        case .asmk, .baseline:
+            throw ValidationError("search pipelines run on the index's global descriptor; for ASMK use --retrieval asmk")
+        case .cnn(let configuration, let token):
+            guard configuration.name == index.manifest.descriptor else {
+                throw ValidationError("pipeline names '\(token)' (\(configuration.name)) but the index was built with '\(index.manifest.descriptor)'; leave the descriptor out of --pipeline")
+            }
+        }
+        return description.stages.isEmpty ? nil : description
     }
 }
 

@@ -1,0 +1,54 @@
+import Foundation
+import LandmarkEvaluation
+import LandmarkLinearAlgebra
+import LandmarkRecognition
+
+extension LandmarkLabels {
+    /// Reads labels from what a user points at: a folder benchmark directory (its ground_truth.tsv), a
+    /// GLDv2 `train.csv`, or an `image<TAB>landmark` TSV file.
+    public static func load(_ path: String) throws(PipelineError) -> LandmarkLabels {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw PipelineError(code: .inputNotFound, file: path, reason: "no such file or directory")
+        }
+        do {
+            if isDirectory.boolValue {
+                do {
+                    return fromFolderBenchmark(try FolderBenchmark.load(url))
+                } catch {
+                    throw PipelineError(code: .invalidDataset, file: error.file, reason: error.reason)
+                }
+            }
+            if url.pathExtension.lowercased() == "csv" { return try readGLDv2Train(url) }
+            return try readTSV(url)
+        } catch let error as RecognitionError {
+            throw PipelineError(code: .invalidDataset, file: path, reason: error.description)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError(code: .invalidDataset, file: path, reason: "\(error)")
+        }
+    }
+}
+
+extension TrainSet {
+    /// The labelled images of a train index: their stored descriptors and landmarks.
+    public static func load(index: RetrievalIndex, labels: LandmarkLabels,
+                            recognition: KNNRecognition = KNNRecognition(inlierWeight: 0)) throws(PipelineError) -> TrainSet {
+        let matrix = index.store.matrix()
+        var rows: [[Float]] = []
+        var names: [String] = []
+        for (row, identifier) in index.store.identifiers.enumerated() {
+            guard let label = labels.label(of: identifier) else { continue }
+            rows.append(matrix.row(row))
+            names.append(label)
+        }
+        guard !rows.isEmpty else {
+            throw PipelineError(code: .invalidDataset, file: index.directory.path,
+                                reason: "none of the index's \(index.store.count) images has a label in the given labels")
+        }
+        return TrainSet(descriptors: Matrix(stacking: rows, dimension: matrix.columns), labels: names,
+                        recognition: recognition)
+    }
+}

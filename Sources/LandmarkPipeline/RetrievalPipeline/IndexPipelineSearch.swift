@@ -1,0 +1,97 @@
+import Foundation
+import LandmarkImage
+import LandmarkIndex
+import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
+import LandmarkReranking
+
+extension RetrievalIndex {
+    /// Searches with a whole pipeline (METHODS.md §3): global search, then the pipeline's stages.
+    ///
+    /// - Database-side augmentation is computed once per setting and kept in the index directory
+    ///   (`augmented-dba<k>a<α>.lmd`), so later searches pay nothing for it.
+    /// - Spatial verification matches the query's features against the index's stored local features
+    ///   (build the index with `--local rootsift-asmk`).
+    /// - Discriminative re-ranking predicts labels of the index images and queries from `trainSet`.
+    public func search(images: [URL], top k: Int, pipeline: PipelineDescription, trainSet: TrainSet? = nil,
+                       decoding: ImageDecodingOptions = .init(),
+                       progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> [Result<[SearchHit], SkippedImage>] {
+        guard hasGlobalDescriptors else {
+            throw PipelineError(code: .invalidRequest, file: directory.path,
+                                reason: "pipelines start from global descriptors; this index has none (built with --descriptor none)")
+        }
+        if pipeline.needsLocalFeatures && localFeatureStore == nil {
+            throw PipelineError(code: .invalidRequest, file: directory.path,
+                                reason: "pipeline '\(pipeline)' verifies matches but the index has no local features; rebuild it with --local \(LocalIndexConfiguration.rootSIFTASMK)")
+        }
+        let extraction = DescriptorExtraction(extractor: extractor, decoding: decoding)
+        let described = extraction.describeAll(images.map { ExtractionItem(url: $0, name: $0.path) })
+        var describedImages: [Int] = []
+        var vectors: [[Float]] = []
+        for (position, result) in described.enumerated() {
+            if case .success(let vector) = result { describedImages.append(position); vectors.append(vector) }
+        }
+        guard !vectors.isEmpty else { return described.map { $0.map { _ in [] } } }
+        let queries = Matrix(stacking: vectors, dimension: extractor.dimension)
+
+        var database = store.matrix()
+        var stages = pipeline.stages
+        while case .databaseAugmentation(let neighbours, let alpha)? = stages.first {
+            database = try augmentedDatabase(database, neighbours: neighbours, alpha: alpha)
+            stages.removeFirst()
+        }
+        var resources = RetrievalResources()
+        if pipeline.needsLocalFeatures, let localExtractor {
+            let queryURLs = describedImages.map { images[$0] }
+            let extracted = LocalFeatureExtraction(sift: localExtractor.configuration, rootSIFT: true, decoding: decoding)
+                .extractAll(queryURLs)
+            let queryFeatures = extracted.map { try? $0.get() }
+            let index = self
+            resources.queryFeatures = { queryFeatures[$0] }
+            resources.databaseFeatures = { index.localFeatures(ofImage: $0) }
+        }
+        if pipeline.needsTrainSet {
+            guard let trainSet else {
+                throw PipelineError(code: .invalidRequest, file: "",
+                                    reason: "pipeline '\(pipeline)' re-ranks with a labelled train set: give --train-index")
+            }
+            resources.databaseLabels = trainSet.predictLabels(database)
+            resources.queryLabels = trainSet.predictLabels(queries)
+        }
+        let output = try RetrievalPipeline(stages: stages).run(
+            database: database, queries: queries, excluded: Array(repeating: nil, count: queries.rows),
+            resources: resources, progress: progress)
+        var hitsOfImage: [Int: [SearchHit]] = [:]
+        for (query, (image, ranking)) in zip(describedImages, output.rankings).enumerated() {
+            hitsOfImage[image] = ranking.prefix(k).map { row in
+                SearchHit(image: store.identifiers[row], score: RetrievalPipeline.dot(queries, query, database, row))
+            }
+        }
+        return described.enumerated().map { position, result in
+            result.map { _ in hitsOfImage[position] ?? [] }
+        }
+    }
+
+    /// The index's descriptors after database-side augmentation, from the directory's cache or computed
+    /// and cached (temporary file, then rename).
+    func augmentedDatabase(_ database: Matrix, neighbours: Int, alpha: Float) throws(PipelineError) -> Matrix {
+        let name = "augmented-dba\(neighbours)a\(PipelineDescription.format(alpha)).lmd"
+        let url = directory.appendingPathComponent(name)
+        // The cache belongs to one state of the descriptor store: its size and modification time.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: store.path)
+        let source = "\((attributes?[.size] as? Int) ?? -1)@\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        if let cached = try? DescriptorStore.open(url), cached.count == database.rows, cached.dimension == database.columns,
+           cached.metadata["source"] == source {
+            return cached.matrix()
+        }
+        let augmented = DatabaseAugmentation(neighbours: neighbours, alpha: alpha).augment(database)
+        do {
+            try DescriptorStoreWriter.write(augmented, identifiers: store.identifiers,
+                                            metadata: ["augmentation": "dba\(neighbours)a\(alpha)", "source": source],
+                                            to: url)
+        } catch {
+            throw PipelineError(code: .writeFailed, file: url.path, reason: error.reason)
+        }
+        return augmented
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import LandmarkDescriptors
+import LandmarkEvaluation
+import LandmarkIndex
+import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
+import LandmarkRecognition
+
+/// A folder benchmark with everything the stages need computed once: global descriptors of every
+/// readable image and, when asked, local features. Ablations and recognition reuse it.
+public struct PreparedFolderBenchmark: Sendable {
+    public let benchmark: FolderBenchmark
+    /// Dataset index of every database row.
+    public let databaseImages: [Int]
+    /// Rows of the described images (L2-normalised descriptors).
+    public let database: Matrix
+    /// Row of each dataset image, nil when it could not be described.
+    public let rowOfImage: [Int?]
+    /// Local features by database row (empty when not extracted).
+    public let localFeatures: [LocalFeatures?]
+    public let skipped: [SkippedImage]
+    public let descriptor: String
+    public let secondsDescribing: Double
+    public let secondsExtractingLocalFeatures: Double
+}
+
+/// One evaluated pipeline: the figures, the rankings and the time each stage took.
+public struct PipelineReport: Sendable {
+    public var pipeline: String
+    public var retrieval: RetrievalReport
+    public var rankings: [QueryRanking]
+    public var timings: [StageTiming]
+
+    /// Seconds per query of each timed stage.
+    public var secondsPerQuery: [(stage: String, seconds: Double)] {
+        let queries = max(1, retrieval.queries)
+        return timings.map { ($0.stage, $0.seconds / Double(queries)) }
+    }
+}
+
+/// A labelled train set in memory: descriptors (same descriptor as the evaluated images) and labels.
+public struct TrainSet: Sendable {
+    public var descriptors: Matrix
+    public var labels: [String]
+    /// kNN settings used to predict labels for discriminative re-ranking.
+    public var recognition: KNNRecognition
+
+    public init(descriptors: Matrix, labels: [String], recognition: KNNRecognition = KNNRecognition(inlierWeight: 0)) {
+        self.descriptors = descriptors
+        self.labels = labels
+        self.recognition = recognition
+    }
+
+    /// Predicted landmark of every row of `vectors` by kNN voting on similarities (METHODS.md §4).
+    public func predictLabels(_ vectors: Matrix) -> [String?] {
+        guard descriptors.rows > 0, vectors.rows > 0 else { return Array(repeating: nil, count: vectors.rows) }
+        let neighbours = ExactSearch(database: descriptors).search(vectors, k: min(descriptors.rows, recognition.neighbours))
+        return neighbours.map { list in
+            recognition.predict(list.map {
+                RecognitionNeighbour(image: String($0.index), label: labels[$0.index], similarity: $0.score)
+            }).label
+        }
+    }
+}
+
+/// Runs retrieval pipelines on a folder benchmark: every image with a landmark queries all the others.
+public struct PipelineEvaluation: Sendable {
+    public var extraction: DescriptorExtraction
+    /// Matching and RANSAC settings of spatial verification.
+    public var verifier: SpatialVerifier
+
+    public init(extraction: DescriptorExtraction,
+                verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC)) {
+        self.extraction = extraction
+        self.verifier = verifier
+    }
+
+    /// Describes every image, and extracts local features when `localFeatures` is set.
+    public func prepare(_ benchmark: FolderBenchmark, localFeatures: Bool,
+                        progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> PreparedFolderBenchmark {
+        let describeStart = Date()
+        let items = benchmark.images.indices.map {
+            ExtractionItem(url: benchmark.imageURL($0), name: benchmark.images[$0])
+        }
+        let results = extraction.describeAll(items, progress: progress)
+        var databaseImages: [Int] = []
+        var vectors: [[Float]] = []
+        var skipped: [SkippedImage] = []
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let vector): databaseImages.append(index); vectors.append(vector)
+            case .failure(let failure): skipped.append(failure)
+            }
+        }
+        var rowOfImage = [Int?](repeating: nil, count: benchmark.images.count)
+        for (row, index) in databaseImages.enumerated() { rowOfImage[index] = row }
+        let describeSeconds = Date().timeIntervalSince(describeStart)
+
+        let localStart = Date()
+        var features: [LocalFeatures?] = []
+        if localFeatures {
+            let urls = databaseImages.map { benchmark.imageURL($0) }
+            features = Self.extractLocalFeatures(urls, verifier: verifier, progress: progress)
+        }
+        return PreparedFolderBenchmark(
+            benchmark: benchmark, databaseImages: databaseImages,
+            database: Matrix(stacking: vectors, dimension: extraction.extractor.dimension),
+            rowOfImage: rowOfImage, localFeatures: features, skipped: skipped,
+            descriptor: extraction.extractor.name, secondsDescribing: describeSeconds,
+            secondsExtractingLocalFeatures: Date().timeIntervalSince(localStart))
+    }
+
+    /// Local features of every image, one image per core, each extraction single-threaded.
+    static func extractLocalFeatures(_ urls: [URL], verifier: SpatialVerifier,
+                                     progress: (@Sendable (PipelineProgress) -> Void)?) -> [LocalFeatures?] {
+        let slots = ResultSlots<LocalFeatures?>(count: urls.count, initial: nil)
+        let counter = ProgressCounter(total: urls.count, report: progress)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let extractor = {
+            var singleThreaded = verifier
+            singleThreaded.sift.configuration.threads = 1
+            return singleThreaded
+        }()
+        DispatchQueue.concurrentPerform(iterations: cores) { worker in
+            var index = worker
+            while index < urls.count {
+                slots.set(index, try? extractor.features(of: urls[index]).get().features)
+                counter.advance(current: urls[index].lastPathComponent)
+                index += cores
+            }
+        }
+        return slots.values
+    }
+
+    /// Evaluates one pipeline (its retrieval must be a global descriptor: the prepared one).
+    public func evaluate(_ prepared: PreparedFolderBenchmark, pipeline: PipelineDescription,
+                         trainSet: TrainSet? = nil,
+                         progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> PipelineReport {
+        let benchmark = prepared.benchmark
+        let queryIndices = benchmark.queryIndices
+        let describedQueries = queryIndices.filter { prepared.rowOfImage[$0] != nil }
+        let queryRows = describedQueries.compactMap { prepared.rowOfImage[$0] }
+        let queries = Matrix(stacking: queryRows.map { prepared.database.row($0) }, dimension: prepared.database.columns)
+
+        var resources = RetrievalResources(verifier: verifier)
+        if pipeline.needsLocalFeatures {
+            guard prepared.localFeatures.count == prepared.database.rows else {
+                throw PipelineError(code: .invalidRequest, file: benchmark.directory.path,
+                                    reason: "the pipeline verifies matches but local features were not extracted")
+            }
+            let features = prepared.localFeatures
+            resources.databaseFeatures = { features[$0] }
+            resources.queryFeatures = { features[queryRows[$0]] }
+        }
+        if pipeline.needsTrainSet {
+            guard let trainSet else {
+                throw PipelineError(code: .invalidRequest, file: "",
+                                    reason: "pipeline '\(pipeline)' re-ranks with a labelled train set: give --train-index and --train-labels")
+            }
+            resources.databaseLabels = trainSet.predictLabels(prepared.database)
+            resources.queryLabels = queryRows.map { resources.databaseLabels?[$0] ?? nil }
+        }
+        let output = try RetrievalPipeline(stages: pipeline.stages)
+            .run(database: prepared.database, queries: queries, excluded: queryRows, resources: resources,
+                 progress: progress)
+        var rankingOfQuery: [Int: [Int]] = [:]
+        for (query, ranking) in zip(describedQueries, output.rankings) {
+            rankingOfQuery[query] = ranking.map { prepared.databaseImages[$0] }
+        }
+        // A query that could not be read still counts, with an empty ranking (AP 0).
+        let rankings = queryIndices.map { rankingOfQuery[$0] ?? [] }
+        let scores = RetrievalMetrics.evaluate(rankings: rankings,
+                                               groundTruth: queryIndices.map { benchmark.groundTruth(forQuery: $0) },
+                                               kappas: RetrievalEvaluation.kappas)
+        let searchSeconds = output.timings.reduce(0) { $0 + $1.seconds }
+        let name = pipeline.retrieval == .descriptorOptions
+            ? ([prepared.descriptor] + pipeline.stages.map(\.description)).joined(separator: ",")
+            : pipeline.description
+        let report = RetrievalReport(
+            dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
+            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
+            meanPrecisionAt: scores.meanPrecisionAtK, skipped: prepared.skipped,
+            secondsDescribing: prepared.secondsDescribing + prepared.secondsExtractingLocalFeatures,
+            secondsSearching: searchSeconds)
+        let named = zip(queryIndices, rankings).map { query, ranking in
+            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
+        }
+        return PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: output.timings)
+    }
+
+    /// The retrieval alone, then one more stage at a time: each stage's effect on the same prepared data.
+    public func ablation(_ prepared: PreparedFolderBenchmark, pipeline: PipelineDescription, trainSet: TrainSet? = nil,
+                         progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> [PipelineReport] {
+        var reports: [PipelineReport] = []
+        for prefix in pipeline.prefixes {
+            reports.append(try evaluate(prepared, pipeline: prefix, trainSet: trainSet, progress: progress))
+        }
+        return reports
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import LandmarkGeometry
+import LandmarkIndex
+import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
+import LandmarkReranking
+
+/// What the stages after the first search may draw on besides the descriptors.
+public struct RetrievalResources: Sendable {
+    /// Local features of a database row / of a query, for spatial verification (nil: not available).
+    public var databaseFeatures: (@Sendable (Int) -> LocalFeatures?)?
+    public var queryFeatures: (@Sendable (Int) -> LocalFeatures?)?
+    /// Matching and RANSAC settings; each spatial stage sets its own inlier threshold.
+    public var verifier: SpatialVerifier
+    /// Predicted landmark of every database row and of every query, for discriminative re-ranking.
+    public var databaseLabels: [String?]?
+    public var queryLabels: [String?]?
+
+    public init(databaseFeatures: (@Sendable (Int) -> LocalFeatures?)? = nil,
+                queryFeatures: (@Sendable (Int) -> LocalFeatures?)? = nil,
+                verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC),
+                databaseLabels: [String?]? = nil, queryLabels: [String?]? = nil) {
+        self.databaseFeatures = databaseFeatures
+        self.queryFeatures = queryFeatures
+        self.verifier = verifier
+        self.databaseLabels = databaseLabels
+        self.queryLabels = queryLabels
+    }
+}
+
+/// Time one stage took, over all queries.
+public struct StageTiming: Sendable, Codable, Equatable {
+    public var stage: String
+    public var seconds: Double
+}
+
+/// Runs the stages of a `PipelineDescription` after the first search (METHODS.md §3) on descriptors in
+/// memory: database-side augmentation, query expansion, spatial verification, discriminative query
+/// expansion and discriminative re-ranking. Rankings are database rows, best first.
+public struct RetrievalPipeline: Sendable {
+    public var stages: [PipelineDescription.Stage]
+
+    /// Non-matching pairs run RANSAC to its iteration cap; 2000 keeps re-ranking a list affordable while a
+    /// true match (many inliers) still stops after a few dozen iterations.
+    public static let rerankingRANSAC: RANSACConfiguration = {
+        var configuration = RANSACConfiguration()
+        configuration.maximumIterations = 2000
+        return configuration
+    }()
+
+    public init(stages: [PipelineDescription.Stage]) {
+        self.stages = stages
+    }
+
+    /// The result of a run.
+    public struct Output: Sendable {
+        /// Per query, database rows best first (the excluded row removed), `depth` long at most.
+        public var rankings: [[Int]]
+        /// "search" first, then one entry per stage.
+        public var timings: [StageTiming]
+    }
+
+    /// Ranks `database` for every row of `queries`. `excluded[q]` is a database row never returned for
+    /// query q (the query itself when it belongs to the database). `depth` bounds every ranking; the full
+    /// database when nil.
+    public func run(database original: Matrix, queries original_queries: Matrix, excluded: [Int?],
+                    resources: RetrievalResources, depth: Int? = nil,
+                    progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> Output {
+        var database = original
+        var queries = original_queries
+        let count = database.rows
+        let listLength = min(count, depth ?? count)
+        var timings: [StageTiming] = []
+
+        func search() -> [[Neighbor]] {
+            // One extra, so that dropping the excluded row still leaves `listLength` results.
+            let hits = ExactSearch(database: database).search(queries, k: min(count, listLength + 1))
+            return hits.enumerated().map { query, list in
+                Array(list.lazy.filter { $0.index != excluded[query] }.prefix(listLength))
+            }
+        }
+        func timed<T>(_ name: String, _ body: () throws(PipelineError) -> T) throws(PipelineError) -> T {
+            let start = Date()
+            let value = try body()
+            timings.append(StageTiming(stage: name, seconds: Date().timeIntervalSince(start)))
+            return value
+        }
+
+        var results = try timed("search") { search() }
+        var rankings = results.map { $0.map(\.index) }
+        // Spatially verified rows per query, for discriminative query expansion.
+        var verified: [Set<Int>] = Array(repeating: [], count: queries.rows)
+
+        for stage in stages {
+            switch stage {
+            case .databaseAugmentation(let neighbours, let alpha):
+                results = try timed(stage.description) {
+                    database = DatabaseAugmentation(neighbours: neighbours, alpha: alpha).augment(database)
+                    return search()
+                }
+                rankings = results.map { $0.map(\.index) }
+            case .queryExpansion(let neighbours, let alpha):
+                results = try timed(stage.description) {
+                    let current = zip(rankings, queries.rowIndices).map { ranking, query in
+                        ranking.prefix(neighbours).map { row in
+                            Neighbor(index: row, score: Self.dot(queries, query, database, row))
+                        }
+                    }
+                    queries = QueryExpansion(neighbours: neighbours, alpha: alpha)
+                        .expand(queries: queries, database: database, results: current)
+                    return search()
+                }
+                rankings = results.map { $0.map(\.index) }
+            case .spatialVerification(let depth, let minimumInliers):
+                guard let databaseFeatures = resources.databaseFeatures, let queryFeatures = resources.queryFeatures else {
+                    throw PipelineError(code: .invalidRequest, file: "",
+                                        reason: "\(stage): spatial verification needs local features (index with --local, or evaluate a dataset)")
+                }
+                var verifier = resources.verifier
+                verifier.minimumInliers = minimumInliers
+                let current = rankings
+                let outcome = try timed(stage.description) {
+                    Self.spatiallyVerify(current, depth: depth, verifier: verifier, databaseFeatures: databaseFeatures,
+                                         queryFeatures: queryFeatures, progress: progress)
+                }
+                rankings = outcome.rankings
+                verified = outcome.verified
+            case .discriminativeQueryExpansion(let depth):
+                let currentQueries = queries, currentDatabase = database, current = rankings, positives = verified
+                rankings = try timed(stage.description) {
+                    let expansion = DiscriminativeQueryExpansion(depth: depth)
+                    return current.indices.map { query in
+                        expansion.rerank(query: currentQueries.row(query), database: currentDatabase,
+                                         ranking: current[query], positives: Array(positives[query]).sorted())
+                    }
+                }
+            case .discriminativeReranking(let depth):
+                guard let databaseLabels = resources.databaseLabels, let queryLabels = resources.queryLabels,
+                      databaseLabels.count == count, queryLabels.count == queries.rows else {
+                    throw PipelineError(code: .invalidRequest, file: "",
+                                        reason: "\(stage): discriminative re-ranking needs a labelled train set (--train-index and --train-labels)")
+                }
+                let currentQueries = queries, currentDatabase = database, current = rankings
+                rankings = try timed(stage.description) {
+                    var rowsOfLabel: [String: [Int]] = [:]
+                    for (row, label) in databaseLabels.enumerated() {
+                        if let label { rowsOfLabel[label, default: []].append(row) }
+                    }
+                    return current.indices.map { query -> [Int] in
+                        guard let label = queryLabels[query] else { return current[query] }
+                        let candidates = (rowsOfLabel[label] ?? []).filter { $0 != excluded[query] }
+                        return DiscriminativeReranking.rerank(
+                            current[query], depth: depth, queryLabel: label, candidates: candidates,
+                            label: { databaseLabels[$0] },
+                            similarity: { Self.dot(currentQueries, query, currentDatabase, $0) })
+                    }
+                }
+            }
+        }
+        return Output(rankings: rankings, timings: timings)
+    }
+
+    static func dot(_ a: Matrix, _ rowA: Int, _ b: Matrix, _ rowB: Int) -> Float {
+        a.storage.withUnsafeBufferPointer { left in
+            b.storage.withUnsafeBufferPointer { right in
+                var sum: Float = 0
+                let columns = a.columns, x = rowA * columns, y = rowB * columns
+                for column in 0..<columns { sum += left[x + column] * right[y + column] }
+                return sum
+            }
+        }
+    }
+
+    /// Verifies the top `depth` of every ranking and moves verified results ahead. The pairs of all
+    /// queries are spread over the cores (so a single query uses them all), each pair's matrix product on
+    /// one BLAS thread: multi-threaded OpenBLAS inside parallel workers spins and collapses.
+    static func spatiallyVerify(_ rankings: [[Int]], depth: Int, verifier: SpatialVerifier,
+                                databaseFeatures: @Sendable (Int) -> LocalFeatures?,
+                                queryFeatures: @Sendable (Int) -> LocalFeatures?,
+                                progress: (@Sendable (PipelineProgress) -> Void)?) -> (rankings: [[Int]], verified: [Set<Int>]) {
+        var pairs: [(query: Int, candidate: Int)] = []
+        for (query, ranking) in rankings.enumerated() {
+            for candidate in ranking.prefix(depth) { pairs.append((query, candidate)) }
+        }
+        let slots = ResultSlots<Int>(count: pairs.count, initial: 0)
+        let counter = ProgressCounter(total: pairs.count, report: progress)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let previousThreadCount = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(previousThreadCount) }
+        let allPairs = pairs
+        DispatchQueue.concurrentPerform(iterations: cores) { worker in
+            var position = worker
+            while position < allPairs.count {
+                let (query, candidate) = allPairs[position]
+                if let features = queryFeatures(query), let candidateFeatures = databaseFeatures(candidate) {
+                    slots.set(position, verifier.verify(features, candidateFeatures).inlierCount)
+                }
+                counter.advance(current: "verifying")
+                position += cores
+            }
+        }
+        var inliers = [[Int: Int]](repeating: [:], count: rankings.count)
+        for (pair, count) in zip(allPairs, slots.values) where count > 0 { inliers[pair.query][pair.candidate] = count }
+        let reranked = rankings.indices.map { query in
+            SpatialReranking.rerank(rankings[query], depth: depth) { inliers[query][$0] ?? 0 }
+        }
+        return (reranked, inliers.map { Set($0.keys) })
+    }
+}
+
+extension Matrix {
+    var rowIndices: Range<Int> { 0..<rows }
+}
+
+/// Slots written by worker threads at distinct indices.
+final class ResultSlots<Value: Sendable>: @unchecked Sendable {
+    private var storage: [Value]
+    private let lock = NSLock()
+    init(count: Int, initial: Value) { storage = Array(repeating: initial, count: count) }
+    func set(_ index: Int, _ value: Value) { lock.lock(); storage[index] = value; lock.unlock() }
+    var values: [Value] { lock.lock(); defer { lock.unlock() }; return storage }
+}

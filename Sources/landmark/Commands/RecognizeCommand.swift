@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import LandmarkPipeline
+import LandmarkRecognition
+
+/// The recognition options shared by `recognize` and `evaluate --task recognition`.
+struct RecognitionOptions: ParsableArguments {
+    @Option(help: "K: train-set neighbours that vote.")
+    var neighbours: Int = 3
+
+    @Option(help: "λ: weight of the inlier term min(inliers, τ)/τ (used when the pipeline has a spatial stage).")
+    var inlierWeight: Double = 1
+
+    @Option(help: "τ: inliers at which the inlier term saturates.")
+    var inlierSaturation: Int = 70
+
+    @Option(help: "Confidence below which the answer is \"no landmark\".")
+    var minConfidence: Double = 0
+
+    func validate() throws {
+        guard neighbours > 0 else { throw ValidationError("--neighbours must be positive") }
+        guard inlierWeight >= 0, inlierSaturation > 0 else {
+            throw ValidationError("--inlier-weight must be ≥ 0 and --inlier-saturation positive")
+        }
+    }
+
+    /// The kNN settings; the inlier term only when the pipeline verifies.
+    func recognition(pipeline: PipelineDescription) throws -> KNNRecognition {
+        let verifies = pipeline.needsLocalFeatures
+        let others = pipeline.stages.filter { if case .spatialVerification = $0 { return false } else { return true } }
+        guard others.isEmpty, pipeline.retrieval != .asmk else {
+            throw ValidationError("recognition pipelines are a global descriptor, optionally with spatial (the inlier term); got '\(pipeline)'")
+        }
+        return KNNRecognition(neighbours: neighbours, inlierWeight: verifies ? inlierWeight : 0,
+                              inlierSaturation: inlierSaturation, minimumConfidence: minConfidence)
+    }
+}
+
+struct RecognizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recognize",
+        abstract: "Name the landmark in each photograph by kNN voting against a labelled train index.",
+        discussion: """
+        Each query's K nearest labelled train images vote: label l scores Σ (similarity + λ·min(inliers, τ)/τ) \
+        over its neighbours; the answer is the best label, with that score as confidence, or "no landmark" \
+        below --min-confidence. Inliers come from RootSIFT + RANSAC verification of the K neighbours, which \
+        reads the train photographs from the indexed folder (pipeline `global,spatial`, the default); \
+        `--pipeline global` votes on similarities alone.
+        """)
+
+    @Argument(help: "Train index directory made by `landmark index`.")
+    var trainIndex: String
+
+    @Argument(help: "Query photographs.")
+    var queries: [String]
+
+    @Option(help: "Labels of the train images: a folder benchmark directory, an image<TAB>landmark TSV, or a GLDv2 train.csv (default: the indexed folder's ground_truth.tsv).")
+    var labels: String?
+
+    @Option(help: "Pipeline: global or global,spatial (inlier term).")
+    var pipeline: String = "global,spatial"
+
+    @OptionGroup(title: "Recognition")
+    var recognitionOptions: RecognitionOptions
+
+    @Flag(help: "One JSON object per query and line: {\"query\", \"landmark\", \"confidence\", \"neighbours\"}.")
+    var json = false
+
+    func validate() throws {
+        guard !queries.isEmpty else { throw ValidationError("give at least one query image") }
+    }
+
+    struct QueryOutput: Encodable {
+        var query: String
+        var pipeline: String
+        var landmark: String?
+        var confidence: Double?
+        var scores: [RecognitionPrediction.LabelScore]?
+        var neighbours: [RecognitionAnswer.Neighbour]?
+        var error: String?
+    }
+
+    func run() throws {
+        let description: PipelineDescription
+        do {
+            description = try PipelineDescription.parse(pipeline)
+        } catch {
+            throw ValidationError(error.reason)
+        }
+        let recognition = try recognitionOptions.recognition(pipeline: description)
+        let index: RetrievalIndex
+        let trainLabels: LandmarkLabels
+        do {
+            index = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
+            let labelsPath = labels ?? URL(fileURLWithPath: index.manifest.imageRoot).path
+            trainLabels = try LandmarkLabels.load(labelsPath)
+        } catch {
+            throw fail(error)
+        }
+        let recognizer = IndexRecognition(index: index, labels: trainLabels, recognition: recognition)
+        guard recognizer.labelledImageCount > 0 else {
+            throw fail(PipelineError(code: .invalidDataset, file: labels ?? index.manifest.imageRoot,
+                                     reason: "no image of the index \(trainIndex) has a label here; pass --labels"))
+        }
+        let answers = recognizer.recognize(queries.map { URL(fileURLWithPath: $0) })
+        var anySkipped = false
+        for (query, answer) in zip(queries, answers) {
+            switch answer {
+            case .success(let answer):
+                if json {
+                    print(JSONOutput.line(QueryOutput(
+                        query: query, pipeline: description.description, landmark: answer.prediction.label,
+                        confidence: answer.prediction.confidence, scores: answer.prediction.scores,
+                        neighbours: answer.neighbours)))
+                } else {
+                    let name = answer.prediction.label ?? "no landmark"
+                    print(String(format: "%@  %@  (confidence %.3f)", query, name, answer.prediction.confidence))
+                    for neighbour in answer.neighbours {
+                        let inliers = neighbour.inliers.map { "  \($0) inliers" } ?? ""
+                        print(String(format: "    %.4f  %@  [%@]%@", neighbour.similarity, neighbour.image,
+                                     neighbour.label, inliers))
+                    }
+                }
+            case .failure(let skipped):
+                anySkipped = true
+                Console.error("warning: skipped query \(query): \(skipped.reason)")
+                if json { print(JSONOutput.line(QueryOutput(query: query, pipeline: description.description, error: skipped.reason))) }
+            }
+        }
+        if anySkipped { throw LandmarkExitCode.someInputsSkipped }
+    }
+}
