@@ -26,7 +26,8 @@ public struct PipelineStageBenchmarkResult: Sendable, CustomStringConvertible {
         var lines = [String(format: "pipeline stages on a %d × %d index, %d queries (time per query, description excluded):",
                             databaseCount, dimension, queries)]
         for entry in entries {
-            lines.append(String(format: "  %-10@ %9.2f ms/query", entry.stage, 1000 * entry.secondsPerQuery))
+            lines.append("  " + entry.stage.padding(toLength: 11, withPad: " ", startingAt: 0)
+                + String(format: "%9.2f ms/query", 1000 * entry.secondsPerQuery))
         }
         lines.append(String(format: "  database-side augmentation of the whole index (once): %.2f s", augmentationSeconds))
         lines.append("  spatial: \(featuresPerImage) features per image on average, from \(featureSource)")

@@ -97,19 +97,26 @@ struct RecognizeCommand: ParsableCommand {
         } catch {
             throw fail(error)
         }
+        // "global" (the default preset) means the index's own descriptor; a named one must be it.
+        if case .cnn(let configuration, let token) = description.retrieval, pipeline.lowercased().hasPrefix(token),
+           configuration.name != index.manifest.descriptor {
+            throw ValidationError("pipeline names '\(token)' but the train index was built with '\(index.manifest.descriptor)'")
+        }
         let recognizer = IndexRecognition(index: index, labels: trainLabels, recognition: recognition)
         guard recognizer.labelledImageCount > 0 else {
             throw fail(PipelineError(code: .invalidDataset, file: labels ?? index.manifest.imageRoot,
                                      reason: "no image of the index \(trainIndex) has a label here; pass --labels"))
         }
         let answers = recognizer.recognize(queries.map { URL(fileURLWithPath: $0) })
+        // The index decides the descriptor; the pipeline only whether neighbours are verified.
+        let pipelineName = ([index.manifest.descriptor] + description.stages.map(\.description)).joined(separator: ",")
         var anySkipped = false
         for (query, answer) in zip(queries, answers) {
             switch answer {
             case .success(let answer):
                 if json {
                     print(JSONOutput.line(QueryOutput(
-                        query: query, pipeline: description.description, landmark: answer.prediction.label,
+                        query: query, pipeline: pipelineName, landmark: answer.prediction.label,
                         confidence: answer.prediction.confidence, scores: answer.prediction.scores,
                         neighbours: answer.neighbours)))
                 } else {
@@ -124,7 +131,7 @@ struct RecognizeCommand: ParsableCommand {
             case .failure(let skipped):
                 anySkipped = true
                 Console.error("warning: skipped query \(query): \(skipped.reason)")
-                if json { print(JSONOutput.line(QueryOutput(query: query, pipeline: description.description, error: skipped.reason))) }
+                if json { print(JSONOutput.line(QueryOutput(query: query, pipeline: pipelineName, error: skipped.reason))) }
             }
         }
         if anySkipped { throw LandmarkExitCode.someInputsSkipped }
