@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LandmarkDescriptors
 import LandmarkImage
 import LandmarkPipeline
 import LandmarkRecognition
@@ -104,16 +105,25 @@ extension SearchCommand {
         } catch {
             throw ValidationError(error.reason)
         }
-        switch description.retrieval {
-        case .descriptorOptions: break
-        case .asmk, .baseline:
+        if description.retrieval == .asmk {
             throw ValidationError("search pipelines run on the index's global descriptor; for ASMK use --retrieval asmk")
-        case .cnn(let configuration, let token):
-            guard configuration.name == index.manifest.descriptor else {
-                throw ValidationError("pipeline names '\(token)' (\(configuration.name)) but the index was built with '\(index.manifest.descriptor)'; leave the descriptor out of --pipeline")
-            }
         }
+        try checkPipelineDescriptor(description, matches: index)
         return description.stages.isEmpty ? nil : description
+    }
+}
+
+/// A pipeline that names its descriptor must name the one the index was built with: the index's stored
+/// descriptors are what gets searched, so any other name would only mislabel the results.
+func checkPipelineDescriptor(_ description: PipelineDescription, matches index: RetrievalIndex) throws {
+    let named: (token: String, name: String)
+    switch description.retrieval {
+    case .descriptorOptions, .asmk: return
+    case .baseline: named = ("baseline", GradientColourHistogramBaseline.name)
+    case .cnn(let configuration, let token): named = (token, configuration.name)
+    }
+    guard named.name == index.manifest.descriptor else {
+        throw ValidationError("pipeline names '\(named.token)' (\(named.name)) but the index was built with '\(index.manifest.descriptor)'; leave the descriptor out of --pipeline")
     }
 }
 
