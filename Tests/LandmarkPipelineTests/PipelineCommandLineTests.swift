@@ -260,7 +260,7 @@ import Testing
 
         // Discriminative re-ranking needs a labelled train index; the index itself (labelled by its folder) will do.
         let noTrain = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "dre10"])
-        #expect(noTrain.status == 1)
+        #expect(noTrain.status == 64)
         #expect(noTrain.error.contains("--train-index"), "\(noTrain.error)")
         let withTrain = try runLandmark(executable, ["search", index.path] + queries
                                         + ["--pipeline", "aqe2,dre10", "--train-index", index.path, "--top", "5", "--json"])

@@ -37,7 +37,7 @@ extension RetrievalIndex {
         var database = store.matrix()
         var stages = pipeline.stages
         while case .databaseAugmentation(let neighbours, let alpha)? = stages.first {
-            database = try augmentedDatabase(database, neighbours: neighbours, alpha: alpha)
+            database = augmentedDatabase(database, neighbours: neighbours, alpha: alpha)
             stages.removeFirst()
         }
         var resources = RetrievalResources()
@@ -73,8 +73,8 @@ extension RetrievalIndex {
     }
 
     /// The index's descriptors after database-side augmentation, from the directory's cache or computed
-    /// and cached (temporary file, then rename).
-    func augmentedDatabase(_ database: Matrix, neighbours: Int, alpha: Float) throws(PipelineError) -> Matrix {
+    /// and cached (temporary file, then rename; skipped when the directory is not writable).
+    func augmentedDatabase(_ database: Matrix, neighbours: Int, alpha: Float) -> Matrix {
         let name = "augmented-dba\(neighbours)a\(PipelineDescription.format(alpha)).lmd"
         let url = directory.appendingPathComponent(name)
         // The cache belongs to one state of the descriptor store: its size and modification time.
@@ -85,13 +85,10 @@ extension RetrievalIndex {
             return cached.matrix()
         }
         let augmented = DatabaseAugmentation(neighbours: neighbours, alpha: alpha).augment(database)
-        do {
-            try DescriptorStoreWriter.write(augmented, identifiers: store.identifiers,
-                                            metadata: ["augmentation": "dba\(neighbours)a\(alpha)", "source": source],
-                                            to: url)
-        } catch {
-            throw PipelineError(code: .writeFailed, file: url.path, reason: error.reason)
-        }
+        // A read-only index still searches; it just recomputes the augmentation next time.
+        try? DescriptorStoreWriter.write(augmented, identifiers: store.identifiers,
+                                         metadata: ["augmentation": "dba\(neighbours)a\(alpha)", "source": source],
+                                         to: url)
         return augmented
     }
 }

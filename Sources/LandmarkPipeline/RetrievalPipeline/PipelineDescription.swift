@@ -16,8 +16,9 @@ import LandmarkDescriptors
 /// - `dqe<R>` discriminative query expansion over the top R [100];
 /// - `dre<K>` discriminative re-ranking with a labelled train set, sort- and insert-step over the top K [100].
 ///
-/// Presets: `global` (the default descriptor alone) and `best` (the most accurate pipeline that needs
-/// nothing beyond the evaluated folder); a preset may begin a longer description (`best,dre100`).
+/// Presets: `global` (the descriptor alone) and `best` (the most accurate pipeline that needs nothing
+/// beyond the evaluated folder); neither names a descriptor, so they run on the command's descriptor
+/// options or the searched index's own descriptor. A preset may begin a longer description (`best,dre100`).
 public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible {
     /// Where the first ranking comes from.
     public enum Retrieval: Sendable, Equatable {
@@ -78,11 +79,11 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
     // inliers; on devset, 15 lowered mAP while 80 raised it.
     public static let defaultMinimumInliers = 80
 
-    /// Named pipelines. `best` was chosen by the ablation on the development set (see README): it needs
-    /// no train set, only the evaluated images.
+    /// Named pipelines. `best` was chosen by ablations on the development set (see README); it needs
+    /// no train set, only the evaluated images (and their local features).
     public static let presets: [String: String] = [
-        "global": "gem-lite2",
-        "best": "gem-lite2,dba2,aqe2,spatial100",
+        "global": "",
+        "best": "dba3,aqe3,spatial30,dqe100",
     ]
 
     /// Does any stage need local features?
@@ -116,13 +117,13 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
     /// Parses a description or a preset name.
     public static func parse(_ text: String) throws(PipelineError) -> PipelineDescription {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if let preset = presets[trimmed] { return try parse(preset) }
         var tokens = trimmed.split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces) }
         // A preset may start a longer description: "best,dre100".
         if let first = tokens.first, let preset = presets[first] {
             tokens = preset.split(separator: ",").map(String.init) + tokens.dropFirst()
         }
+        if tokens.isEmpty { return PipelineDescription() }
         guard !tokens.isEmpty, !tokens.contains(where: \.isEmpty) else {
             throw invalid(text, "it is empty or has an empty stage")
         }
@@ -133,7 +134,6 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
                 description.retrieval = retrieval
                 continue
             }
-            if token == "global" && position == 0 { continue }
             description.stages.append(try stage(token, in: text))
         }
         if description.retrieval == .asmk,

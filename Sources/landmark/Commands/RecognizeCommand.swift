@@ -95,13 +95,10 @@ struct RecognizeCommand: ParsableCommand {
             let labelsPath = labels ?? URL(fileURLWithPath: index.manifest.imageRoot).path
             trainLabels = try LandmarkLabels.load(labelsPath)
         } catch {
+            if labels == nil { Console.error("hint: without --labels, the labels come from the indexed folder's ground_truth.tsv") }
             throw fail(error)
         }
-        // "global" (the default preset) means the index's own descriptor; a named one must be it.
-        if case .cnn(let configuration, let token) = description.retrieval, pipeline.lowercased().hasPrefix(token),
-           configuration.name != index.manifest.descriptor {
-            throw ValidationError("pipeline names '\(token)' but the train index was built with '\(index.manifest.descriptor)'")
-        }
+        try checkPipelineDescriptor(description, matches: index)
         let recognizer = IndexRecognition(index: index, labels: trainLabels, recognition: recognition)
         guard recognizer.labelledImageCount > 0 else {
             throw fail(PipelineError(code: .invalidDataset, file: labels ?? index.manifest.imageRoot,

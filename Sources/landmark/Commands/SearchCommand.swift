@@ -109,6 +109,9 @@ extension SearchCommand {
             throw ValidationError("search pipelines run on the index's global descriptor; for ASMK use --retrieval asmk")
         }
         try checkPipelineDescriptor(description, matches: index)
+        if description.needsTrainSet && trainIndex == nil {
+            throw ValidationError("pipeline '\(description)' has a dre stage: give --train-index (and --train-labels)")
+        }
         return description.stages.isEmpty ? nil : description
     }
 }
