@@ -37,6 +37,10 @@ public struct IndexRecognition: Sendable {
 
     public func recognize(_ images: [URL]) -> [Result<RecognitionAnswer, SkippedImage>] {
         let everything = index.store.count
+        var rowOfIdentifier: [String: Int] = [:]
+        if index.localFeatureStore != nil {
+            for (row, identifier) in index.store.identifiers.enumerated() { rowOfIdentifier[identifier] = row }
+        }
         let searched = index.search(images: images, top: everything)
         return zip(images, searched).map { url, outcome in
             outcome.flatMap { hits -> Result<RecognitionAnswer, SkippedImage> in
@@ -50,9 +54,11 @@ public struct IndexRecognition: Sendable {
                     case .failure(let failure): return .failure(failure)
                     case .success(let query):
                         for position in neighbours.indices {
-                            let trainURL = index.imageURL(neighbours[position].image)
-                            guard let train = try? verifier.features(of: trainURL).get() else { continue }
-                            let result = verifier.verify(query.features, train.features).result
+                            // The index's stored features when it has them; else the train photograph.
+                            let stored = rowOfIdentifier[neighbours[position].image].flatMap { index.localFeatures(ofImage: $0) }
+                            guard let train = stored ?? (try? verifier.features(of: index.imageURL(neighbours[position].image)).get().features)
+                            else { continue }
+                            let result = verifier.verify(query.features, train).result
                             neighbours[position].inliers = result.isVerified ? result.inlierCount : 0
                         }
                     }

@@ -223,7 +223,11 @@ struct EvaluateCommand: ParsableCommand {
                                         reason: "the train index was built with '\(index.manifest.descriptor)', the evaluation uses '\(extractor.name)'")
                 }
                 let labels = try LandmarkLabels.load(trainLabels ?? index.manifest.imageRoot)
-                trainSet = try TrainSet.load(index: index, labels: labels)
+                // Labels for discriminative re-ranking: similarity voting (the inlier term would need
+                // local features of the train images).
+                trainSet = try TrainSet.load(index: index, labels: labels, recognition: KNNRecognition(
+                    neighbours: recognitionOptions.neighbours, inlierWeight: 0,
+                    inlierSaturation: recognitionOptions.inlierSaturation, minimumConfidence: recognitionOptions.minConfidence))
             } catch let error as PipelineError {
                 throw fail(error)
             }

@@ -43,8 +43,8 @@ struct RecognizeCommand: ParsableCommand {
         discussion: """
         Each query's K nearest labelled train images vote: label l scores Σ (similarity + λ·min(inliers, τ)/τ) \
         over its neighbours; the answer is the best label, with that score as confidence, or "no landmark" \
-        below --min-confidence. Inliers come from RootSIFT + RANSAC verification of the K neighbours, which \
-        reads the train photographs from the indexed folder (pipeline `global,spatial`, the default); \
+        below --min-confidence. Inliers come from RootSIFT + RANSAC verification of the K neighbours against the index's stored local features \
+        (index with --local) or else the train photographs in the indexed folder (pipeline `global,spatial`, the default); \
         `--pipeline global` votes on similarities alone.
         """)
 

@@ -31,11 +31,18 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Labels of the train index (default: its folder's ground_truth.tsv).")
     var trainLabels: String?
 
+    @Option(help: "With dre: train neighbours voting for each image's label.")
+    var neighbours: Int = 3
+
+    @Option(help: "With dre: confidence below which an image gets no label (and is neither moved nor inserted).")
+    var minConfidence: Double = 0
+
     @Flag(help: "One JSON object per query and line: {\"query\": …, \"results\": [{\"image\": …, \"score\": …}]}.")
     var json = false
 
     func validate() throws {
         guard top > 0 else { throw ValidationError("--top must be positive") }
+        guard neighbours > 0 else { throw ValidationError("--neighbours must be positive") }
         guard !queries.isEmpty else { throw ValidationError("give at least one query image") }
     }
 
@@ -64,7 +71,9 @@ struct SearchCommand: ParsableCommand {
                         throw PipelineError(code: .invalidIndex, file: trainIndex,
                                             reason: "the train index was built with '\(train.manifest.descriptor)', the index with '\(index.manifest.descriptor)'")
                     }
-                    trainSet = try TrainSet.load(index: train, labels: LandmarkLabels.load(trainLabels ?? train.manifest.imageRoot))
+                    trainSet = try TrainSet.load(index: train, labels: LandmarkLabels.load(trainLabels ?? train.manifest.imageRoot),
+                                                 recognition: KNNRecognition(neighbours: neighbours, inlierWeight: 0,
+                                                                             minimumConfidence: minConfidence))
                 }
                 outcomes = try index.search(images: urls, top: top, pipeline: description, trainSet: trainSet)
             } else {
