@@ -35,7 +35,8 @@ extension LandmarkLabels {
 extension TrainSet {
     /// The labelled images of a train index: their stored descriptors and landmarks.
     public static func load(index: RetrievalIndex, labels: LandmarkLabels,
-                            recognition: KNNRecognition = KNNRecognition(inlierWeight: 0)) throws(PipelineError) -> TrainSet {
+                            recognition: KNNRecognition = KNNRecognition(inlierWeight: 0),
+                            labelsSource: String = "") throws(PipelineError) -> TrainSet {
         let matrix = index.store.matrix()
         var rows: [[Float]] = []
         var names: [String] = []
@@ -48,7 +49,21 @@ extension TrainSet {
             throw PipelineError(code: .invalidDataset, file: index.directory.path,
                                 reason: "none of the index's \(index.store.count) images has a label in the given labels")
         }
+        // Labels count as part of the source: the same index with other labels predicts differently.
+        let labelled = labels.labelOfImage.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
         return TrainSet(descriptors: Matrix(stacking: rows, dimension: matrix.columns), labels: names,
-                        recognition: recognition)
+                        recognition: recognition,
+                        source: "train=\(index.directory.standardizedFileURL.path) descriptor=\(index.manifest.descriptor) "
+                            + "labels=\(labelsSource) labels-hash=\(String(stableHash(labelled), radix: 16))")
     }
+}
+
+/// FNV-1a over UTF-8: stable across runs and machines (Swift's `hashValue` is seeded per process).
+func stableHash(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01b3
+    }
+    return hash
 }

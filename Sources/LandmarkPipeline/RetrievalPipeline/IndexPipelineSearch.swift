@@ -55,7 +55,7 @@ extension RetrievalIndex {
                 throw PipelineError(code: .invalidRequest, file: "",
                                     reason: "pipeline '\(pipeline)' re-ranks with a labelled train set: give --train-index")
             }
-            resources.databaseLabels = trainSet.predictLabels(database)
+            resources.databaseLabels = predictedLabels(store.matrix(), trainSet: trainSet)
             resources.queryLabels = trainSet.predictLabels(queries)
         }
         let output = try RetrievalPipeline(stages: stages).run(
@@ -77,9 +77,7 @@ extension RetrievalIndex {
     func augmentedDatabase(_ database: Matrix, neighbours: Int, alpha: Float) -> Matrix {
         let name = "augmented-dba\(neighbours)a\(PipelineDescription.format(alpha)).lmd"
         let url = directory.appendingPathComponent(name)
-        // The cache belongs to one state of the descriptor store: its size and modification time.
-        let attributes = try? FileManager.default.attributesOfItem(atPath: store.path)
-        let source = "\((attributes?[.size] as? Int) ?? -1)@\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        let source = storeVersion
         if let cached = try? DescriptorStore.open(url), cached.count == database.rows, cached.dimension == database.columns,
            cached.metadata["source"] == source {
             return cached.matrix()
@@ -90,5 +88,33 @@ extension RetrievalIndex {
                                          metadata: ["augmentation": "dba\(neighbours)a\(alpha)", "source": source],
                                          to: url)
         return augmented
+    }
+
+    /// One state of the descriptor store (its size and modification time): caches derived from the
+    /// store belong to it, and a rebuilt index does not reuse them.
+    var storeVersion: String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: store.path)
+        return "\((attributes?[.size] as? Int) ?? -1)@\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+    }
+
+    /// Predicted labels of every index image: computed once per train set and kept in the index
+    /// directory (`predicted-labels-<hash>.json`, holding the train set's description), so a search
+    /// only predicts its query.
+    func predictedLabels(_ database: Matrix, trainSet: TrainSet) -> [String?] {
+        struct Cache: Codable {
+            var trainSet: String
+            var count: Int
+            var labels: [String?]
+        }
+        let key = trainSet.predictionKey + " index=" + storeVersion
+        let url = directory.appendingPathComponent("predicted-labels-\(String(stableHash(key), radix: 16)).json")
+        if let data = try? Data(contentsOf: url), let cache = try? JSONDecoder().decode(Cache.self, from: data),
+           cache.trainSet == key, cache.count == database.rows, cache.labels.count == database.rows {
+            return cache.labels
+        }
+        let labels = trainSet.predictLabels(database)
+        // Not writable: predict again next time.
+        try? writeAtomically(Cache(trainSet: key, count: database.rows, labels: labels), to: url)
+        return labels
     }
 }

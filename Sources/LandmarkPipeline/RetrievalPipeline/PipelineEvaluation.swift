@@ -45,10 +45,22 @@ public struct TrainSet: Sendable {
     /// kNN settings used to predict labels for discriminative re-ranking.
     public var recognition: KNNRecognition
 
-    public init(descriptors: Matrix, labels: [String], recognition: KNNRecognition = KNNRecognition(inlierWeight: 0)) {
+    /// Where the train set came from (train index, labels file), so predictions made with it can be
+    /// cached and recognised later; empty for a train set built in memory.
+    public var source: String
+
+    public init(descriptors: Matrix, labels: [String], recognition: KNNRecognition = KNNRecognition(inlierWeight: 0),
+                source: String = "") {
         self.descriptors = descriptors
         self.labels = labels
         self.recognition = recognition
+        self.source = source
+    }
+
+    /// Everything a prediction depends on, as one line.
+    var predictionKey: String {
+        "\(source) count=\(descriptors.rows)x\(descriptors.columns) K=\(recognition.neighbours) "
+            + "min-confidence=\(recognition.minimumConfidence)"
     }
 
     /// Predicted landmark of every row of `vectors` by kNN voting on similarities (METHODS.md §4).

@@ -71,9 +71,11 @@ struct SearchCommand: ParsableCommand {
                         throw PipelineError(code: .invalidIndex, file: trainIndex,
                                             reason: "the train index was built with '\(train.manifest.descriptor)', the index with '\(index.manifest.descriptor)'")
                     }
-                    trainSet = try TrainSet.load(index: train, labels: LandmarkLabels.load(trainLabels ?? train.manifest.imageRoot),
+                    let labelsPath = trainLabels ?? train.manifest.imageRoot
+                    trainSet = try TrainSet.load(index: train, labels: LandmarkLabels.load(labelsPath),
                                                  recognition: KNNRecognition(neighbours: neighbours, inlierWeight: 0,
-                                                                             minimumConfidence: minConfidence))
+                                                                             minimumConfidence: minConfidence),
+                                                 labelsSource: URL(fileURLWithPath: labelsPath).standardizedFileURL.path)
                 }
                 outcomes = try index.search(images: urls, top: top, pipeline: description, trainSet: trainSet)
             } else {
