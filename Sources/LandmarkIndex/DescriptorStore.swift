@@ -40,28 +40,15 @@ public struct DescriptorStore: Sendable {
         func failure(_ code: DescriptorStoreError.Code, _ reason: String) -> DescriptorStoreError {
             DescriptorStoreError(code: code, file: path, reason: reason)
         }
-        let magic = DescriptorStoreFormat.magic
-        let prefix = Array(bytes.prefix(magic.count))
-        guard prefix == Array(magic.prefix(prefix.count)) else {
-            throw failure(.badMagic, "not a landmark descriptor store (wrong magic bytes)")
-        }
-        guard bytes.count >= DescriptorStoreFormat.headerSize else {
-            throw failure(.truncated, "file has \(bytes.count) bytes, shorter than the 64-byte header")
-        }
-        func uint64(at offset: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
-        func uint32(at offset: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
-
-        let version = uint32(at: 8)
-        guard version == DescriptorStoreFormat.version else {
-            throw failure(.unsupportedVersion,
-                          "format version \(version); this build reads version \(DescriptorStoreFormat.version) — rebuild the store")
-        }
-        guard let elementType = DescriptorElementType(rawValue: uint32(at: 12)) else {
-            throw failure(.unsupportedElementType, "unknown element type code \(uint32(at: 12))")
+        let raw = try StoreFileSections.readHeader(bytes, magic: DescriptorStoreFormat.magic,
+                                                   version: DescriptorStoreFormat.version, kind: "descriptor store",
+                                                   failure: failure)
+        guard let elementType = DescriptorElementType(rawValue: raw.word) else {
+            throw failure(.unsupportedElementType, "unknown element type code \(raw.word)")
         }
         // Bound every header field before arithmetic so a corrupt header cannot overflow.
         let limit = UInt64(bytes.count)
-        let fields = [uint64(at: 16), uint64(at: 24), uint64(at: 32), uint64(at: 40), uint64(at: 48)]
+        let fields = raw.fields
         guard fields.allSatisfy({ $0 <= UInt64(Int32.max) * 64 }) else {
             throw failure(.corrupt, "header fields are out of range")
         }
@@ -81,44 +68,14 @@ public struct DescriptorStore: Sendable {
         guard bytes.count == header.fileSize else {
             throw failure(.corrupt, "file has \(bytes.count - header.fileSize) unexpected trailing bytes")
         }
-        if verifyChecksum {
-            var crc = CRC32()
-            crc.update(UnsafeRawBufferPointer(rebasing: bytes[0 ..< DescriptorStoreFormat.checksumOffset]))
-            crc.update(UnsafeRawBufferPointer(rebasing: bytes[DescriptorStoreFormat.headerSize...]))
-            let stored = uint64(at: DescriptorStoreFormat.checksumOffset)
-            guard stored == UInt64(crc.value) else {
-                throw failure(.checksumMismatch, "content checksum \(crc.value) differs from the stored \(stored); the file is damaged — rebuild or re-copy it")
-            }
-        }
+        if verifyChecksum { try StoreFileSections.verifyChecksum(bytes, failure: failure) }
         if let expectedDimension, expectedDimension != header.dimension {
             throw failure(.dimensionMismatch, "descriptors have dimension \(header.dimension), expected \(expectedDimension)")
         }
 
-        let metadataStart = DescriptorStoreFormat.headerSize
-        var metadataReader = SectionReader(UnsafeRawBufferPointer(
-            rebasing: bytes[metadataStart ..< metadataStart + header.metadataLength]))
-        var metadata: [String: String] = [:]
-        guard let pairCount = metadataReader.readUInt32() else { throw failure(.corrupt, "metadata section is empty") }
-        for _ in 0 ..< pairCount {
-            guard let key = metadataReader.readString(), let value = metadataReader.readString() else {
-                throw failure(.corrupt, "metadata section is malformed")
-            }
-            metadata[key] = value
-        }
-        guard metadataReader.isAtEnd else { throw failure(.corrupt, "metadata section has trailing bytes") }
-
-        let identifiersStart = metadataStart + header.metadataLength
-        var identifierReader = SectionReader(UnsafeRawBufferPointer(
-            rebasing: bytes[identifiersStart ..< identifiersStart + header.identifiersLength]))
-        var identifiers: [String] = []
-        identifiers.reserveCapacity(header.count)
-        for index in 0 ..< header.count {
-            guard let identifier = identifierReader.readString() else {
-                throw failure(.corrupt, "identifier \(index) of \(header.count) is missing or malformed")
-            }
-            identifiers.append(identifier)
-        }
-        guard identifierReader.isAtEnd else { throw failure(.corrupt, "identifier section has trailing bytes") }
+        let (metadata, identifiers) = try StoreFileSections.readMetadataAndIdentifiers(
+            bytes, metadataLength: header.metadataLength, identifiersLength: header.identifiersLength,
+            count: header.count, failure: failure)
         return DescriptorStore(file: file, header: header, identifiers: identifiers, metadata: metadata)
     }
 

@@ -51,8 +51,6 @@ public struct DescriptorElementType: Sendable, Hashable, CustomStringConvertible
 enum DescriptorStoreFormat {
     static let magic: [UInt8] = Array("LMKDESC\0".utf8)
     static let version: UInt32 = 1
-    static let headerSize = 64
-    static let checksumOffset = 56
     static let payloadAlignment = 64
 
     struct Header: Equatable {
@@ -67,21 +65,16 @@ enum DescriptorStoreFormat {
 
         /// The 64 header bytes with the checksum field set to `checksum`.
         func encoded(checksum: UInt32) -> [UInt8] {
-            var bytes = DescriptorStoreFormat.magic
-            bytes.appendLittleEndian(DescriptorStoreFormat.version)
-            bytes.appendLittleEndian(elementType.rawValue)
-            bytes.appendLittleEndian(UInt64(dimension))
-            bytes.appendLittleEndian(UInt64(count))
-            bytes.appendLittleEndian(UInt64(metadataLength))
-            bytes.appendLittleEndian(UInt64(identifiersLength))
-            bytes.appendLittleEndian(UInt64(payloadOffset))
-            bytes.appendLittleEndian(UInt64(checksum))
-            return bytes
+            StoreFileSections.encodeHeader(
+                magic: DescriptorStoreFormat.magic, version: DescriptorStoreFormat.version, word: elementType.rawValue,
+                fields: [UInt64(dimension), UInt64(count), UInt64(metadataLength), UInt64(identifiersLength),
+                         UInt64(payloadOffset)],
+                checksum: checksum)
         }
     }
 
     static func alignedPayloadOffset(metadataLength: Int, identifiersLength: Int) -> Int {
-        let end = headerSize + metadataLength + identifiersLength
+        let end = StoreFileSections.headerSize + metadataLength + identifiersLength
         return (end + payloadAlignment - 1) / payloadAlignment * payloadAlignment
     }
 

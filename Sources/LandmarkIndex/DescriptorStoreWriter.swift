@@ -84,42 +84,9 @@ public enum DescriptorStoreWriter {
             elementType: elementType, dimension: dimension, count: identifiers.count,
             metadataLength: metadataBytes.count, identifiersLength: identifierBytes.count)
 
-        let directory = url.deletingLastPathComponent().path
-        let temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        var sink = try FileSink(path: temporaryPath)
-        do throws(DescriptorStoreError) {
-            let headerBytes = header.encoded(checksum: 0)
-            try sink.write(headerBytes)
-            // The checksum skips its own field; it is hashed as if absent and patched in at the end.
-            sink.checksum = CRC32()
-            headerBytes.withUnsafeBytes {
-                sink.checksum.update(UnsafeRawBufferPointer(rebasing: $0[0 ..< DescriptorStoreFormat.checksumOffset]))
-            }
-            try sink.write(metadataBytes)
-            try sink.write(identifierBytes)
-            let padding = header.payloadOffset - DescriptorStoreFormat.headerSize - metadataBytes.count - identifierBytes.count
-            try sink.write([UInt8](repeating: 0, count: padding))
-            try payload(&sink)
-            guard sink.offset == header.fileSize else {
-                throw DescriptorStoreError(code: .io, file: temporaryPath,
-                                           reason: "wrote \(sink.offset) bytes, expected \(header.fileSize)")
-            }
-            try sink.finish(checksum: UInt64(sink.checksum.value))
-            guard rename(temporaryPath, url.path) == 0 else {
-                throw DescriptorStoreError(code: .io, file: url.path,
-                                           reason: "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            sink.abandon()
-            unlink(temporaryPath)
-            throw error
-        }
-        // Persist the rename itself.
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        try StoreFileSections.writeAtomically(
+            to: url, header: header.encoded(checksum: 0), metadata: metadataBytes, identifiers: identifierBytes,
+            payloadOffset: header.payloadOffset, fileSize: header.fileSize, payload: payload)
     }
 }
 
@@ -188,7 +155,7 @@ struct FileSink {
     mutating func finish(checksum value: UInt64) throws(DescriptorStoreError) {
         try flush()
         var littleEndian = value.littleEndian
-        let written = pwrite(descriptor, &littleEndian, 8, off_t(DescriptorStoreFormat.checksumOffset))
+        let written = pwrite(descriptor, &littleEndian, 8, off_t(StoreFileSections.checksumOffset))
         guard written == 8 else {
             throw DescriptorStoreError(code: .io, file: path, reason: "cannot write the checksum: \(String(cString: strerror(errno)))")
         }

@@ -35,25 +35,14 @@ public struct LocalFeatureStore: Sendable {
         func failure(_ code: DescriptorStoreError.Code, _ reason: String) -> DescriptorStoreError {
             DescriptorStoreError(code: code, file: path, reason: reason)
         }
-        let magic = LocalFeatureStoreFormat.magic
-        let prefix = Array(bytes.prefix(magic.count))
-        guard prefix == Array(magic.prefix(prefix.count)) else {
-            throw failure(.badMagic, "not a landmark local-feature store (wrong magic bytes)")
-        }
-        guard bytes.count >= LocalFeatureStoreFormat.headerSize else {
-            throw failure(.truncated, "file has \(bytes.count) bytes, shorter than the 64-byte header")
-        }
-        func uint64(at offset: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
-        func uint32(at offset: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
-
-        let version = uint32(at: 8)
-        guard version == LocalFeatureStoreFormat.version else {
-            throw failure(.unsupportedVersion,
-                          "format version \(version); this build reads version \(LocalFeatureStoreFormat.version) — rebuild the store")
-        }
+        let raw = try StoreFileSections.readHeader(bytes, magic: LocalFeatureStoreFormat.magic,
+                                                   version: LocalFeatureStoreFormat.version, kind: "local-feature store",
+                                                   failure: failure)
+        func uint64(at offset: Int) -> UInt64 { StoreFileSections.uint64(bytes, at: offset) }
+        func uint32(at offset: Int) -> UInt32 { StoreFileSections.uint32(bytes, at: offset) }
         // Bound every header field before arithmetic so a corrupt header cannot overflow.
-        let dimension = Int(uint32(at: 12))
-        let fields = [uint64(at: 16), uint64(at: 24), uint64(at: 32), uint64(at: 40), uint64(at: 48)]
+        let dimension = Int(raw.word)
+        let fields = raw.fields
         guard dimension > 0, dimension <= 1 << 16, fields.allSatisfy({ $0 <= UInt64(Int32.max) * 64 }) else {
             throw failure(.corrupt, "header fields are out of range")
         }
@@ -99,42 +88,10 @@ public struct LocalFeatureStore: Sendable {
         guard bytes.count == fileSize else {
             throw failure(.corrupt, "file has \(bytes.count - fileSize) unexpected trailing bytes")
         }
-        if verifyChecksum {
-            var crc = CRC32()
-            crc.update(UnsafeRawBufferPointer(rebasing: bytes[0 ..< LocalFeatureStoreFormat.checksumOffset]))
-            crc.update(UnsafeRawBufferPointer(rebasing: bytes[LocalFeatureStoreFormat.headerSize...]))
-            let stored = uint64(at: LocalFeatureStoreFormat.checksumOffset)
-            guard stored == UInt64(crc.value) else {
-                throw failure(.checksumMismatch, "content checksum \(crc.value) differs from the stored \(stored); the file is damaged — rebuild or re-copy it")
-            }
-        }
-
-
-        let metadataStart = LocalFeatureStoreFormat.headerSize
-        var metadataReader = SectionReader(UnsafeRawBufferPointer(
-            rebasing: bytes[metadataStart ..< metadataStart + header.metadataLength]))
-        var metadata: [String: String] = [:]
-        guard let pairCount = metadataReader.readUInt32() else { throw failure(.corrupt, "metadata section is empty") }
-        for _ in 0 ..< pairCount {
-            guard let key = metadataReader.readString(), let value = metadataReader.readString() else {
-                throw failure(.corrupt, "metadata section is malformed")
-            }
-            metadata[key] = value
-        }
-        guard metadataReader.isAtEnd else { throw failure(.corrupt, "metadata section has trailing bytes") }
-
-        let identifiersStart = metadataStart + header.metadataLength
-        var identifierReader = SectionReader(UnsafeRawBufferPointer(
-            rebasing: bytes[identifiersStart ..< identifiersStart + header.identifiersLength]))
-        var identifiers: [String] = []
-        identifiers.reserveCapacity(header.imageCount)
-        for index in 0 ..< header.imageCount {
-            guard let identifier = identifierReader.readString() else {
-                throw failure(.corrupt, "identifier \(index) of \(header.imageCount) is missing or malformed")
-            }
-            identifiers.append(identifier)
-        }
-        guard identifierReader.isAtEnd else { throw failure(.corrupt, "identifier section has trailing bytes") }
+        if verifyChecksum { try StoreFileSections.verifyChecksum(bytes, failure: failure) }
+        let (metadata, identifiers) = try StoreFileSections.readMetadataAndIdentifiers(
+            bytes, metadataLength: header.metadataLength, identifiersLength: header.identifiersLength,
+            count: header.imageCount, failure: failure)
         return LocalFeatureStore(file: file, header: header, entries: entries, identifiers: identifiers, metadata: metadata)
     }
 

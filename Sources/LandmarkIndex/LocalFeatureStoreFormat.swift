@@ -70,8 +70,6 @@ public struct LocalFeatureRecord: Sendable, Equatable {
 enum LocalFeatureStoreFormat {
     static let magic: [UInt8] = Array("LMKLOCF\0".utf8)
     static let version: UInt32 = 1
-    static let headerSize = 64
-    static let checksumOffset = 56
     static let alignment = 64
     static let tableEntrySize = 32
 
@@ -94,16 +92,11 @@ enum LocalFeatureStoreFormat {
         var tableLength: Int { LocalFeatureStoreFormat.aligned(imageCount * LocalFeatureStoreFormat.tableEntrySize) }
 
         func encoded(checksum: UInt32) -> [UInt8] {
-            var bytes = LocalFeatureStoreFormat.magic
-            bytes.appendLittleEndian(LocalFeatureStoreFormat.version)
-            bytes.appendLittleEndian(UInt32(dimension))
-            bytes.appendLittleEndian(UInt64(imageCount))
-            bytes.appendLittleEndian(UInt64(featureCount))
-            bytes.appendLittleEndian(UInt64(metadataLength))
-            bytes.appendLittleEndian(UInt64(identifiersLength))
-            bytes.appendLittleEndian(UInt64(payloadOffset))
-            bytes.appendLittleEndian(UInt64(checksum))
-            return bytes
+            StoreFileSections.encodeHeader(
+                magic: LocalFeatureStoreFormat.magic, version: LocalFeatureStoreFormat.version, word: UInt32(dimension),
+                fields: [UInt64(imageCount), UInt64(featureCount), UInt64(metadataLength), UInt64(identifiersLength),
+                         UInt64(payloadOffset)],
+                checksum: checksum)
         }
     }
 

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 
 /// Creates local-feature stores the way `DescriptorStoreWriter` creates descriptor stores: every write
@@ -87,44 +84,16 @@ public enum LocalFeatureStoreWriter {
         let fileSize = header.payloadOffset + header.tableLength
             + counts.reduce(0) { $0 + LocalFeatureStoreFormat.blockSize(features: $1, dimension: dimension) }
 
-        let directory = url.deletingLastPathComponent().path
-        let temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        var sink = try FileSink(path: temporaryPath)
-        do throws(DescriptorStoreError) {
-            let headerBytes = header.encoded(checksum: 0)
-            try sink.write(headerBytes)
-            // The checksum skips its own field; it is hashed as if absent and patched in at the end.
-            sink.checksum = CRC32()
-            headerBytes.withUnsafeBytes {
-                sink.checksum.update(UnsafeRawBufferPointer(rebasing: $0[0 ..< LocalFeatureStoreFormat.checksumOffset]))
-            }
-            try sink.write(metadataBytes)
-            try sink.write(identifierBytes)
-            try sink.write([UInt8](repeating: 0, count: header.payloadOffset - sink.offset))
+        try StoreFileSections.writeAtomically(
+            to: url, header: header.encoded(checksum: 0), metadata: metadataBytes, identifiers: identifierBytes,
+            payloadOffset: header.payloadOffset, fileSize: fileSize
+        ) { (sink: inout FileSink) throws(DescriptorStoreError) in
             var tableBytes: [UInt8] = []
             tableBytes.reserveCapacity(header.tableLength)
             for entry in table { tableBytes.append(contentsOf: entry.encoded()) }
             tableBytes.append(contentsOf: repeatElement(0, count: header.tableLength - tableBytes.count))
             try sink.write(tableBytes)
             for image in 0 ..< identifiers.count { try block(&sink, image) }
-            guard sink.offset == fileSize else {
-                throw DescriptorStoreError(code: .io, file: temporaryPath, reason: "wrote \(sink.offset) bytes, expected \(fileSize)")
-            }
-            try sink.finish(checksum: UInt64(sink.checksum.value))
-            guard rename(temporaryPath, url.path) == 0 else {
-                throw DescriptorStoreError(code: .io, file: url.path,
-                                           reason: "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            sink.abandon()
-            unlink(temporaryPath)
-            throw error
-        }
-        // Persist the rename itself.
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
         }
     }
 }

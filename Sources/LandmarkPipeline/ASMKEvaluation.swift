@@ -39,23 +39,11 @@ public struct ASMKRetrieval: Sendable {
         throws(PipelineError) -> (report: RetrievalReport, rankings: [QueryRanking]) {
         let describeStart = Date()
         let urls = benchmark.images.indices.map { benchmark.imageURL($0) }
-        let features = FeatureExtractionSlots(count: urls.count)
-        let counter = ProgressCounter(total: urls.count, report: progress)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        var singleThreaded = sift
-        singleThreaded.configuration.threads = 1
-        let extractor = SpatialVerifier(sift: singleThreaded, decoding: verifier.decoding)
-        DispatchQueue.concurrentPerform(iterations: cores) { worker in
-            var index = worker
-            while index < urls.count {
-                features.set(index, extractor.features(of: urls[index]).map(\.features))
-                counter.advance(current: benchmark.images[index])
-                index += cores
-            }
-        }
+        let features = LocalFeatureExtraction(sift: sift.configuration, decoding: verifier.decoding)
+            .extractAll(urls, names: benchmark.images, progress: progress)
         var skipped: [SkippedImage] = []
         var extracted: [LocalFeatures?] = []
-        for (index, result) in features.values.enumerated() {
+        for (index, result) in features.enumerated() {
             switch result {
             case .success(let value): extracted.append(value)
             case .failure(let failure):
@@ -114,15 +102,4 @@ public struct ASMKRetrieval: Sendable {
         }
         return (report, named)
     }
-}
-
-/// Extraction results written by worker threads at distinct indices.
-private final class FeatureExtractionSlots: @unchecked Sendable {
-    private var storage: [Result<LocalFeatures, SkippedImage>]
-    private let lock = NSLock()
-    init(count: Int) {
-        storage = Array(repeating: .failure(SkippedImage(image: "", reason: "not processed")), count: count)
-    }
-    func set(_ index: Int, _ value: Result<LocalFeatures, SkippedImage>) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [Result<LocalFeatures, SkippedImage>] { lock.lock(); defer { lock.unlock() }; return storage }
 }

@@ -208,8 +208,8 @@ public enum IndexBuilder {
                 let names = chunk.filter { knownLocal[$0] == nil && failed[$0] == nil }
                 let results = LocalFeatureExtraction(sift: local.sift, rootSIFT: false, decoding: options.decoding,
                                                      workerCount: options.workerCount)
-                    .extractAll(names.map { imagesDirectory.appendingPathComponent($0) }) { completed, index in
-                        progress?(PipelineProgress(completed: offset + completed, total: total, current: names[index]))
+                    .extractAll(names.map { imagesDirectory.appendingPathComponent($0) }, names: names) { step in
+                        progress?(PipelineProgress(completed: offset + step.completed, total: total, current: step.current))
                     }
                 var records: [LocalFeatureRecord] = []
                 for (name, result) in zip(names, results) {

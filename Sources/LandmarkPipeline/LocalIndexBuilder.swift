@@ -5,67 +5,53 @@ import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
 
 /// Decodes images and extracts SIFT features on all cores: one single-threaded extraction per core, which
-/// keeps both cores busy through decoding and the serial parts of SIFT (as `ASMKRetrieval` does).
+/// keeps both cores busy through decoding and the serial parts of SIFT. Every extraction of many images
+/// (index building, searches, evaluations) goes through here.
 struct LocalFeatureExtraction: Sendable {
     let verifier: SpatialVerifier
     let workerCount: Int
+
+    /// Extracts with `sift` as configured (its RootSIFT flag included), single-threaded per image.
+    init(sift: SIFTConfiguration, decoding: ImageDecodingOptions,
+         workerCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        var configuration = sift
+        configuration.threads = 1
+        verifier = SpatialVerifier(sift: SIFT(configuration), decoding: decoding)
+        self.workerCount = max(1, workerCount)
+    }
 
     /// - Parameter rootSIFT: RootSIFT descriptors (queries) or plain SIFT (what the store keeps).
     init(sift: SIFTConfiguration, rootSIFT: Bool, decoding: ImageDecodingOptions,
          workerCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
         var configuration = sift
-        configuration.threads = 1
         configuration.rootSIFT = rootSIFT
-        verifier = SpatialVerifier(sift: SIFT(configuration), decoding: decoding)
-        self.workerCount = max(1, workerCount)
+        self.init(sift: configuration, decoding: decoding, workerCount: workerCount)
     }
 
-    /// Features of every image, in order; `progress(completed, index)` after each image.
-    func extractAll(_ urls: [URL], progress: (@Sendable (Int, Int) -> Void)? = nil)
-        -> [Result<LocalFeatures, SkippedImage>] {
-        let slots = LocalExtractionSlots(count: urls.count)
+    /// The features `verifier` itself would extract (its SIFT settings and decoding options).
+    init(verifier: SpatialVerifier, workerCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.init(sift: verifier.sift.configuration, decoding: verifier.decoding, workerCount: workerCount)
+    }
+
+    /// Features of every image, in order, reporting progress after each image under its name in `names`
+    /// (default: the file names).
+    func extractAll(_ urls: [URL], names: [String]? = nil,
+                    progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> [Result<LocalFeatures, SkippedImage>] {
+        let slots = ResultSlots<Result<LocalFeatures, SkippedImage>>(
+            count: urls.count, initial: .failure(SkippedImage(image: "", reason: "not processed")))
+        let counter = ProgressCounter(total: urls.count, report: progress)
+        let names = names ?? urls.map(\.lastPathComponent)
         let workers = min(workerCount, max(1, urls.count))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
             while index < urls.count {
-                let completed = slots.set(index, verifier.features(of: urls[index]).map(\.features))
-                progress?(completed, index)
+                slots.set(index, verifier.features(of: urls[index]).map(\.features))
+                counter.advance(current: names[index])
                 index += workers
             }
         }
         return slots.values
     }
-}
-
-/// Results written by worker threads at distinct indices.
-private final class LocalExtractionSlots: @unchecked Sendable {
-    private var storage: [Result<LocalFeatures, SkippedImage>]
-    private var completed = 0
-    private let lock = NSLock()
-
-    init(count: Int) {
-        storage = Array(repeating: .failure(SkippedImage(image: "", reason: "not processed")), count: count)
-    }
-
-    /// Stores a result and returns how many are done.
-    func set(_ index: Int, _ value: Result<LocalFeatures, SkippedImage>) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        storage[index] = value
-        completed += 1
-        return completed
-    }
-
-    var values: [Result<LocalFeatures, SkippedImage>] { lock.lock(); defer { lock.unlock() }; return storage }
-}
-
-/// Aggregated image representations computed by worker threads.
-private final class RepresentationSlots: @unchecked Sendable {
-    private var storage: [ASMKImageRepresentation]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: ASMKImageRepresentation(words: [], codes: [], residuals: []), count: count) }
-    func set(_ index: Int, _ value: ASMKImageRepresentation) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [ASMKImageRepresentation] { lock.lock(); defer { lock.unlock() }; return storage }
 }
 
 /// The ASMK part of `landmark index --local rootsift-asmk`.
@@ -109,7 +95,8 @@ enum LocalIndexBuilder {
             throw PipelineError(code: .invalidDataset, file: url.path, reason: error.description)
         }
         var index = ASMKIndex(vocabulary: vocabulary, configuration: configuration.asmk)
-        let slots = RepresentationSlots(count: store.imageCount)
+        let slots = ResultSlots<ASMKImageRepresentation>(
+            count: store.imageCount, initial: ASMKImageRepresentation(words: [], codes: [], residuals: []))
         let workers = max(1, min(workerCount, store.imageCount))
         let frozen = index
         DispatchQueue.concurrentPerform(iterations: workers) { worker in

@@ -70,30 +70,16 @@ public struct VerificationEvaluation: Sendable {
         let extractStart = Date()
         let count = benchmark.images.count
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let features = ExtractionSlots(count: count)
-        let counter = ProgressCounter(total: count, report: progress)
-        let extractor = { () -> SpatialVerifier in
-            var singleThreaded = verifier
-            singleThreaded.sift.configuration.threads = 1
-            return singleThreaded
-        }()
-        DispatchQueue.concurrentPerform(iterations: cores) { worker in
-            var index = worker
-            while index < count {
-                features.set(index, extractor.features(of: benchmark.imageURL(index)).map(\.features))
-                counter.advance(current: benchmark.images[index])
-                index += cores
-            }
-        }
+        let features = LocalFeatureExtraction(verifier: verifier)
+            .extractAll(benchmark.images.indices.map { benchmark.imageURL($0) }, names: benchmark.images, progress: progress)
         var extracted: [LocalFeatures?] = []
         var skipped: [SkippedImage] = []
-        for (index, result) in features.values.enumerated() {
+        for (index, result) in features.enumerated() {
             switch result {
             case .success(let value): extracted.append(value)
             case .failure(let failure):
                 extracted.append(nil)
                 skipped.append(SkippedImage(image: benchmark.images[index], reason: failure.reason))
-            case nil: extracted.append(nil)
             }
         }
         let secondsExtracting = Date().timeIntervalSince(extractStart)
@@ -107,7 +93,7 @@ public struct VerificationEvaluation: Sendable {
                 pairs.append(VerifiedPair(first: first, second: second, positive: positive, inliers: 0))
             }
         }
-        let inliers = InlierSlots(count: pairs.count)
+        let inliers = ResultSlots<Int>(count: pairs.count, initial: 0)
         let candidates = pairs
         let described = extracted
         DispatchQueue.concurrentPerform(iterations: cores) { worker in
@@ -146,21 +132,4 @@ public struct VerificationEvaluation: Sendable {
             throw PipelineError(code: .writeFailed, file: url.path, reason: "cannot write the pair list: \(error.localizedDescription)")
         }
     }
-}
-
-/// Slots written by worker threads at distinct indices.
-private final class ExtractionSlots: @unchecked Sendable {
-    private var storage: [Result<LocalFeatures, SkippedImage>?]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: Result<LocalFeatures, SkippedImage>) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [Result<LocalFeatures, SkippedImage>?] { lock.lock(); defer { lock.unlock() }; return storage }
-}
-
-private final class InlierSlots: @unchecked Sendable {
-    private var storage: [Int]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: 0, count: count) }
-    func set(_ index: Int, _ value: Int) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [Int] { lock.lock(); defer { lock.unlock() }; return storage }
 }

@@ -112,7 +112,7 @@ public struct PipelineEvaluation: Sendable {
         var features: [LocalFeatures?] = []
         if localFeatures {
             let urls = databaseImages.map { benchmark.imageURL($0) }
-            features = Self.extractLocalFeatures(urls, verifier: verifier, progress: progress)
+            features = LocalFeatureExtraction(verifier: verifier).extractAll(urls, progress: progress).map { try? $0.get() }
         }
         return PreparedFolderBenchmark(
             benchmark: benchmark, databaseImages: databaseImages,
@@ -120,28 +120,6 @@ public struct PipelineEvaluation: Sendable {
             rowOfImage: rowOfImage, localFeatures: features, skipped: skipped,
             descriptor: extraction.extractor.name, secondsDescribing: describeSeconds,
             secondsExtractingLocalFeatures: Date().timeIntervalSince(localStart))
-    }
-
-    /// Local features of every image, one image per core, each extraction single-threaded.
-    static func extractLocalFeatures(_ urls: [URL], verifier: SpatialVerifier,
-                                     progress: (@Sendable (PipelineProgress) -> Void)?) -> [LocalFeatures?] {
-        let slots = ResultSlots<LocalFeatures?>(count: urls.count, initial: nil)
-        let counter = ProgressCounter(total: urls.count, report: progress)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let extractor = {
-            var singleThreaded = verifier
-            singleThreaded.sift.configuration.threads = 1
-            return singleThreaded
-        }()
-        DispatchQueue.concurrentPerform(iterations: cores) { worker in
-            var index = worker
-            while index < urls.count {
-                slots.set(index, try? extractor.features(of: urls[index]).get().features)
-                counter.advance(current: urls[index].lastPathComponent)
-                index += cores
-            }
-        }
-        return slots.values
     }
 
     /// Evaluates one pipeline (its retrieval must be a global descriptor: the prepared one).
