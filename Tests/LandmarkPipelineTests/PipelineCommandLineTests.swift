@@ -268,6 +268,12 @@ import Testing
         let reranked = try Self.jsonLines(withTrain.output)
         #expect(reranked.count == 2)
         for line in reranked { #expect((line["results"] as? [[String: Any]])?.count == 5) }
+        // The index images' labels were predicted once and kept; a second search reuses them unchanged.
+        let cached = try FileManager.default.contentsOfDirectory(atPath: index.path).filter { $0.hasPrefix("predicted-labels-") }
+        #expect(cached.count == 1, "\(cached)")
+        let again = try runLandmark(executable, ["search", index.path] + queries
+                                    + ["--pipeline", "aqe2,dre10", "--train-index", index.path, "--top", "5", "--json"])
+        #expect(again.output == withTrain.output)
 
         // Spatial verification needs the index's local features.
         let spatial = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "spatial100"])
