@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkLinearAlgebra
 import LandmarkEvaluation
 import LandmarkLocalFeatures
 
@@ -96,6 +97,10 @@ public struct VerificationEvaluation: Sendable {
         let inliers = ResultSlots<Int>(count: pairs.count, initial: 0)
         let candidates = pairs
         let described = extracted
+        // One pair per core, each matrix product on one BLAS thread (as spatial re-ranking does).
+        let previousThreadCount = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(previousThreadCount) }
         DispatchQueue.concurrentPerform(iterations: cores) { worker in
             var position = worker
             while position < candidates.count {
