@@ -7,7 +7,7 @@ import Testing
     @Test func everyUnorderedPairIsLabelledByLandmarkAndDistractorsAreNegative() throws {
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
-        try makeSyntheticDataset(in: temporary.url, landmarks: 2, views: 2, distractors: 2)
+        _ = try makeSyntheticDataset(in: temporary.url, landmarks: 2, views: 2, distractors: 2)
         let benchmark = try FolderBenchmark.load(temporary.url)
         #expect(benchmark.images.count == 6)
         // One unreadable distractor: reported, its pairs score 0, nothing else changes.
@@ -46,7 +46,7 @@ import Testing
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
         let dataset = temporary.path("dataset")
-        try makeSyntheticDataset(in: dataset, landmarks: 2, views: 2, distractors: 1)
+        _ = try makeSyntheticDataset(in: dataset, landmarks: 2, views: 2, distractors: 1)
         let pairsURL = temporary.path("pairs.tsv")
         let result = try runLandmark(executable, ["evaluate", "--dataset", dataset.path, "--task", "verification",
                                                   "--json", "--quiet", "--pairs-out", pairsURL.path])

@@ -33,6 +33,20 @@ extension LandmarkLabels {
 }
 
 extension TrainSet {
+    /// Opens a train index and its labels (default: the indexed folder's ground_truth.tsv) for a pipeline
+    /// whose images are described by `descriptor`: a train set described otherwise cannot be compared.
+    public static func load(indexDirectory: String, labelsPath: String?, descriptor: String,
+                            recognition: KNNRecognition) throws(PipelineError) -> TrainSet {
+        let index = try RetrievalIndex.open(URL(fileURLWithPath: indexDirectory))
+        guard index.manifest.descriptor == descriptor else {
+            throw PipelineError(code: .invalidIndex, file: indexDirectory,
+                                reason: "the train index was built with '\(index.manifest.descriptor)', the images here with '\(descriptor)'")
+        }
+        let path = labelsPath ?? index.manifest.imageRoot
+        return try load(index: index, labels: LandmarkLabels.load(path), recognition: recognition,
+                        labelsSource: URL(fileURLWithPath: path).standardizedFileURL.path)
+    }
+
     /// The labelled images of a train index: their stored descriptors and landmarks.
     public static func load(index: RetrievalIndex, labels: LandmarkLabels,
                             recognition: KNNRecognition = KNNRecognition(inlierWeight: 0),

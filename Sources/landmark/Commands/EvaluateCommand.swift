@@ -217,18 +217,14 @@ struct EvaluateCommand: ParsableCommand {
                 throw ValidationError("pipeline '\(description)' has a dre stage: give --train-index (and --train-labels)")
             }
             do {
-                let index = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
-                guard index.manifest.descriptor == extractor.name else {
-                    throw PipelineError(code: .invalidIndex, file: trainIndex,
-                                        reason: "the train index was built with '\(index.manifest.descriptor)', the evaluation uses '\(extractor.name)'")
-                }
-                let labels = try LandmarkLabels.load(trainLabels ?? index.manifest.imageRoot)
                 // Labels for discriminative re-ranking: similarity voting (the inlier term would need
                 // local features of the train images).
-                trainSet = try TrainSet.load(index: index, labels: labels, recognition: KNNRecognition(
-                    neighbours: recognitionOptions.neighbours, inlierWeight: 0,
-                    inlierSaturation: recognitionOptions.inlierSaturation, minimumConfidence: recognitionOptions.minConfidence))
-            } catch let error as PipelineError {
+                trainSet = try TrainSet.load(
+                    indexDirectory: trainIndex, labelsPath: trainLabels, descriptor: extractor.name,
+                    recognition: KNNRecognition(neighbours: recognitionOptions.neighbours, inlierWeight: 0,
+                                                inlierSaturation: recognitionOptions.inlierSaturation,
+                                                minimumConfidence: recognitionOptions.minConfidence))
+            } catch {
                 throw fail(error)
             }
         }

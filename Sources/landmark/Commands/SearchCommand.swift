@@ -66,22 +66,16 @@ struct SearchCommand: ParsableCommand {
             if let description {
                 var trainSet: TrainSet?
                 if let trainIndex {
-                    let train = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
-                    guard train.manifest.descriptor == index.manifest.descriptor else {
-                        throw PipelineError(code: .invalidIndex, file: trainIndex,
-                                            reason: "the train index was built with '\(train.manifest.descriptor)', the index with '\(index.manifest.descriptor)'")
-                    }
-                    let labelsPath = trainLabels ?? train.manifest.imageRoot
-                    trainSet = try TrainSet.load(index: train, labels: LandmarkLabels.load(labelsPath),
+                    trainSet = try TrainSet.load(indexDirectory: trainIndex, labelsPath: trainLabels,
+                                                 descriptor: index.manifest.descriptor,
                                                  recognition: KNNRecognition(neighbours: neighbours, inlierWeight: 0,
-                                                                             minimumConfidence: minConfidence),
-                                                 labelsSource: URL(fileURLWithPath: labelsPath).standardizedFileURL.path)
+                                                                             minimumConfidence: minConfidence))
                 }
                 outcomes = try index.search(images: urls, top: top, pipeline: description, trainSet: trainSet)
             } else {
                 outcomes = try index.search(images: urls, top: top, retrieval: retrieval ?? index.defaultRetrieval)
             }
-        } catch let error as PipelineError {
+        } catch {
             throw fail(error)
         }
         var anySkipped = false
