@@ -22,8 +22,14 @@ struct EvaluateCommand: ParsableCommand {
         lite2, lite0, resnet50, resnet101, vgg16), baseline, or asmk. Stages: dba<k>[a<α>] database-side \
         augmentation; qe<k> average and aqe<k>[a<α>] α query expansion; spatial<R>[t<T>] spatial \
         verification of the top R (T inliers); dqe<R> discriminative query expansion; dre<K> discriminative \
-        re-ranking with a labelled train set (--train-index). Presets: global, best (the most accurate \
-        pipeline needing nothing but the evaluated folder). Every report names its pipeline.
+        re-ranking with a labelled train set (--train-index). Presets: global (the descriptor alone), best \
+        (dba3,aqe3,spatial30,dqe100: the most accurate pipeline needing nothing but the evaluated folder). \
+        Every report names its pipeline.
+
+        RECOGNITION (--task recognition): on a folder benchmark, leave-one-out (every labelled image against \
+        all other labelled images; distractors should get "no landmark"), printing GAP and accuracy, without and \
+        with the inlier term when the pipeline has a spatial stage; on GLDv2, --dataset gldv2 --data-root DIR \
+        --train-index INDEX (an index of DIR/train) recognises the test images of recognition_solution_v2.1.csv.
         """)
 
     @Option(help: "Folder benchmark directory, or roxford5k / rparis6k.")
