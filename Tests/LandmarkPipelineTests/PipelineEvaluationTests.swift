@@ -187,4 +187,30 @@ import Testing
         #expect(!prediction.scores.contains { $0.label == "lonely" })
         #expect(report.scores.labelledQueries == 10)
     }
+
+    @Test func asmkRetrievalIsSpatiallyReranked() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let directory = temporary.path("dataset")
+        _ = try makeSyntheticDataset(in: directory, landmarks: 3, views: 3, distractors: 2)
+        let benchmark = try FolderBenchmark.load(directory)
+        let asmk = ASMKRetrieval(vocabularySize: 32)
+        let plain = try Self.evaluation.evaluateASMK(benchmark, retrieval: asmk, pipeline: PipelineDescription(retrieval: .asmk))
+        #expect(plain.timings.map(\.stage) == ["asmk"])
+        let pipeline = try PipelineDescription.parse("asmk,spatial5t10")
+        let reranked = try Self.evaluation.evaluateASMK(benchmark, retrieval: asmk, pipeline: pipeline)
+        Self.expectFullRankings(reranked, benchmark)
+        #expect(reranked.timings.map(\.stage) == ["asmk", "spatial5t10"])
+        #expect(reranked.pipeline == asmk.name + ",spatial5t10")
+        // Only the first five of each ranking may move, and only among themselves.
+        for (before, after) in zip(plain.rankings, reranked.rankings) {
+            #expect(before.query == after.query)
+            #expect(Set(before.ranking.prefix(5)) == Set(after.ranking.prefix(5)))
+            #expect(Array(before.ranking.dropFirst(5)) == Array(after.ranking.dropFirst(5)))
+        }
+        #expect(throws: PipelineError.self) {
+            try Self.evaluation.evaluateASMK(benchmark, retrieval: asmk, pipeline: PipelineDescription(
+                retrieval: .asmk, stages: [.queryExpansion(neighbours: 2, alpha: 3)]))
+        }
+    }
 }

@@ -188,3 +188,62 @@ public struct PipelineEvaluation: Sendable {
         return reports
     }
 }
+
+extension PipelineEvaluation {
+    /// Local-feature retrieval (RootSIFT + ASMK, no network), then the pipeline's spatial stages: spatial
+    /// re-ranking works on any retrieval's list (METHODS.md §3).
+    public func evaluateASMK(_ benchmark: FolderBenchmark, retrieval: ASMKRetrieval, pipeline: PipelineDescription,
+                             progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> PipelineReport {
+        let searchStart = Date()
+        let first = try retrieval.evaluate(benchmark, progress: progress)
+        var timings = [StageTiming(stage: "asmk", seconds: Date().timeIntervalSince(searchStart) - first.report.secondsDescribing)]
+        var stages: [(depth: Int, minimumInliers: Int)] = []
+        for stage in pipeline.stages {
+            guard case .spatialVerification(let depth, let minimumInliers) = stage else {
+                throw PipelineError(code: .invalidRequest, file: "",
+                                    reason: "after asmk only spatial verification is available, not \(stage)")
+            }
+            stages.append((depth, minimumInliers))
+        }
+        let name = ([retrieval.name] + pipeline.stages.map(\.description)).joined(separator: ",")
+        guard !stages.isEmpty else {
+            var report = first.report
+            report.descriptor = name
+            return PipelineReport(pipeline: name, retrieval: report, rankings: first.rankings, timings: timings)
+        }
+
+        let extractStart = Date()
+        let urls = benchmark.images.indices.map { benchmark.imageURL($0) }
+        let features = LocalFeatureExtraction(verifier: verifier).extractAll(urls, names: benchmark.images, progress: progress)
+            .map { try? $0.get() }
+        let extractSeconds = Date().timeIntervalSince(extractStart)
+        var indexOfName: [String: Int] = [:]
+        for (index, image) in benchmark.images.enumerated() { indexOfName[image] = index }
+        let queryIndices = benchmark.queryIndices
+        var rankings = first.rankings.map { $0.ranking.compactMap { indexOfName[$0] } }
+        for (depth, minimumInliers) in stages {
+            var stageVerifier = verifier
+            stageVerifier.minimumInliers = minimumInliers
+            let start = Date()
+            let current = rankings
+            rankings = RetrievalPipeline.spatiallyVerify(
+                current, depth: depth, verifier: stageVerifier, databaseFeatures: { features[$0] },
+                queryFeatures: { features[queryIndices[$0]] }, progress: nil).rankings
+            timings.append(StageTiming(stage: PipelineDescription.Stage.spatialVerification(
+                depth: depth, minimumInliers: minimumInliers).description, seconds: Date().timeIntervalSince(start)))
+        }
+        let scores = RetrievalMetrics.evaluate(rankings: rankings,
+                                               groundTruth: queryIndices.map { benchmark.groundTruth(forQuery: $0) },
+                                               kappas: RetrievalEvaluation.kappas)
+        let report = RetrievalReport(
+            dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
+            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
+            meanPrecisionAt: scores.meanPrecisionAtK, skipped: first.report.skipped,
+            secondsDescribing: first.report.secondsDescribing + extractSeconds,
+            secondsSearching: timings.reduce(0) { $0 + $1.seconds })
+        let named = zip(queryIndices, rankings).map { query, ranking in
+            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
+        }
+        return PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: timings)
+    }
+}

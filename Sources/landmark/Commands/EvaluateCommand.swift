@@ -102,7 +102,9 @@ struct EvaluateCommand: ParsableCommand {
         if let local {
             guard local.lowercased() == "rootsift-asmk" else { throw ValidationError("--local must be rootsift-asmk") }
             guard vocabularySize > 1 else { throw ValidationError("--vocabulary-size must be at least 2") }
-            guard description.stages.isEmpty else { throw ValidationError("--local takes no pipeline stages") }
+            guard description.retrieval == .descriptorOptions || description.retrieval == .asmk else {
+                throw ValidationError("--local replaces the pipeline's descriptor; give stages only (e.g. --pipeline spatial100)")
+            }
             description.retrieval = .asmk
         }
         if let rerank {
@@ -188,19 +190,30 @@ struct EvaluateCommand: ParsableCommand {
         } catch {
             throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
         }
+        let evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
         if description.retrieval == .asmk {
-            guard taskName == "retrieval", description.stages.isEmpty else {
-                throw ValidationError("asmk retrieval takes no further stages and no --task recognition yet")
+            guard taskName == "retrieval" else {
+                throw ValidationError("asmk is a retrieval method; recognition votes with global descriptors")
             }
+            let asmk = ASMKRetrieval(vocabularySize: vocabularySize)
             do {
-                let result = try ASMKRetrieval(vocabularySize: vocabularySize).evaluate(benchmark, progress: progress.handler)
-                try finish(reports: [result.report], rankings: result.rankings)
+                if ablation {
+                    var reports: [PipelineReport] = []
+                    for prefix in description.prefixes {
+                        reports.append(try evaluation.evaluateASMK(benchmark, retrieval: asmk, pipeline: prefix,
+                                                                   progress: progress.handler))
+                    }
+                    try printAblation(reports, dataset: benchmark.directory.path)
+                } else {
+                    let report = try evaluation.evaluateASMK(benchmark, retrieval: asmk, pipeline: description,
+                                                             progress: progress.handler)
+                    try finish(reports: [report.retrieval], rankings: report.rankings)
+                }
             } catch let error as PipelineError {
                 throw fail(error)
             }
             return
         }
-        let evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
         if taskName == "recognition" {
             let recognition = try recognitionOptions.recognition(pipeline: description)
             let prepared = evaluation.prepare(benchmark, localFeatures: description.needsLocalFeatures,
@@ -238,20 +251,8 @@ struct EvaluateCommand: ParsableCommand {
                                           progress: progress.handler)
         do {
             if ablation {
-                let reports = try evaluation.ablation(prepared, pipeline: description, trainSet: trainSet)
-                let table = AblationTable(dataset: benchmark.directory.path, reports: reports)
-                let files = try table.write(prefix: URL(fileURLWithPath: ablationOut))
-                if json {
-                    print(JSONOutput.line(table))
-                } else {
-                    print(table.text)
-                    print("wrote \(files.csv.path) and \(files.png.path)")
-                }
-                if let rankingsOut, let last = reports.last {
-                    try RankingsFile.write(last.rankings, to: URL(fileURLWithPath: rankingsOut))
-                }
-                for image in prepared.skipped { Console.error("warning: skipped \(image.image): \(image.reason)") }
-                if !prepared.skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
+                try printAblation(try evaluation.ablation(prepared, pipeline: description, trainSet: trainSet),
+                                  dataset: benchmark.directory.path)
                 return
             }
             let report = try evaluation.evaluate(prepared, pipeline: description, trainSet: trainSet)
@@ -259,6 +260,25 @@ struct EvaluateCommand: ParsableCommand {
         } catch let error as PipelineError {
             throw fail(error)
         }
+    }
+
+    /// Prints the ablation table, writes its CSV and PNG (and the full pipeline's rankings when asked),
+    /// and sets the exit code for skipped images.
+    func printAblation(_ reports: [PipelineReport], dataset: String) throws {
+        let table = AblationTable(dataset: dataset, reports: reports)
+        let files = try table.write(prefix: URL(fileURLWithPath: ablationOut))
+        if json {
+            print(JSONOutput.line(table))
+        } else {
+            print(table.text)
+            print("wrote \(files.csv.path) and \(files.png.path)")
+        }
+        if let rankingsOut, let last = reports.last {
+            try RankingsFile.write(last.rankings, to: URL(fileURLWithPath: rankingsOut))
+        }
+        let skipped = reports.first?.retrieval.skipped ?? []
+        for image in skipped { Console.error("warning: skipped \(image.image): \(image.reason)") }
+        if !skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
     }
 
     /// Prints recognition figures and sets the exit code for skipped images.
