@@ -126,10 +126,26 @@ public struct PipelineEvaluation: Sendable {
     public func evaluate(_ prepared: PreparedFolderBenchmark, pipeline: PipelineDescription,
                          trainSet: TrainSet? = nil,
                          progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> PipelineReport {
+        let output = try run(prepared, pipeline: pipeline, trainSet: trainSet, keepEveryStage: false, progress: progress)
+        return report(prepared, pipeline: pipeline, rankings: output.rankings, timings: output.timings)
+    }
+
+    /// The retrieval alone, then one more stage at a time: each stage's effect on the same prepared data.
+    /// The pipeline runs once; every row scores the rankings as they stood after its stage.
+    public func ablation(_ prepared: PreparedFolderBenchmark, pipeline: PipelineDescription, trainSet: TrainSet? = nil,
+                         progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> [PipelineReport] {
+        let output = try run(prepared, pipeline: pipeline, trainSet: trainSet, keepEveryStage: true, progress: progress)
+        return zip(pipeline.prefixes, output.rankingsAfterEachStage).enumerated().map { position, row in
+            report(prepared, pipeline: row.0, rankings: row.1, timings: Array(output.timings.prefix(position + 1)))
+        }
+    }
+
+    /// Runs the pipeline's stages for every described query of the prepared benchmark.
+    private func run(_ prepared: PreparedFolderBenchmark, pipeline: PipelineDescription, trainSet: TrainSet?,
+                     keepEveryStage: Bool,
+                     progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) -> RetrievalPipeline.Output {
         let benchmark = prepared.benchmark
-        let queryIndices = benchmark.queryIndices
-        let describedQueries = queryIndices.filter { prepared.rowOfImage[$0] != nil }
-        let queryRows = describedQueries.compactMap { prepared.rowOfImage[$0] }
+        let queryRows = benchmark.queryIndices.compactMap { prepared.rowOfImage[$0] }
         let queries = Matrix(stacking: queryRows.map { prepared.database.row($0) }, dimension: prepared.database.columns)
 
         var resources = RetrievalResources(verifier: verifier)
@@ -150,11 +166,19 @@ public struct PipelineEvaluation: Sendable {
             resources.databaseLabels = trainSet.predictLabels(prepared.database)
             resources.queryLabels = queryRows.map { resources.databaseLabels?[$0] ?? nil }
         }
-        let output = try RetrievalPipeline(stages: pipeline.stages)
+        return try RetrievalPipeline(stages: pipeline.stages)
             .run(database: prepared.database, queries: queries, excluded: queryRows, resources: resources,
-                 progress: progress)
+                 keepEveryStage: keepEveryStage, progress: progress)
+    }
+
+    /// Scores rankings of the described queries (database rows, in query order) as a report.
+    private func report(_ prepared: PreparedFolderBenchmark, pipeline: PipelineDescription, rankings rows: [[Int]],
+                        timings: [StageTiming]) -> PipelineReport {
+        let benchmark = prepared.benchmark
+        let queryIndices = benchmark.queryIndices
+        let describedQueries = queryIndices.filter { prepared.rowOfImage[$0] != nil }
         var rankingOfQuery: [Int: [Int]] = [:]
-        for (query, ranking) in zip(describedQueries, output.rankings) {
+        for (query, ranking) in zip(describedQueries, rows) {
             rankingOfQuery[query] = ranking.map { prepared.databaseImages[$0] }
         }
         // A query that could not be read still counts, with an empty ranking (AP 0).
@@ -162,7 +186,6 @@ public struct PipelineEvaluation: Sendable {
         let scores = RetrievalMetrics.evaluate(rankings: rankings,
                                                groundTruth: queryIndices.map { benchmark.groundTruth(forQuery: $0) },
                                                kappas: RetrievalEvaluation.kappas)
-        let searchSeconds = output.timings.reduce(0) { $0 + $1.seconds }
         let name = pipeline.retrieval == .descriptorOptions
             ? ([prepared.descriptor] + pipeline.stages.map(\.description)).joined(separator: ",")
             : pipeline.description
@@ -171,21 +194,11 @@ public struct PipelineEvaluation: Sendable {
             queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
             meanPrecisionAt: scores.meanPrecisionAtK, skipped: prepared.skipped,
             secondsDescribing: prepared.secondsDescribing + prepared.secondsExtractingLocalFeatures,
-            secondsSearching: searchSeconds)
+            secondsSearching: timings.reduce(0) { $0 + $1.seconds })
         let named = zip(queryIndices, rankings).map { query, ranking in
             QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
         }
-        return PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: output.timings)
-    }
-
-    /// The retrieval alone, then one more stage at a time: each stage's effect on the same prepared data.
-    public func ablation(_ prepared: PreparedFolderBenchmark, pipeline: PipelineDescription, trainSet: TrainSet? = nil,
-                         progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> [PipelineReport] {
-        var reports: [PipelineReport] = []
-        for prefix in pipeline.prefixes {
-            reports.append(try evaluate(prepared, pipeline: prefix, trainSet: trainSet, progress: progress))
-        }
-        return reports
+        return PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: timings)
     }
 }
 
@@ -194,9 +207,16 @@ extension PipelineEvaluation {
     /// re-ranking works on any retrieval's list (METHODS.md §3).
     public func evaluateASMK(_ benchmark: FolderBenchmark, retrieval: ASMKRetrieval, pipeline: PipelineDescription,
                              progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> PipelineReport {
-        let searchStart = Date()
-        let first = try retrieval.evaluate(benchmark, progress: progress)
-        var timings = [StageTiming(stage: "asmk", seconds: Date().timeIntervalSince(searchStart) - first.report.secondsDescribing)]
+        let reports = try ablationASMK(benchmark, retrieval: retrieval, pipeline: pipeline, progress: progress)
+        guard let last = reports.last else {
+            throw PipelineError(code: .invalidRequest, file: benchmark.directory.path, reason: "no ranking was made")
+        }
+        return last
+    }
+
+    /// The ASMK ranking, then one more spatial stage at a time, each scored as it stands.
+    public func ablationASMK(_ benchmark: FolderBenchmark, retrieval: ASMKRetrieval, pipeline: PipelineDescription,
+                             progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> [PipelineReport] {
         var stages: [(depth: Int, minimumInliers: Int)] = []
         for stage in pipeline.stages {
             guard case .spatialVerification(let depth, let minimumInliers) = stage else {
@@ -205,21 +225,25 @@ extension PipelineEvaluation {
             }
             stages.append((depth, minimumInliers))
         }
-        let name = ([retrieval.name] + pipeline.stages.map(\.description)).joined(separator: ",")
-        guard !stages.isEmpty else {
-            var report = first.report
-            report.descriptor = name
-            return PipelineReport(pipeline: name, retrieval: report, rankings: first.rankings, timings: timings)
-        }
+        let searchStart = Date()
+        let first = try retrieval.evaluate(benchmark, progress: progress)
+        var timings = [StageTiming(stage: "asmk", seconds: Date().timeIntervalSince(searchStart) - first.report.secondsDescribing)]
+        var names = [retrieval.name]
+        var firstReport = first.report
+        firstReport.descriptor = retrieval.name
+        var reports = [PipelineReport(pipeline: retrieval.name, retrieval: firstReport, rankings: first.rankings,
+                                      timings: timings)]
+        guard !stages.isEmpty else { return reports }
 
         let extractStart = Date()
         let urls = benchmark.images.indices.map { benchmark.imageURL($0) }
         let features = LocalFeatureExtraction(verifier: verifier).extractAll(urls, names: benchmark.images, progress: progress)
             .map { try? $0.get() }
-        let extractSeconds = Date().timeIntervalSince(extractStart)
+        let describing = first.report.secondsDescribing + Date().timeIntervalSince(extractStart)
         var indexOfName: [String: Int] = [:]
         for (index, image) in benchmark.images.enumerated() { indexOfName[image] = index }
         let queryIndices = benchmark.queryIndices
+        let groundTruth = queryIndices.map { benchmark.groundTruth(forQuery: $0) }
         var rankings = first.rankings.map { $0.ranking.compactMap { indexOfName[$0] } }
         for (depth, minimumInliers) in stages {
             var stageVerifier = verifier
@@ -229,21 +253,21 @@ extension PipelineEvaluation {
             rankings = RetrievalPipeline.spatiallyVerify(
                 current, depth: depth, verifier: stageVerifier, databaseFeatures: { features[$0] },
                 queryFeatures: { features[queryIndices[$0]] }, progress: nil).rankings
-            timings.append(StageTiming(stage: PipelineDescription.Stage.spatialVerification(
-                depth: depth, minimumInliers: minimumInliers).description, seconds: Date().timeIntervalSince(start)))
+            let stageName = PipelineDescription.Stage.spatialVerification(depth: depth, minimumInliers: minimumInliers).description
+            timings.append(StageTiming(stage: stageName, seconds: Date().timeIntervalSince(start)))
+            names.append(stageName)
+            let name = names.joined(separator: ",")
+            let scores = RetrievalMetrics.evaluate(rankings: rankings, groundTruth: groundTruth, kappas: RetrievalEvaluation.kappas)
+            let report = RetrievalReport(
+                dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
+                queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
+                meanPrecisionAt: scores.meanPrecisionAtK, skipped: first.report.skipped,
+                secondsDescribing: describing, secondsSearching: timings.reduce(0) { $0 + $1.seconds })
+            let named = zip(queryIndices, rankings).map { query, ranking in
+                QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
+            }
+            reports.append(PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: timings))
         }
-        let scores = RetrievalMetrics.evaluate(rankings: rankings,
-                                               groundTruth: queryIndices.map { benchmark.groundTruth(forQuery: $0) },
-                                               kappas: RetrievalEvaluation.kappas)
-        let report = RetrievalReport(
-            dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
-            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
-            meanPrecisionAt: scores.meanPrecisionAtK, skipped: first.report.skipped,
-            secondsDescribing: first.report.secondsDescribing + extractSeconds,
-            secondsSearching: timings.reduce(0) { $0 + $1.seconds })
-        let named = zip(queryIndices, rankings).map { query, ranking in
-            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
-        }
-        return PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: timings)
+        return reports
     }
 }

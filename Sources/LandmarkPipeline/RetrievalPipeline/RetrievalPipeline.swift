@@ -58,13 +58,16 @@ public struct RetrievalPipeline: Sendable {
         public var rankings: [[Int]]
         /// "search" first, then one entry per stage.
         public var timings: [StageTiming]
+        /// With `keepEveryStage`: the rankings after the search and after each stage (an ablation's rows).
+        public var rankingsAfterEachStage: [[[Int]]] = []
     }
 
     /// Ranks `database` for every row of `queries`. `excluded[q]` is a database row never returned for
     /// query q (the query itself when it belongs to the database). `depth` bounds every ranking; the full
-    /// database when nil.
+    /// database when nil. `keepEveryStage` also returns the rankings after every stage, so an ablation
+    /// runs the pipeline once instead of once per prefix.
     public func run(database original: Matrix, queries original_queries: Matrix, excluded: [Int?],
-                    resources: RetrievalResources, depth: Int? = nil,
+                    resources: RetrievalResources, depth: Int? = nil, keepEveryStage: Bool = false,
                     progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> Output {
         var database = original
         var queries = original_queries
@@ -90,6 +93,7 @@ public struct RetrievalPipeline: Sendable {
         var rankings = results.map { $0.map(\.index) }
         // Spatially verified rows per query, for discriminative query expansion.
         var verified: [Set<Int>] = Array(repeating: [], count: queries.rows)
+        var snapshots: [[[Int]]] = keepEveryStage ? [rankings] : []
 
         for stage in stages {
             switch stage {
@@ -156,8 +160,9 @@ public struct RetrievalPipeline: Sendable {
                     }
                 }
             }
+            if keepEveryStage { snapshots.append(rankings) }
         }
-        return Output(rankings: rankings, timings: timings)
+        return Output(rankings: rankings, timings: timings, rankingsAfterEachStage: snapshots)
     }
 
     static func dot(_ a: Matrix, _ rowA: Int, _ b: Matrix, _ rowB: Int) -> Float {

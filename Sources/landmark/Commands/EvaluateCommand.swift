@@ -198,12 +198,9 @@ struct EvaluateCommand: ParsableCommand {
             let asmk = ASMKRetrieval(vocabularySize: vocabularySize)
             do {
                 if ablation {
-                    var reports: [PipelineReport] = []
-                    for prefix in description.prefixes {
-                        reports.append(try evaluation.evaluateASMK(benchmark, retrieval: asmk, pipeline: prefix,
-                                                                   progress: progress.handler))
-                    }
-                    try printAblation(reports, dataset: benchmark.directory.path)
+                    try printAblation(try evaluation.ablationASMK(benchmark, retrieval: asmk, pipeline: description,
+                                                                   progress: progress.handler),
+                                      dataset: benchmark.directory.path)
                 } else {
                     let report = try evaluation.evaluateASMK(benchmark, retrieval: asmk, pipeline: description,
                                                              progress: progress.handler)
