@@ -44,12 +44,12 @@ public enum PipelineStageBenchmark {
         var generator = SplitMix64(seed: 7)
         let clusters = max(1, databaseCount / 10)
         var centres: [[Float]] = []
-        for _ in 0..<clusters { centres.append(unit((0..<dimension).map { _ in Float(generator.nextUnit() - 0.5) })) }
+        for _ in 0..<clusters { centres.append(l2Normalized((0..<dimension).map { _ in Float(generator.nextUnit() - 0.5) })) }
         var rows: [[Float]] = []
         var labels: [String?] = []
         for row in 0..<databaseCount {
             let cluster = row % clusters
-            rows.append(unit(centres[cluster].map { $0 + 0.02 * Float(generator.nextUnit() - 0.5) }))
+            rows.append(l2Normalized(centres[cluster].map { $0 + 0.02 * Float(generator.nextUnit() - 0.5) }))
             labels.append("landmark-\(cluster)")
         }
         let database = Matrix(rows: databaseCount, columns: dimension, storage: rows.flatMap { $0 })
@@ -91,10 +91,5 @@ public enum PipelineStageBenchmark {
             featuresPerImage: averageFeatures,
             featureSource: "\(features.count) photographs cycled over the index",
             augmentationSeconds: Date().timeIntervalSince(start), entries: entries)
-    }
-
-    static func unit(_ vector: [Float]) -> [Float] {
-        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? vector.map { $0 / norm } : vector
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LandmarkGeometry
 import LandmarkImage
+import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
 
 /// Local-feature matching and RANSAC verification of image pairs (METHODS.md §3, §5): the inlier count
@@ -57,3 +58,36 @@ public struct SpatialVerifier: Sendable {
                                 isVerified: result.isVerified && result.inlierCount >= minimumInliers)
     }
 }
+
+extension SpatialVerifier {
+    /// Verifies many pairs at once: pairs spread over the cores, each pair's matrix product on one BLAS
+    /// thread (multi-threaded OpenBLAS inside parallel workers spins and collapses). A pair whose
+    /// features are missing scores 0.
+    /// - Parameter raw: the RANSAC inlier count even below `minimumInliers` (for ROC curves); otherwise
+    ///   `PairVerification.inlierCount`, 0 unless verified.
+    public func inlierCounts(_ pairs: [(first: Int, second: Int)], raw: Bool = false,
+                             firstFeatures: @Sendable (Int) -> LocalFeatures?,
+                             secondFeatures: @Sendable (Int) -> LocalFeatures?,
+                             progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> [Int] {
+        let counts = ResultSlots<Int>(count: pairs.count, initial: 0)
+        let counter = ProgressCounter(total: pairs.count, report: progress)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let previousThreadCount = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(previousThreadCount) }
+        DispatchQueue.concurrentPerform(iterations: cores) { worker in
+            var position = worker
+            while position < pairs.count {
+                let (first, second) = pairs[position]
+                if let a = firstFeatures(first), let b = secondFeatures(second) {
+                    let verification = verify(a, b)
+                    counts.set(position, raw ? verification.result.inlierCount : verification.inlierCount)
+                }
+                counter.advance(current: "verifying")
+                position += cores
+            }
+        }
+        return counts.values
+    }
+}
+

@@ -1,5 +1,4 @@
 import Foundation
-import LandmarkLinearAlgebra
 import LandmarkEvaluation
 import LandmarkLocalFeatures
 
@@ -70,7 +69,6 @@ public struct VerificationEvaluation: Sendable {
                          progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> VerificationReport {
         let extractStart = Date()
         let count = benchmark.images.count
-        let cores = ProcessInfo.processInfo.activeProcessorCount
         let features = LocalFeatureExtraction(verifier: verifier)
             .extractAll(benchmark.images.indices.map { benchmark.imageURL($0) }, names: benchmark.images, progress: progress)
         var extracted: [LocalFeatures?] = []
@@ -94,25 +92,11 @@ public struct VerificationEvaluation: Sendable {
                 pairs.append(VerifiedPair(first: first, second: second, positive: positive, inliers: 0))
             }
         }
-        let inliers = ResultSlots<Int>(count: pairs.count, initial: 0)
-        let candidates = pairs
         let described = extracted
-        // One pair per core, each matrix product on one BLAS thread (as spatial re-ranking does).
-        let previousThreadCount = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(previousThreadCount) }
-        DispatchQueue.concurrentPerform(iterations: cores) { worker in
-            var position = worker
-            while position < candidates.count {
-                let pair = candidates[position]
-                if let a = described[pair.first], let b = described[pair.second] {
-                    // The raw count, not `PairVerification.inlierCount`, which is 0 below the verifier's threshold.
-                    inliers.set(position, verifier.verify(a, b).result.inlierCount)
-                }
-                position += cores
-            }
-        }
-        for (position, value) in inliers.values.enumerated() { pairs[position].inliers = value }
+        // The raw count, not `PairVerification.inlierCount`, which is 0 below the verifier's threshold.
+        let inliers = verifier.inlierCounts(pairs.map { ($0.first, $0.second) }, raw: true,
+                                            firstFeatures: { described[$0] }, secondFeatures: { described[$0] })
+        for (position, value) in inliers.enumerated() { pairs[position].inliers = value }
         let positiveScores = pairs.filter(\.positive).map { Double($0.inliers) }
         let negativeScores = pairs.filter { !$0.positive }.map { Double($0.inliers) }
         func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }

@@ -50,7 +50,7 @@ public struct RecognitionEvaluation: Sendable {
         let benchmark = prepared.benchmark
         let labels = prepared.databaseImages.map { benchmark.labels[$0] }
         let database = prepared.database
-        let similarities = database.rows > 0 ? database * database.transposed() : Matrix(rows: 0, columns: 0)
+        let similarities = database.rows > 0 ? database.multiplied(byTransposeOf: database) : Matrix(rows: 0, columns: 0)
         var inliers: ((Int, Int) -> Int?)? = nil
         if recognition.inlierWeight > 0, prepared.localFeatures.count == database.rows {
             let features = prepared.localFeatures

@@ -177,36 +177,19 @@ public struct RetrievalPipeline: Sendable {
     }
 
     /// Verifies the top `depth` of every ranking and moves verified results ahead. The pairs of all
-    /// queries are spread over the cores (so a single query uses them all), each pair's matrix product on
-    /// one BLAS thread: multi-threaded OpenBLAS inside parallel workers spins and collapses.
+    /// queries are verified together, so a single query uses every core.
     static func spatiallyVerify(_ rankings: [[Int]], depth: Int, verifier: SpatialVerifier,
-                                databaseFeatures: @Sendable (Int) -> LocalFeatures?,
-                                queryFeatures: @Sendable (Int) -> LocalFeatures?,
+                                databaseFeatures: @escaping @Sendable (Int) -> LocalFeatures?,
+                                queryFeatures: @escaping @Sendable (Int) -> LocalFeatures?,
                                 progress: (@Sendable (PipelineProgress) -> Void)?) -> (rankings: [[Int]], verified: [Set<Int>]) {
-        var pairs: [(query: Int, candidate: Int)] = []
+        var pairs: [(first: Int, second: Int)] = []
         for (query, ranking) in rankings.enumerated() {
             for candidate in ranking.prefix(depth) { pairs.append((query, candidate)) }
         }
-        let slots = ResultSlots<Int>(count: pairs.count, initial: 0)
-        let counter = ProgressCounter(total: pairs.count, report: progress)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let previousThreadCount = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(previousThreadCount) }
-        let allPairs = pairs
-        DispatchQueue.concurrentPerform(iterations: cores) { worker in
-            var position = worker
-            while position < allPairs.count {
-                let (query, candidate) = allPairs[position]
-                if let features = queryFeatures(query), let candidateFeatures = databaseFeatures(candidate) {
-                    slots.set(position, verifier.verify(features, candidateFeatures).inlierCount)
-                }
-                counter.advance(current: "verifying")
-                position += cores
-            }
-        }
+        let counts = verifier.inlierCounts(pairs, firstFeatures: queryFeatures, secondFeatures: databaseFeatures,
+                                           progress: progress)
         var inliers = [[Int: Int]](repeating: [:], count: rankings.count)
-        for (pair, count) in zip(allPairs, slots.values) where count > 0 { inliers[pair.query][pair.candidate] = count }
+        for (pair, count) in zip(pairs, counts) where count > 0 { inliers[pair.first][pair.second] = count }
         let reranked = rankings.indices.map { query in
             SpatialReranking.rerank(rankings[query], depth: depth) { inliers[query][$0] ?? 0 }
         }
