@@ -89,17 +89,8 @@ public struct ASMKRetrieval: Sendable {
             return index.search(queryFeatures.descriptors, k: urls.count).map(\.image)
                 .filter { $0 != query && extracted[$0] != nil }
         }
-        let groundTruth = queryIndices.map { benchmark.groundTruth(forQuery: $0) }
-        let scores = RetrievalMetrics.evaluate(rankings: rankings, groundTruth: groundTruth,
-                                               kappas: RetrievalEvaluation.kappas)
-        let report = RetrievalReport(
-            dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
-            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
-            meanPrecisionAt: scores.meanPrecisionAtK, skipped: skipped,
-            secondsDescribing: describeSeconds, secondsSearching: Date().timeIntervalSince(searchStart))
-        let named = zip(queryIndices, rankings).map { query, ranking in
-            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
-        }
-        return (report, named)
+        return RetrievalReport.folder(benchmark, rankings: rankings, descriptor: name, skipped: skipped,
+                                      secondsDescribing: describeSeconds,
+                                      secondsSearching: Date().timeIntervalSince(searchStart))
     }
 }

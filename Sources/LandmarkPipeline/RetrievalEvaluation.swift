@@ -155,3 +155,24 @@ public struct RetrievalEvaluation: Sendable {
         return (reports, named)
     }
 }
+
+extension RetrievalReport {
+    /// Scores the rankings of a folder benchmark's queries (`rankings[i]` for `benchmark.queryIndices[i]`,
+    /// dataset indices best first) and names them as `--rankings-out` writes them.
+    static func folder(_ benchmark: FolderBenchmark, rankings: [[Int]], descriptor: String, skipped: [SkippedImage],
+                       secondsDescribing: Double, secondsSearching: Double) -> (report: RetrievalReport, rankings: [QueryRanking]) {
+        let queryIndices = benchmark.queryIndices
+        let scores = RetrievalMetrics.evaluate(rankings: rankings,
+                                               groundTruth: queryIndices.map { benchmark.groundTruth(forQuery: $0) },
+                                               kappas: RetrievalEvaluation.kappas)
+        let report = RetrievalReport(
+            dataset: benchmark.directory.path, protocolName: "folder", descriptor: descriptor,
+            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
+            meanPrecisionAt: scores.meanPrecisionAtK, skipped: skipped,
+            secondsDescribing: secondsDescribing, secondsSearching: secondsSearching)
+        let named = zip(queryIndices, rankings).map { query, ranking in
+            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
+        }
+        return (report, named)
+    }
+}

@@ -183,21 +183,13 @@ public struct PipelineEvaluation: Sendable {
         }
         // A query that could not be read still counts, with an empty ranking (AP 0).
         let rankings = queryIndices.map { rankingOfQuery[$0] ?? [] }
-        let scores = RetrievalMetrics.evaluate(rankings: rankings,
-                                               groundTruth: queryIndices.map { benchmark.groundTruth(forQuery: $0) },
-                                               kappas: RetrievalEvaluation.kappas)
         let name = pipeline.retrieval == .descriptorOptions
             ? ([prepared.descriptor] + pipeline.stages.map(\.description)).joined(separator: ",")
             : pipeline.description
-        let report = RetrievalReport(
-            dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
-            queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
-            meanPrecisionAt: scores.meanPrecisionAtK, skipped: prepared.skipped,
+        let (report, named) = RetrievalReport.folder(
+            benchmark, rankings: rankings, descriptor: name, skipped: prepared.skipped,
             secondsDescribing: prepared.secondsDescribing + prepared.secondsExtractingLocalFeatures,
             secondsSearching: timings.reduce(0) { $0 + $1.seconds })
-        let named = zip(queryIndices, rankings).map { query, ranking in
-            QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
-        }
         return PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: timings)
     }
 }
@@ -243,7 +235,6 @@ extension PipelineEvaluation {
         var indexOfName: [String: Int] = [:]
         for (index, image) in benchmark.images.enumerated() { indexOfName[image] = index }
         let queryIndices = benchmark.queryIndices
-        let groundTruth = queryIndices.map { benchmark.groundTruth(forQuery: $0) }
         var rankings = first.rankings.map { $0.ranking.compactMap { indexOfName[$0] } }
         for (depth, minimumInliers) in stages {
             var stageVerifier = verifier
@@ -257,15 +248,9 @@ extension PipelineEvaluation {
             timings.append(StageTiming(stage: stageName, seconds: Date().timeIntervalSince(start)))
             names.append(stageName)
             let name = names.joined(separator: ",")
-            let scores = RetrievalMetrics.evaluate(rankings: rankings, groundTruth: groundTruth, kappas: RetrievalEvaluation.kappas)
-            let report = RetrievalReport(
-                dataset: benchmark.directory.path, protocolName: "folder", descriptor: name,
-                queries: scores.evaluatedQueryCount, meanAveragePrecision: scores.meanAveragePrecision,
-                meanPrecisionAt: scores.meanPrecisionAtK, skipped: first.report.skipped,
+            let (report, named) = RetrievalReport.folder(
+                benchmark, rankings: rankings, descriptor: name, skipped: first.report.skipped,
                 secondsDescribing: describing, secondsSearching: timings.reduce(0) { $0 + $1.seconds })
-            let named = zip(queryIndices, rankings).map { query, ranking in
-                QueryRanking(query: benchmark.images[query], ranking: ranking.map { benchmark.images[$0] })
-            }
             reports.append(PipelineReport(pipeline: name, retrieval: report, rankings: named, timings: timings))
         }
         return reports
