@@ -74,27 +74,42 @@ public struct LeaveOneOutRecognition: Sendable {
             return String(repeating: "0", count: width - digits.count) + digits
         }
         var solution: [String: [String]] = [:]
-        var ranked: [String: RecognitionMetrics.Prediction] = [:]
-        var labelled = 0, correct = 0, distractors = 0, rejected = 0
+        var predicted: [String: RecognitionPrediction] = [:]
         for (index, (label, prediction)) in zip(labels, predictions).enumerated() {
-            let id = identifier(index)
-            solution[id] = label.map { [$0] } ?? []
-            if let predicted = prediction.label {
-                ranked[id] = RecognitionMetrics.Prediction(label: predicted, confidence: prediction.confidence)
+            solution[identifier(index)] = label.map { [$0] } ?? []
+            predicted[identifier(index)] = prediction
+        }
+        return RecognitionScores(predictions: predicted, solution: solution)
+    }
+}
+
+extension RecognitionScores {
+    /// Scores predictions against a solution (query id → its correct landmarks; empty for a query that
+    /// shows none). GAP as `RecognitionMetrics.globalAveragePrecision` (a "no landmark" answer is no
+    /// prediction); accuracy over the landmark queries (the predicted label is one of the correct ones);
+    /// rejection over the others. Queries without a prediction are left out; undefined figures are NaN.
+    public init(predictions: [String: RecognitionPrediction], solution: [String: [String]]) {
+        var ranked: [String: RecognitionMetrics.Prediction] = [:]
+        var evaluated: [String: [String]] = [:]
+        var labelled = 0, correct = 0, distractors = 0, rejected = 0
+        for (id, truth) in solution {
+            guard let prediction = predictions[id] else { continue }
+            evaluated[id] = truth
+            if let label = prediction.label {
+                ranked[id] = RecognitionMetrics.Prediction(label: label, confidence: prediction.confidence)
             }
-            if let label {
-                labelled += 1
-                if prediction.label == label { correct += 1 }
-            } else {
+            if truth.isEmpty {
                 distractors += 1
                 if prediction.label == nil { rejected += 1 }
+            } else {
+                labelled += 1
+                if let label = prediction.label, truth.contains(label) { correct += 1 }
             }
         }
-        let gap = labelled > 0 ? RecognitionMetrics.globalAveragePrecision(predictions: ranked, solution: solution) : .nan
-        return RecognitionScores(
-            globalAveragePrecision: gap,
-            accuracy: labelled > 0 ? Double(correct) / Double(labelled) : .nan,
-            labelledQueries: labelled, distractorQueries: distractors,
-            distractorsRejected: distractors > 0 ? Double(rejected) / Double(distractors) : .nan)
+        let gap = labelled > 0 ? RecognitionMetrics.globalAveragePrecision(predictions: ranked, solution: evaluated) : .nan
+        self.init(globalAveragePrecision: gap,
+                  accuracy: labelled > 0 ? Double(correct) / Double(labelled) : .nan,
+                  labelledQueries: labelled, distractorQueries: distractors,
+                  distractorsRejected: distractors > 0 ? Double(rejected) / Double(distractors) : .nan)
     }
 }

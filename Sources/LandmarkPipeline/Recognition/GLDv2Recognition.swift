@@ -55,29 +55,13 @@ public struct GLDv2RecognitionEvaluation: Sendable {
         }
         let answers = recognition.recognize(ids.map { dataset.imageURL(split: .test, id: $0) })
         var predictions: [String: RecognitionPrediction] = [:]
-        var scored: [String: RecognitionMetrics.Prediction] = [:]
         for (id, answer) in zip(ids, answers) {
             switch answer {
-            case .success(let answer):
-                predictions[id] = answer.prediction
-                if let label = answer.prediction.label {
-                    scored[id] = RecognitionMetrics.Prediction(label: label, confidence: answer.prediction.confidence)
-                }
+            case .success(let answer): predictions[id] = answer.prediction
             case .failure(let failure): skipped.append(failure)
             }
         }
-        let evaluated = solution.filter { predictions[$0.key] != nil }
-        let landmarkQueries = evaluated.filter { !$0.value.isEmpty }
-        let correct = landmarkQueries.filter { id, truth in
-            predictions[id]?.label.map { truth.contains($0) } ?? false
-        }.count
-        let distractors = evaluated.filter { $0.value.isEmpty }
-        let rejected = distractors.filter { predictions[$0.key]?.label == nil }.count
-        let scores = RecognitionScores(
-            globalAveragePrecision: RecognitionMetrics.globalAveragePrecision(predictions: scored, solution: evaluated),
-            accuracy: landmarkQueries.isEmpty ? 0 : Double(correct) / Double(landmarkQueries.count),
-            labelledQueries: landmarkQueries.count, distractorQueries: distractors.count,
-            distractorsRejected: distractors.isEmpty ? 0 : Double(rejected) / Double(distractors.count))
+        let scores = RecognitionScores(predictions: predictions, solution: solution)
         let knn = recognition.recognition
         return RecognitionReport(
             dataset: dataset.root.path, pipeline: pipeline, neighbours: knn.neighbours,
