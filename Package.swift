@@ -24,9 +24,10 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
 
         // Core stages.
+        .target(name: "LandmarkStorage", dependencies: []),
         .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS"]),
-        .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra", "LandmarkStorage"]),
         .target(name: "LandmarkPickle", dependencies: []),
         .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle"]),
@@ -35,7 +36,10 @@ let package = Package(
         .target(name: "LandmarkGeometry", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle", "LandmarkImage"]),
         .target(name: "LandmarkDescriptors", dependencies: [
-            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "COpenBLAS",
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "LandmarkStorage", "COpenBLAS",
+        ]),
+        .target(name: "LandmarkTraining", dependencies: [
+            "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkStorage",
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation"]),
@@ -59,6 +63,7 @@ let package = Package(
         // Tests.
         .testTarget(name: "LandmarkImageTests", dependencies: ["LandmarkImage"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkStorageTests", dependencies: ["LandmarkStorage"]),
         .testTarget(name: "LandmarkLinearAlgebraTests", dependencies: ["LandmarkLinearAlgebra"]),
         .testTarget(name: "LandmarkTensorTests", dependencies: ["LandmarkTensor", "LandmarkLinearAlgebra"],
                     resources: [.copy("Fixtures")]),
@@ -79,6 +84,9 @@ let package = Package(
         .testTarget(name: "LandmarkDescriptorsTests", dependencies: [
             "LandmarkDescriptors", "LandmarkImage", "LandmarkDemo", "LandmarkTensor", "LandmarkLinearAlgebra",
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkTrainingTests", dependencies: [
+            "LandmarkTraining", "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint",
+        ]),
         .testTarget(name: "LandmarkRecognitionTests", dependencies: [
             "LandmarkRecognition", "LandmarkEvaluation", "LandmarkLinearAlgebra",
         ]),

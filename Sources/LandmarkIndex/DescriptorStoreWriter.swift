@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import LandmarkStorage
 import LandmarkLinearAlgebra
 
 /// Creates descriptor stores. Every write goes to a temporary file in the destination's

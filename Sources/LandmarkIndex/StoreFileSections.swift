@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import LandmarkStorage
 
 /// What the descriptor store and the local-feature store share on disk (see `DescriptorStoreFormat`): a
 /// 64-byte header of magic, version, one UInt32 field, five UInt64 fields and the checksum, then the

@@ -29,22 +29,6 @@ private func expectStoreError(_ code: DescriptorStoreError.Code, _ url: URL, sou
     }
 }
 
-@Test func crc32MatchesZlib() {
-    var check = CRC32()
-    check.update(Array("123456789".utf8))
-    #expect(check.value == 0xCBF4_3926)
-    // Reference from Python: zlib.crc32(bytes((i*7+3)%256 for i in range(1000))).
-    let data = (0 ..< 1000).map { UInt8(($0 * 7 + 3) % 256) }
-    var whole = CRC32()
-    whole.update(data)
-    #expect(whole.value == 0x17BC_2A46)
-    var pieces = CRC32()
-    pieces.update(Array(data[0 ..< 3]))
-    pieces.update(Array(data[3 ..< 517]))
-    pieces.update(Array(data[517...]))
-    #expect(pieces.value == whole.value)
-}
-
 @Test func float32StoreRoundTrips() throws {
     let directory = try TemporaryDirectory()
     let url = directory.file("index.lmkdesc")

@@ -1,5 +1,6 @@
 import Foundation
 import LandmarkLinearAlgebra
+import LandmarkStorage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,17 +38,10 @@ extension Whitening {
         for value in projection.storage { appendLittleEndian(value.bitPattern, to: &bytes) }
         appendLittleEndian(CRC32.checksum(bytes), to: &bytes)
 
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
-            try Data(bytes).write(to: temporary)
+            try DurableFile.write(bytes, to: url)
         } catch {
-            throw WhiteningError(code: .io, file: url.path, reason: "cannot write \(temporary.path): \(error.localizedDescription)")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw WhiteningError(code: .io, file: url.path, reason: "cannot move the written file into place: \(reason)")
+            throw WhiteningError(code: .io, file: url.path, reason: error.reason)
         }
     }
 
@@ -91,7 +85,7 @@ extension Whitening {
                                  reason: "\(bytes.count - expected) unexpected bytes after the checksum")
         }
         let stored = readLittleEndian(bytes, at: expected - 4)
-        let computed = bytes.withUnsafeBufferPointer { CRC32.checksum(UnsafeBufferPointer(rebasing: $0[0 ..< expected - 4])) }
+        let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< expected - 4])) }
         guard stored == computed else {
             throw WhiteningError(code: .checksumMismatch, file: file, reason: "the contents do not match their checksum; "
                 + "the file is damaged — relearn or recopy it")
@@ -115,25 +109,4 @@ private func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
 
 private func readLittleEndian(_ bytes: [UInt8], at offset: Int) -> UInt32 {
     UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
-}
-
-/// CRC-32 with the IEEE polynomial (as zlib), table-driven.
-enum CRC32 {
-    static let table: [UInt32] = (0 ..< 256).map { index in
-        var value = UInt32(index)
-        for _ in 0 ..< 8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
-        return value
-    }
-
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBufferPointer { checksum($0) }
-    }
-
-    static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { table in
-            for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        }
-        return ~crc
-    }
 }

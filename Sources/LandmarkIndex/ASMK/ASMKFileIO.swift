@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 
 /// Little-endian serialisation for the ASMK files. Every file is
 /// `magic (8 bytes) · version (UInt32) · body · CRC-32 of everything before it (UInt32)`,

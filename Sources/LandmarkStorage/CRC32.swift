@@ -3,15 +3,15 @@
 /// Computed eight bytes per step from eight lookup tables ("slicing-by-8"), which runs at
 /// more than 1 GB/s in release builds, so verifying a store on open costs well under the time
 /// to read it from disk.
-struct CRC32: Sendable {
+public struct CRC32: Sendable {
     private var state: UInt32 = 0xFFFF_FFFF
 
-    init() {}
+    public init() {}
 
     /// The checksum of everything passed to `update` so far.
-    var value: UInt32 { state ^ 0xFFFF_FFFF }
+    public var value: UInt32 { state ^ 0xFFFF_FFFF }
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress else { return }
         var crc = state
         var offset = 0
@@ -35,8 +35,20 @@ struct CRC32: Sendable {
         state = crc
     }
 
-    mutating func update(_ bytes: [UInt8]) {
+    public mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The checksum of `bytes` alone.
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var crc = CRC32()
+        crc.update(bytes)
+        return crc.value
+    }
+
+    /// The checksum of `bytes` alone.
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0) }
     }
 
     /// Table k maps a byte to its CRC contribution k bytes further back in the stream.

@@ -1,0 +1,97 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure to write a file durably: the file it concerns and why, in words a user can act on.
+public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file the operation was writing (its final name, not the temporary one).
+    public var file: String
+    public var reason: String
+
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// Whole-file writes that a crash, a kill or a full disk cannot leave half done.
+///
+/// The bytes go to a temporary file beside the destination (same directory, so the rename cannot cross
+/// file systems), are flushed to the disk, renamed over the destination, and the directory is flushed
+/// so that the rename itself survives a power cut. Readers therefore see the old file or the complete
+/// new one, never a mix; on failure the temporary file is removed and the destination is untouched.
+public enum DurableFile {
+    /// The prefix of the temporary files this writer creates, so that a cleanup can recognise its own
+    /// leftovers (and nothing else) after a kill: `.<name>.tmp-<pid>-<random>`.
+    public static func temporaryName(for url: URL) -> String {
+        ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+    }
+
+    /// Replaces (or creates) `url` with `data`, durably and atomically.
+    /// - Throws: `StorageError` naming `url` when the directory is missing or not writable, the disk is
+    ///   full, or the rename fails.
+    public static func write(_ data: Data, to url: URL) throws(StorageError) {
+        let result: Result<Void, StorageError> = data.withUnsafeBytes { bytes in
+            Result { () throws(StorageError) in try write(bytes, to: url) }
+        }
+        try result.get()
+    }
+
+    /// Replaces (or creates) `url` with `bytes`, durably and atomically.
+    public static func write(_ bytes: [UInt8], to url: URL) throws(StorageError) {
+        let result: Result<Void, StorageError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(StorageError) in try write(raw, to: url) }
+        }
+        try result.get()
+    }
+
+    /// Replaces (or creates) `url` with `bytes`, durably and atomically.
+    public static func write(_ bytes: UnsafeRawBufferPointer, to url: URL) throws(StorageError) {
+        let directory = url.deletingLastPathComponent().path
+        let temporaryPath = directory + "/" + temporaryName(for: url)
+        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw StorageError(file: url.path, reason: "cannot create a file in \(directory): \(lastErrorText())")
+        }
+        var failure: StorageError?
+        var offset = 0
+        while offset < bytes.count, failure == nil, let base = bytes.baseAddress {
+            let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                failure = StorageError(file: url.path, reason: "cannot write \(bytes.count) bytes: \(lastErrorText())")
+            }
+        }
+        if failure == nil, fsync(descriptor) != 0 {
+            failure = StorageError(file: url.path, reason: "cannot flush the file to disk: \(lastErrorText())")
+        }
+        if close(descriptor) != 0, failure == nil {
+            failure = StorageError(file: url.path, reason: "cannot close the written file: \(lastErrorText())")
+        }
+        if failure == nil, rename(temporaryPath, url.path) != 0 {
+            failure = StorageError(file: url.path, reason: "cannot move the written file into place: \(lastErrorText())")
+        }
+        if let failure {
+            unlink(temporaryPath)
+            throw failure
+        }
+        synchronizeDirectory(directory)
+    }
+
+    /// Flushes a directory's entries (a rename or a new file in it) to disk; best effort, as some file
+    /// systems refuse to open directories for this.
+    public static func synchronizeDirectory(_ path: String) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
+    }
+
+    static func lastErrorText() -> String { String(cString: strerror(errno)) }
+}

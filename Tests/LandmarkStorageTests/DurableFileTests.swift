@@ -1,0 +1,39 @@
+import Foundation
+import LandmarkStorage
+import Testing
+
+@Test func durableWriteReplacesTheFileAndLeavesNoTemporary() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("durable-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let url = directory.appendingPathComponent("file.bin")
+    try DurableFile.write(Data([1, 2, 3]), to: url)
+    try DurableFile.write([4, 5], to: url)
+    #expect(try Data(contentsOf: url) == Data([4, 5]))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["file.bin"])
+}
+
+@Test func durableWriteIntoAMissingDirectoryNamesTheFile() {
+    let url = URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/file.bin")
+    #expect(throws: StorageError.self) { try DurableFile.write(Data([1]), to: url) }
+    do {
+        try DurableFile.write(Data([1]), to: url)
+    } catch {
+        #expect(error.file == url.path)
+        #expect(error.reason.contains("cannot create"))
+    }
+}
+
+@Test func crc32MatchesZlib() {
+    var check = CRC32()
+    check.update(Array("123456789".utf8))
+    #expect(check.value == 0xCBF4_3926)
+    // Reference from Python: zlib.crc32(bytes((i*7+3)%256 for i in range(1000))).
+    let data = (0 ..< 1000).map { UInt8(($0 * 7 + 3) % 256) }
+    #expect(CRC32.checksum(data) == 0x17BC_2A46)
+    var pieces = CRC32()
+    pieces.update(Array(data[0 ..< 3]))
+    pieces.update(Array(data[3 ..< 517]))
+    pieces.update(Array(data[517...]))
+    #expect(pieces.value == 0x17BC_2A46)
+}
