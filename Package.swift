@@ -40,6 +40,7 @@ let package = Package(
         ]),
         .target(name: "LandmarkTraining", dependencies: [
             "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkStorage",
+            "LandmarkPickle", "LandmarkImage",
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation"]),
@@ -47,7 +48,7 @@ let package = Package(
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
             "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",
-            "LandmarkReranking", "LandmarkRecognition",
+            "LandmarkReranking", "LandmarkRecognition", "LandmarkTraining",
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
@@ -86,7 +87,8 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkTrainingTests", dependencies: [
             "LandmarkTraining", "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint",
-        ]),
+            "LandmarkPickle", "LandmarkImage",
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkRecognitionTests", dependencies: [
             "LandmarkRecognition", "LandmarkEvaluation", "LandmarkLinearAlgebra",
         ]),
