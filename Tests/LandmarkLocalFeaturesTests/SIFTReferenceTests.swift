@@ -6,6 +6,7 @@ import Testing
 
 /// Comparisons with OpenCV 4.6's SIFT (fixture from scripts/fixtures/localfeatures_make_fixtures.py).
 struct SIFTReferenceTests {
+    static var hasDevset: Bool { FileManager.default.fileExists(atPath: devset.path) }
     static let devset = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/devset/images")
 
@@ -72,8 +73,8 @@ struct SIFTReferenceTests {
 
     /// On three photos warped by a known homography, repeatability and correct matches are within 10 % of OpenCV's
     /// (or better). Skipped when the development set is absent.
-    @Test func warpedPhotosMatchOpenCV() throws {
-        guard FileManager.default.fileExists(atPath: Self.devset.path) else { return }
+    @Test(.enabled(if: SIFTReferenceTests.hasDevset, "needs ../shared/devset"))
+    func warpedPhotosMatchOpenCV() throws {
         let fixture = try OpenCVFixture.load()
         let sift = SIFT()
         for pair in fixture.warpedPairs {
@@ -99,8 +100,8 @@ struct SIFTReferenceTests {
 
     /// On real pairs of the same landmark, ratio-test matches and RANSAC homography inliers (4 px) are within 10 % of
     /// OpenCV's or better. Skipped when the development set is absent.
-    @Test func realPairsMatchOpenCV() throws {
-        guard FileManager.default.fileExists(atPath: Self.devset.path) else { return }
+    @Test(.enabled(if: SIFTReferenceTests.hasDevset, "needs ../shared/devset"))
+    func realPairsMatchOpenCV() throws {
         let fixture = try OpenCVFixture.load()
         let sift = SIFT()
         for pair in fixture.realPairs {

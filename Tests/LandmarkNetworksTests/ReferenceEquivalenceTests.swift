@@ -93,9 +93,12 @@ import Testing
         try checkDescriptors(network: "cirtorch-\(architecture)", backbone: backbone, gemP: head.gemP ?? 3)
     }
 
-    @Test(.enabled(if: NetworkFixtures.hasDevset), arguments: ["lite0", "lite2"])
+    @Test(.enabled(if: NetworkFixtures.hasDevset, "needs ../shared/devset"),
+          .enabled(if: NetworkFixtures.efficientNetWeights("lite0") != nil && NetworkFixtures.efficientNetWeights("lite2") != nil,
+                   "needs the EfficientNet-Lite weights scripts/setup.sh fetches"),
+          arguments: ["lite0", "lite2"])
     func efficientNetLiteMatchesTheReference(variant: String) throws {
-        guard let weights = NetworkFixtures.efficientNetWeights(variant) else { return }
+        let weights = try #require(NetworkFixtures.efficientNetWeights(variant))
         let backbone = try NetworkLoader.backbone(from: Checkpoint.load(contentsOf: weights))
         #expect(backbone.architecture == "efficientnet-\(variant)")
         #expect(backbone.outputChannels == 1280)
