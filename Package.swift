@@ -40,7 +40,7 @@ let package = Package(
         ]),
         .target(name: "LandmarkTraining", dependencies: [
             "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkStorage",
-            "LandmarkPickle", "LandmarkImage",
+            "LandmarkPickle", "LandmarkImage", "LandmarkDescriptors", "LandmarkEvaluation",
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation"]),

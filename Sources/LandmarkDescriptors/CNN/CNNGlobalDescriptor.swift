@@ -158,8 +158,13 @@ public struct CNNGlobalDescriptor: GlobalDescriptorExtractor {
     /// workspaces not in use.
     public var multiplyAccumulateCount: Int { workspaces.multiplyAccumulateCount }
 
-    /// ToTensor then Normalize(mean, std), as torchvision does: planes of (x / 255 − mean) / std.
     func normalizedInput(_ image: RGBImage) -> FeatureMap {
+        Self.normalizedInput(image, mean: mean, standardDeviation: standardDeviation)
+    }
+
+    /// ToTensor then Normalize(mean, std), as torchvision does: planes of (x / 255 − mean) / std. Shared
+    /// with training, so that a network is trained on exactly the input it is later described with.
+    public static func normalizedInput(_ image: RGBImage, mean: [Float], standardDeviation: [Float]) -> FeatureMap {
         let plane = image.width * image.height
         var storage = [Float](repeating: 0, count: 3 * plane)
         image.pixels.withUnsafeBufferPointer { pixels in

@@ -1,0 +1,122 @@
+import Foundation
+import LandmarkCheckpoint
+import LandmarkDescriptors
+import LandmarkImage
+import LandmarkNetworks
+import LandmarkTensor
+
+/// The network being fine-tuned: a frozen trunk whose output is cached per image, optionally the top
+/// trunk units in training form, and the retrieval head (GeM pooling, L2, whitening, L2), all reading
+/// one ``ParameterSet``.
+///
+/// Splitting at the frozen point is what makes CPU training practical: the frozen part runs once per
+/// image through the fast inference engine, and only the trainable top keeps activations for backward.
+public struct FineTunedNetwork: Sendable {
+    /// The inference trunk the frozen features come from (the whole trunk when only the head trains).
+    public let frozenTrunk: any ConvolutionalBackbone
+    public let head: TrainableRetrievalHead
+    public let mean: [Float]
+    public let standardDeviation: [Float]
+    /// The architecture name the exported checkpoint's meta records (`efficientnet-lite2`, `resnet50`).
+    public let architecture: String
+    /// The loaded checkpoint's tensors, exported unchanged beside the trained ones.
+    public let baseState: StateDictionary
+    public var parameters: ParameterSet
+
+    /// Loads `model` (a named model or a checkpoint path) and builds the trainable head on top of it:
+    /// the checkpoint's own pooling p and whitening when it has them (continuing a previous run), else
+    /// GeM with `configuration.gemP` and an identity whitening, so that epoch 0 is the plain descriptor.
+    public static func load(_ configuration: FineTuningConfiguration) throws(TrainingDataError) -> FineTunedNetwork {
+        let url: URL, architectureHint: String?
+        do {
+            (url, architectureHint) = try ModelCache.resolve(configuration.model)
+        } catch {
+            throw TrainingDataError(code: .unreadable, file: configuration.model, reason: error.description)
+        }
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint.load(contentsOf: url)
+        } catch {
+            throw TrainingDataError(code: .unreadable, file: url.path, reason: error.reason)
+        }
+        let trunk: any ConvolutionalBackbone, retrievalHead: RetrievalHead
+        do {
+            trunk = try NetworkLoader.backbone(from: checkpoint, architecture: architectureHint)
+            retrievalHead = try NetworkLoader.retrievalHead(from: checkpoint)
+        } catch {
+            throw TrainingDataError(code: .malformed, file: url.path, reason: error.reason)
+        }
+        var parameters = ParameterSet()
+        let channels = trunk.outputChannels
+        var whitening: Linear?
+        if let existing = retrievalHead.whitening {
+            whitening = existing
+        } else if configuration.whitening {
+            var identity = [Float](repeating: 0, count: channels * channels)
+            for index in 0..<channels { identity[index * channels + index] = 1 }
+            whitening = Linear(weights: identity, outputCount: channels, inputCount: channels,
+                               bias: [Float](repeating: 0, count: channels))
+        }
+        let pooling: TrainableRetrievalHead.Pooling
+        switch retrievalHead.pooling.lowercased() {
+        case "mac": pooling = .mac
+        case "spoc": pooling = .spoc
+        default: pooling = .gem
+        }
+        let head = TrainableRetrievalHead(pooling: pooling, gemP: retrievalHead.gemP ?? configuration.gemP,
+                                          inputChannels: channels, whitening: whitening, parameters: &parameters)
+        let trained = Set(["pool.p", "whiten.weight", "whiten.bias"])
+        let base = StateDictionary(checkpoint.tensorNames.compactMap { name in
+            guard !trained.contains(name), let tensor = checkpoint.tensors[name] else { return nil }
+            return StateTensor(name: name, shape: tensor.shape, values: tensor.values)
+        })
+        return FineTunedNetwork(frozenTrunk: trunk, head: head, mean: retrievalHead.mean,
+                                standardDeviation: retrievalHead.std, architecture: trunk.architecture,
+                                baseState: base, parameters: parameters)
+    }
+
+    /// Decodes `url`, resizes its longer side to `size` and runs the frozen trunk.
+    public func frozenFeatures(of url: URL, size: Int, workspace: TensorWorkspace) throws(TrainingDataError) -> FeatureMap {
+        let image: RGBImage
+        do {
+            image = try ImageDecoder.decode(contentsOf: url)
+        } catch {
+            throw TrainingDataError(code: .unreadable, file: url.path, reason: "\(error.code): \(error.reason)")
+        }
+        guard image.width >= 8, image.height >= 8 else {
+            throw TrainingDataError(code: .unreadable, file: url.path, reason: "\(image.width)×\(image.height) pixels; at least 8×8 are needed")
+        }
+        let input = CNNGlobalDescriptor.normalizedInput(image.resized(longerSide: size), mean: mean,
+                                                        standardDeviation: standardDeviation)
+        return frozenTrunk.features(input, workspace: workspace)
+    }
+
+    /// What backward needs from one image's forward pass.
+    public struct Tape: Sendable {
+        let head: TrainableRetrievalHead.Tape
+    }
+
+    /// The descriptor of one image from its cached frozen features, and the tape for ``backward(_:tape:)``.
+    public func forward(_ frozen: FeatureMap) -> (descriptor: [Float], tape: Tape) {
+        let (descriptor, headTape) = head.forward(frozen, parameters: parameters)
+        return (descriptor, Tape(head: headTape))
+    }
+
+    /// The descriptor alone (mining, validation).
+    public func describe(_ frozen: FeatureMap) -> [Float] { forward(frozen).descriptor }
+
+    /// Accumulates the gradients of one image's descriptor into ``parameters``.
+    public mutating func backward(_ descriptorGradient: [Float], tape: Tape) {
+        _ = head.backward(descriptorGradient, tape: tape.head, parameters: &parameters)
+    }
+
+    /// The whole network's tensors under the checkpoint's names: the loaded checkpoint's, with the
+    /// trained ones replaced — what `final.pth` holds.
+    public func stateDictionary() -> StateDictionary {
+        var tensors = baseState.tensors
+        for parameter in parameters.parameters where !parameter.name.hasPrefix("arc.") {
+            tensors.append(StateTensor(name: parameter.name, shape: parameter.shape, values: parameter.value))
+        }
+        return StateDictionary(tensors)
+    }
+}
