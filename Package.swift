@@ -57,7 +57,7 @@ let package = Package(
 
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
-            "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition",
+            "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
