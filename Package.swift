@@ -87,7 +87,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkTrainingTests", dependencies: [
             "LandmarkTraining", "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint",
-            "LandmarkPickle", "LandmarkImage",
+            "LandmarkPickle", "LandmarkImage", "LandmarkDemo", "LandmarkEvaluation",
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkRecognitionTests", dependencies: [
             "LandmarkRecognition", "LandmarkEvaluation", "LandmarkLinearAlgebra",

@@ -46,6 +46,19 @@ public struct FineTunedNetwork: Sendable {
         } catch {
             throw TrainingDataError(code: .malformed, file: url.path, reason: error.reason)
         }
+        let trained = Set(["pool.p", "whiten.weight", "whiten.bias"])
+        let base = StateDictionary(checkpoint.tensorNames.compactMap { name in
+            guard !trained.contains(name), let tensor = checkpoint.tensors[name] else { return nil }
+            return StateTensor(name: name, shape: tensor.shape, values: tensor.values)
+        })
+        return build(trunk: trunk, retrievalHead: retrievalHead, baseState: base, configuration: configuration)
+    }
+
+    /// The network over an already loaded trunk (tests use a tiny one): the head starts from
+    /// `retrievalHead`'s p and whitening when it has them, else GeM with `configuration.gemP` and, when
+    /// asked for, an identity whitening.
+    public static func build(trunk: any ConvolutionalBackbone, retrievalHead: RetrievalHead, baseState: StateDictionary,
+                             configuration: FineTuningConfiguration) -> FineTunedNetwork {
         var parameters = ParameterSet()
         let channels = trunk.outputChannels
         var whitening: Linear?
@@ -65,14 +78,9 @@ public struct FineTunedNetwork: Sendable {
         }
         let head = TrainableRetrievalHead(pooling: pooling, gemP: retrievalHead.gemP ?? configuration.gemP,
                                           inputChannels: channels, whitening: whitening, parameters: &parameters)
-        let trained = Set(["pool.p", "whiten.weight", "whiten.bias"])
-        let base = StateDictionary(checkpoint.tensorNames.compactMap { name in
-            guard !trained.contains(name), let tensor = checkpoint.tensors[name] else { return nil }
-            return StateTensor(name: name, shape: tensor.shape, values: tensor.values)
-        })
         return FineTunedNetwork(frozenTrunk: trunk, head: head, mean: retrievalHead.mean,
                                 standardDeviation: retrievalHead.std, architecture: trunk.architecture,
-                                baseState: base, parameters: parameters)
+                                baseState: baseState, parameters: parameters)
     }
 
     /// Decodes `url`, resizes its longer side to `size` and runs the frozen trunk.

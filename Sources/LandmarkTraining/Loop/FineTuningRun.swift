@@ -361,7 +361,7 @@ public struct FineTuningRun: Sendable {
     }
 
     private func export(_ network: FineTunedNetwork, history: [EpochRecord]) throws {
-        try FineTunedExport.write(network, to: directory)
+        try FineTunedExport.write(network, to: directory, epoch: history.last?.epoch ?? 0)
         try TrainingCurves.write(history, to: directory.appendingPathComponent("curves.png"))
     }
 }
