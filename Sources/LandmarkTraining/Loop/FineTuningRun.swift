@@ -281,11 +281,17 @@ public struct FineTuningRun: Sendable {
             } catch {
                 throw TrainingDataError(code: .malformed, file: progressURL.path, reason: "not a training run's progress file (\(error.localizedDescription))")
             }
-            guard saved.configuration == configuration, saved.trainingImages == trainingSet.images else {
+            // Only the number of epochs may change: a finished run can be extended, as the learning rate
+            // schedule depends on the epoch alone.
+            var comparable = saved.configuration
+            comparable.epochs = configuration.epochs
+            guard comparable == configuration, saved.trainingImages == trainingSet.images else {
                 throw TrainingDataError(code: .incompatibleRun, file: directory.path,
-                                        reason: "holds a run with other settings or other training images; resume it with the same options or choose another --out")
+                                        reason: "holds a run with other settings or other training images; resume it with the same options (only --epochs may change) or choose another --out")
             }
-            return saved
+            var resumed = saved
+            resumed.configuration = configuration
+            return resumed
         }
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: directory.path, isDirectory: &isDirectory) {
