@@ -58,6 +58,10 @@ public struct FineTuningRun: Sendable {
         var network = initial
         let progressURL = directory.appendingPathComponent(Self.progressFileName)
         var state = try prepareDirectory(progressURL)
+        if let last = state.history.last, last.epoch >= configuration.epochs,
+           FileManager.default.fileExists(atPath: directory.appendingPathComponent(Self.finalCheckpointName).path) {
+            return state.history
+        }
         var optimizer = RunOptimizer(configuration.optimizer)
         var cosineHead: CosineMarginHead?
         if !configuration.loss.usesTuples {
