@@ -125,12 +125,9 @@ public struct FineTuningRun: Sendable {
         while let last = state.history.last, last.epoch < configuration.epochs {
             let epoch = last.epoch + 1
             let started = Date()
-            let decay = Float(pow(configuration.learningRateDecay, Double(epoch - 1)))
-            let groups = baseGroups.map { group -> ParameterGroup in
-                var scaled = group
-                scaled.learningRate = group.learningRate * decay
-                return scaled
-            }
+            // cirtorch steps its ExponentialLR at the start of each epoch.
+            let schedule = LearningRateSchedule.exponential(gamma: configuration.learningRateDecay)
+            let groups = baseGroups.map { $0.scheduled(schedule, epoch: epoch - 1) }
             var generator = SplitMix64(seed: configuration.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
             let meanLoss: Double
             if configuration.loss.usesTuples {
@@ -144,7 +141,7 @@ public struct FineTuningRun: Sendable {
                 meanLoss = .nan
             }
             let scores = evaluate(network, trainingFeatures: trainingFeatures, validationFeatures: validationFeatures, epoch: epoch, report: report)
-            let record = EpochRecord(epoch: epoch, loss: meanLoss, learningRate: Double(configuration.learningRate * decay),
+            let record = EpochRecord(epoch: epoch, loss: meanLoss, learningRate: schedule.learningRateInDouble(base: configuration.learningRate.intendedDouble, epoch: epoch - 1),
                                      validationMeanAveragePrecision: scores.validation,
                                      trainingMeanAveragePrecision: scores.training,
                                      seconds: Date().timeIntervalSince(started))
