@@ -87,7 +87,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkTrainingTests", dependencies: [
             "LandmarkTraining", "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint",
-            "LandmarkPickle", "LandmarkImage", "LandmarkDemo", "LandmarkEvaluation",
+            "LandmarkPickle", "LandmarkImage", "LandmarkDemo", "LandmarkEvaluation", "LandmarkDescriptors",
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkRecognitionTests", dependencies: [
             "LandmarkRecognition", "LandmarkEvaluation", "LandmarkLinearAlgebra",

@@ -108,9 +108,41 @@ public struct EfficientNetLite: ConvolutionalBackbone {
         outputChannels = head.outputChannels
     }
 
+    /// The trainable units in order: the stem, every mobile inverted bottleneck, the head convolution.
+    public var unitCount: Int { blocks.count + 2 }
+
+    /// One mobile inverted bottleneck's geometry, for building its training form from the same checkpoint.
+    public struct BlockLayout: Sendable, Equatable {
+        /// The state-dict prefix, `_blocks.<n>`.
+        public var name: String
+        public var hasExpansion: Bool
+        public var inputChannels: Int
+        public var expandedChannels: Int
+        public var outputChannels: Int
+        public var kernel: Int
+        public var stride: Int
+        public var hasSkip: Bool
+    }
+
+    public var blockLayouts: [BlockLayout] {
+        blocks.enumerated().map { index, block in
+            BlockLayout(name: "_blocks.\(index)", hasExpansion: block.expand != nil,
+                        inputChannels: block.expand?.inputChannels ?? block.depthwise.inputChannels,
+                        expandedChannels: block.depthwise.outputChannels, outputChannels: block.project.outputChannels,
+                        kernel: block.depthwise.kernelHeight, stride: block.depthwise.stride, hasSkip: block.hasSkip)
+        }
+    }
+
     public func features(_ input: FeatureMap, workspace: TensorWorkspace) -> FeatureMap {
+        features(input, units: unitCount, workspace: workspace)
+    }
+
+    /// The output of the first `units` units (1: the stem; ``unitCount``: the whole trunk), where
+    /// fine-tuning the top units takes over.
+    public func features(_ input: FeatureMap, units: Int, workspace: TensorWorkspace) -> FeatureMap {
+        precondition(units >= 1 && units <= unitCount, "EfficientNet-\(variant.rawValue) has \(unitCount) units, not \(units)")
         var current = stem(input, activation: .relu6, workspace: workspace)
-        for block in blocks {
+        for block in blocks.prefix(units - 1) {
             var expanded = current
             if let expand = block.expand {
                 expanded = expand(current, activation: .relu6, workspace: workspace)
@@ -122,6 +154,7 @@ public struct EfficientNetLite: ConvolutionalBackbone {
             workspace.recycle(current)
             current = output
         }
+        guard units == unitCount else { return current }
         let output = head(current, activation: .relu6, workspace: workspace)
         workspace.recycle(current)
         return output

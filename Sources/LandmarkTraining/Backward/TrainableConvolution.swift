@@ -1,0 +1,187 @@
+import LandmarkLinearAlgebra
+import LandmarkTensor
+
+/// A convolution whose weight lives in a ``ParameterSet``: the forward pass runs the inference engine's
+/// kernels on the current weights, the backward pass accumulates dL/dW and returns dL/dinput.
+///
+/// Dense and grouped layers go through im2col and BLAS (a 1 × 1, stride-1 layer needs no im2col at
+/// all); depthwise layers — one filter per channel, as in MobileNet / EfficientNet blocks — use direct
+/// loops, which beat a product with an inner dimension of k².
+public struct TrainableConvolution: Sendable {
+    public let weightPosition: Int
+    public let outputChannels: Int
+    public let inputChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Padding
+    public let groups: Int
+
+    public init(weightPosition: Int, outputChannels: Int, inputChannels: Int, kernel: Int, stride: Int = 1,
+                padding: Padding = .symmetric(0), groups: Int = 1) {
+        precondition(inputChannels % groups == 0 && outputChannels % groups == 0, "groups must divide the channels")
+        self.weightPosition = weightPosition
+        self.outputChannels = outputChannels
+        self.inputChannels = inputChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.groups = groups
+    }
+
+    var isDepthwise: Bool { groups > 1 && groups == inputChannels && groups == outputChannels }
+
+    func layer(_ parameters: ParameterSet) -> Convolution2D {
+        Convolution2D(weights: parameters[weightPosition].value, outputChannels: outputChannels, inputChannels: inputChannels,
+                      kernelHeight: kernel, kernelWidth: kernel, bias: nil, stride: stride, padding: padding, groups: groups)
+    }
+
+    public func forward(_ input: FeatureMap, parameters: ParameterSet, workspace: TensorWorkspace) -> FeatureMap {
+        layer(parameters)(input, workspace: workspace)
+    }
+
+    /// Accumulates dL/dW into `parameters` and returns dL/dinput.
+    public func backward(_ outputGradient: FeatureMap, input: FeatureMap, parameters: inout ParameterSet) -> FeatureMap {
+        let pad = padding.resolve(inputHeight: input.height, inputWidth: input.width, kernelHeight: kernel,
+                                  kernelWidth: kernel, stride: stride, dilation: 1)
+        precondition(outputGradient.channels == outputChannels, "gradient has \(outputGradient.channels) channels, not \(outputChannels)")
+        var inputGradient = FeatureMap(channels: inputChannels, height: input.height, width: input.width)
+        let weights = parameters[weightPosition].value
+        var weightGradient = parameters[weightPosition].gradient
+        if isDepthwise {
+            depthwiseBackward(outputGradient, input: input, pad: pad, weights: weights, weightGradient: &weightGradient,
+                              inputGradient: &inputGradient)
+        } else {
+            denseBackward(outputGradient, input: input, pad: pad, weights: weights, weightGradient: &weightGradient,
+                          inputGradient: &inputGradient)
+        }
+        parameters[weightPosition].gradient = weightGradient
+        return inputGradient
+    }
+
+    private func depthwiseBackward(_ outputGradient: FeatureMap, input: FeatureMap, pad: ResolvedPadding, weights: [Float],
+                                   weightGradient: inout [Float], inputGradient: inout FeatureMap) {
+        let outputHeight = outputGradient.height, outputWidth = outputGradient.width
+        let inputHeight = input.height, inputWidth = input.width, kernel = kernel, stride = stride
+        let taps = kernel * kernel
+        input.storage.withUnsafeBufferPointer { x in
+            outputGradient.storage.withUnsafeBufferPointer { dy in
+                inputGradient.storage.withUnsafeMutableBufferPointer { dx in
+                    weights.withUnsafeBufferPointer { w in
+                        weightGradient.withUnsafeMutableBufferPointer { dw in
+                            for channel in 0..<inputChannels {
+                                let xBase = channel * inputHeight * inputWidth
+                                let yBase = channel * outputHeight * outputWidth
+                                for ky in 0..<kernel {
+                                    for kx in 0..<kernel {
+                                        let weight = w[channel * taps + ky * kernel + kx]
+                                        var accumulated: Float = 0
+                                        for oy in 0..<outputHeight {
+                                            let iy = oy * stride + ky - pad.top
+                                            guard iy >= 0, iy < inputHeight else { continue }
+                                            let xRow = xBase + iy * inputWidth, yRow = yBase + oy * outputWidth
+                                            for ox in 0..<outputWidth {
+                                                let ix = ox * stride + kx - pad.left
+                                                guard ix >= 0, ix < inputWidth else { continue }
+                                                let g = dy[yRow + ox]
+                                                accumulated += g * x[xRow + ix]
+                                                dx[xRow + ix] += g * weight
+                                            }
+                                        }
+                                        dw[channel * taps + ky * kernel + kx] += accumulated
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func denseBackward(_ outputGradient: FeatureMap, input: FeatureMap, pad: ResolvedPadding, weights: [Float],
+                               weightGradient: inout [Float], inputGradient: inout FeatureMap) {
+        let groupInputs = inputChannels / groups, groupOutputs = outputChannels / groups
+        let outputPlane = outputGradient.height * outputGradient.width
+        let patch = groupInputs * kernel * kernel
+        let pointwise = kernel == 1 && stride == 1 && pad == ResolvedPadding(top: 0, left: 0, bottom: 0, right: 0)
+        for group in 0..<groups {
+            // Columns [patch, outputPlane]: the input itself for a 1 × 1 stride-1 layer.
+            let columns = pointwise
+                ? Array(input.storage[(group * groupInputs * outputPlane)..<((group + 1) * groupInputs * outputPlane)])
+                : im2col(input, group: group, pad: pad, outputHeight: outputGradient.height, outputWidth: outputGradient.width)
+            var columnGradient = [Float](repeating: 0, count: patch * outputPlane)
+            outputGradient.storage.withUnsafeBufferPointer { dy in
+                columns.withUnsafeBufferPointer { columns in
+                    weights.withUnsafeBufferPointer { w in
+                        weightGradient.withUnsafeMutableBufferPointer { dw in
+                            columnGradient.withUnsafeMutableBufferPointer { dc in
+                                guard let dy = dy.baseAddress, let columns = columns.baseAddress, let w = w.baseAddress,
+                                      let dw = dw.baseAddress, let dc = dc.baseAddress else { return }
+                                let dyGroup = dy + group * groupOutputs * outputPlane
+                                // dW_g += dY_g · columnsᵀ ; dColumns = W_gᵀ · dY_g.
+                                BLAS.gemm(transposeA: false, transposeB: true, m: groupOutputs, n: patch, k: outputPlane, alpha: 1,
+                                          a: dyGroup, lda: outputPlane, b: columns, ldb: outputPlane, beta: 1,
+                                          c: dw + group * groupOutputs * patch, ldc: patch)
+                                BLAS.gemm(transposeA: true, transposeB: false, m: patch, n: outputPlane, k: groupOutputs, alpha: 1,
+                                          a: w + group * groupOutputs * patch, lda: patch, b: dyGroup, ldb: outputPlane, beta: 0,
+                                          c: dc, ldc: outputPlane)
+                            }
+                        }
+                    }
+                }
+            }
+            if pointwise {
+                let base = group * groupInputs * outputPlane
+                for index in 0..<columnGradient.count { inputGradient.storage[base + index] += columnGradient[index] }
+            } else {
+                col2im(columnGradient, into: &inputGradient, group: group, pad: pad, outputHeight: outputGradient.height,
+                       outputWidth: outputGradient.width)
+            }
+        }
+    }
+
+    private func im2col(_ input: FeatureMap, group: Int, pad: ResolvedPadding, outputHeight: Int, outputWidth: Int) -> [Float] {
+        let groupInputs = inputChannels / groups, outputPlane = outputHeight * outputWidth
+        var columns = [Float](repeating: 0, count: groupInputs * kernel * kernel * outputPlane)
+        for channel in 0..<groupInputs {
+            let inputBase = (group * groupInputs + channel) * input.height * input.width
+            for ky in 0..<kernel {
+                for kx in 0..<kernel {
+                    let row = (channel * kernel + ky) * kernel + kx
+                    for oy in 0..<outputHeight {
+                        let iy = oy * stride + ky - pad.top
+                        guard iy >= 0, iy < input.height else { continue }
+                        for ox in 0..<outputWidth {
+                            let ix = ox * stride + kx - pad.left
+                            guard ix >= 0, ix < input.width else { continue }
+                            columns[row * outputPlane + oy * outputWidth + ox] = input.storage[inputBase + iy * input.width + ix]
+                        }
+                    }
+                }
+            }
+        }
+        return columns
+    }
+
+    private func col2im(_ columns: [Float], into gradient: inout FeatureMap, group: Int, pad: ResolvedPadding,
+                        outputHeight: Int, outputWidth: Int) {
+        let groupInputs = inputChannels / groups, outputPlane = outputHeight * outputWidth
+        for channel in 0..<groupInputs {
+            let inputBase = (group * groupInputs + channel) * gradient.height * gradient.width
+            for ky in 0..<kernel {
+                for kx in 0..<kernel {
+                    let row = (channel * kernel + ky) * kernel + kx
+                    for oy in 0..<outputHeight {
+                        let iy = oy * stride + ky - pad.top
+                        guard iy >= 0, iy < gradient.height else { continue }
+                        for ox in 0..<outputWidth {
+                            let ix = ox * stride + kx - pad.left
+                            guard ix >= 0, ix < gradient.width else { continue }
+                            gradient.storage[inputBase + iy * gradient.width + ix] += columns[row * outputPlane + oy * outputWidth + ox]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
