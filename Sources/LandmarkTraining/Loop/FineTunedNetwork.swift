@@ -14,6 +14,9 @@ import LandmarkTensor
 public struct FineTunedNetwork: Sendable {
     /// The inference trunk the frozen features come from (the whole trunk when only the head trains).
     public let frozenTrunk: any ConvolutionalBackbone
+    /// The trainable top of the trunk (`configuration.trainableBlocks` > 0), above the frozen bottom.
+    public private(set) var trainableTrunk: TrainableBackbone?
+    public let batchNormMode: BatchNormMode
     public let head: TrainableRetrievalHead
     public let mean: [Float]
     public let standardDeviation: [Float]
@@ -51,7 +54,25 @@ public struct FineTunedNetwork: Sendable {
             guard !trained.contains(name), let tensor = checkpoint.tensors[name] else { return nil }
             return StateTensor(name: name, shape: tensor.shape, values: tensor.values)
         })
-        return build(trunk: trunk, retrievalHead: retrievalHead, baseState: base, configuration: configuration)
+        var network = build(trunk: trunk, retrievalHead: retrievalHead, baseState: base, configuration: configuration)
+        if configuration.trainableBlocks > 0 {
+            guard let lite = trunk as? EfficientNetLite else {
+                throw TrainingDataError(code: .malformed, file: url.path,
+                                        reason: "training trunk blocks (--trainable-blocks) is implemented for EfficientNet-Lite; \(trunk.architecture) can train its head only")
+            }
+            guard configuration.trainableBlocks <= lite.unitCount - 1 else {
+                throw TrainingDataError(code: .malformed, file: url.path,
+                                        reason: "\(lite.architecture) has \(lite.unitCount - 1) trainable units above its stem, not \(configuration.trainableBlocks)")
+            }
+            do {
+                network.trainableTrunk = try TrainableBackbone(frozen: lite, checkpoint: checkpoint,
+                                                               trainableUnits: configuration.trainableBlocks,
+                                                               parameters: &network.parameters)
+            } catch {
+                throw TrainingDataError(code: .malformed, file: url.path, reason: error.reason)
+            }
+        }
+        return network
     }
 
     /// The network over an already loaded trunk (tests use a tiny one): the head starts from
@@ -78,7 +99,9 @@ public struct FineTunedNetwork: Sendable {
         }
         let head = TrainableRetrievalHead(pooling: pooling, gemP: retrievalHead.gemP ?? configuration.gemP,
                                           inputChannels: channels, whitening: whitening, parameters: &parameters)
-        return FineTunedNetwork(frozenTrunk: trunk, head: head, mean: retrievalHead.mean,
+        return FineTunedNetwork(frozenTrunk: trunk, trainableTrunk: nil,
+                                batchNormMode: configuration.batchNormTraining ? .training(momentum: 0.01) : .frozen,
+                                head: head, mean: retrievalHead.mean,
                                 standardDeviation: retrievalHead.std, architecture: trunk.architecture,
                                 baseState: baseState, parameters: parameters)
     }
@@ -96,34 +119,54 @@ public struct FineTunedNetwork: Sendable {
         }
         let input = CNNGlobalDescriptor.normalizedInput(image.resized(longerSide: size), mean: mean,
                                                         standardDeviation: standardDeviation)
+        if let trainableTrunk { return trainableTrunk.frozenFeatures(input, workspace: workspace) }
         return frozenTrunk.features(input, workspace: workspace)
     }
 
     /// What backward needs from one image's forward pass.
     public struct Tape: Sendable {
+        let trunk: TrainableBackbone.Tape?
         let head: TrainableRetrievalHead.Tape
     }
 
     /// The descriptor of one image from its cached frozen features, and the tape for ``backward(_:tape:)``.
-    public func forward(_ frozen: FeatureMap) -> (descriptor: [Float], tape: Tape) {
-        let (descriptor, headTape) = head.forward(frozen, parameters: parameters)
-        return (descriptor, Tape(head: headTape))
+    /// In training BatchNorm mode this moves the running statistics.
+    public mutating func forward(_ frozen: FeatureMap, workspace: TensorWorkspace) -> (descriptor: [Float], tape: Tape) {
+        var map = frozen, trunkTape: TrainableBackbone.Tape?
+        if var trunk = trainableTrunk {
+            (map, trunkTape) = trunk.forward(frozen, parameters: parameters, mode: batchNormMode, workspace: workspace)
+            trainableTrunk = trunk
+        }
+        let (descriptor, headTape) = head.forward(map, parameters: parameters)
+        return (descriptor, Tape(trunk: trunkTape, head: headTape))
     }
 
-    /// The descriptor alone (mining, validation).
-    public func describe(_ frozen: FeatureMap) -> [Float] { forward(frozen).descriptor }
+    /// The descriptor alone, BatchNorm on its running statistics (mining, validation).
+    public func describe(_ frozen: FeatureMap, workspace: TensorWorkspace) -> [Float] {
+        let map = trainableTrunk?.describe(frozen, parameters: parameters, workspace: workspace) ?? frozen
+        return head.forward(map, parameters: parameters).descriptor
+    }
 
     /// Accumulates the gradients of one image's descriptor into ``parameters``.
     public mutating func backward(_ descriptorGradient: [Float], tape: Tape) {
-        _ = head.backward(descriptorGradient, tape: tape.head, parameters: &parameters)
+        let mapGradient = head.backward(descriptorGradient, tape: tape.head, parameters: &parameters)
+        if let trunk = trainableTrunk, let trunkTape = tape.trunk {
+            trunk.backward(mapGradient, tape: trunkTape, parameters: &parameters)
+        }
     }
 
     /// The whole network's tensors under the checkpoint's names: the loaded checkpoint's, with the
     /// trained ones replaced — what `final.pth` holds.
     public func stateDictionary() -> StateDictionary {
-        var tensors = baseState.tensors
+        var replacements: [String: StateTensor] = [:]
         for parameter in parameters.parameters where !parameter.name.hasPrefix("arc.") {
-            tensors.append(StateTensor(name: parameter.name, shape: parameter.shape, values: parameter.value))
+            replacements[parameter.name] = StateTensor(name: parameter.name, shape: parameter.shape, values: parameter.value)
+        }
+        for buffer in trainableTrunk?.bufferTensors ?? [] { replacements[buffer.name] = buffer }
+        var tensors = baseState.tensors.map { replacements.removeValue(forKey: $0.name) ?? $0 }
+        // Tensors the loaded checkpoint did not have (a new head), in parameter order.
+        for parameter in parameters.parameters {
+            if let tensor = replacements.removeValue(forKey: parameter.name) { tensors.append(tensor) }
         }
         return StateDictionary(tensors)
     }

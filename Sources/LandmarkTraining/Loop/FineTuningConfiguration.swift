@@ -37,6 +37,9 @@ public struct FineTuningConfiguration: Sendable, Codable, Equatable {
     /// Trunk units trained from the top (0: only pooling and whitening learn; the trunk's output is
     /// computed once per image and cached).
     public var trainableBlocks: Int = 0
+    /// Normalise trainable trunk units by each image's own statistics and move the running ones; off by
+    /// default, as cirtorch fine-tunes with BatchNorm frozen.
+    public var batchNormTraining: Bool = false
     /// GeM's initial p (learned, at ten times the learning rate as in cirtorch).
     public var gemP: Float = 3
     /// Learn a whitening layer (initialised to the identity, so training starts from the plain descriptor).

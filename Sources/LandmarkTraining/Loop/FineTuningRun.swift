@@ -168,11 +168,12 @@ public struct FineTuningRun: Sendable {
     private func trainTuples(_ network: inout FineTunedNetwork, optimizer: inout RunOptimizer, groups: [ParameterGroup],
                              set: TrainingSet, features: [FeatureMap?], generator: inout SplitMix64, epoch: Int,
                              report: (@Sendable (FineTuningProgress) -> Void)?) throws -> Double {
+        let workspace = TensorWorkspace()
         let (pairs, pool) = configuration.mining.draw(from: set, generator: &generator)
         report?(FineTuningProgress(phase: .mining, epoch: epoch, completed: 0, total: pairs.count + pool.count))
         var descriptors = [[Float]](repeating: [], count: set.count)
         for index in Set(pairs.map(\.query) + pool) {
-            if let map = features[index] { descriptors[index] = network.describe(map) }
+            if let map = features[index] { descriptors[index] = network.describe(map, workspace: workspace) }
         }
         let tuples = configuration.mining.tuples(pairs: pairs, pool: pool, descriptors: descriptors, set: set)
         let contrastive = ContrastiveLoss(margin: configuration.effectiveMargin)
@@ -184,7 +185,7 @@ public struct FineTuningRun: Sendable {
                 var outputs: [[Float]] = [], tapes: [FineTunedNetwork.Tape] = []
                 for image in tuple.images {
                     guard let map = features[image] else { continue }
-                    let (descriptor, tape) = network.forward(map)
+                    let (descriptor, tape) = network.forward(map, workspace: workspace)
                     outputs.append(descriptor)
                     tapes.append(tape)
                 }
@@ -206,6 +207,7 @@ public struct FineTuningRun: Sendable {
     private func trainCosine(_ network: inout FineTunedNetwork, head: inout CosineMarginHead, optimizer: inout RunOptimizer,
                              groups: [ParameterGroup], set: TrainingSet, features: [FeatureMap?], generator: inout SplitMix64,
                              epoch: Int, report: (@Sendable (FineTuningProgress) -> Void)?) -> Double {
+        let workspace = TensorWorkspace()
         let batches = configuration.batches.epoch(set, generator: &generator)
         let total = batches.reduce(0) { $0 + $1.count }
         var lossSum = 0.0, done = 0
@@ -214,7 +216,7 @@ public struct FineTuningRun: Sendable {
             var outputs: [[Float]] = [], tapes: [FineTunedNetwork.Tape] = [], labels: [Int] = []
             for image in batch {
                 guard let map = features[image], let label = set.labels[image] else { continue }
-                let (descriptor, tape) = network.forward(map)
+                let (descriptor, tape) = network.forward(map, workspace: workspace)
                 outputs.append(descriptor)
                 tapes.append(tape)
                 labels.append(label)
@@ -238,12 +240,13 @@ public struct FineTuningRun: Sendable {
     private func evaluate(_ network: FineTunedNetwork, trainingFeatures: [FeatureMap?], validationFeatures: [FeatureMap?],
                           epoch: Int, report: (@Sendable (FineTuningProgress) -> Void)?) -> (validation: Double?, training: Double?) {
         report?(FineTuningProgress(phase: .validating, epoch: epoch, completed: 0, total: validationFeatures.count + trainingFeatures.count))
+        let workspace = TensorWorkspace()
         var validationScore: Double?
         if let validation {
-            let descriptors = validationFeatures.map { $0.map(network.describe) }
+            let descriptors = validationFeatures.map { $0.map { network.describe($0, workspace: workspace) } }
             validationScore = Self.meanAveragePrecision(descriptors: descriptors, labels: validation.labels)
         }
-        let trainingDescriptors = trainingFeatures.map { $0.map(network.describe) }
+        let trainingDescriptors = trainingFeatures.map { $0.map { network.describe($0, workspace: workspace) } }
         let trainingLabels = trainingSet.labels.map { $0.map { trainingSet.classNames[$0] } }
         let trainingScore = Self.meanAveragePrecision(descriptors: trainingDescriptors, labels: trainingLabels)
         return (validationScore, trainingScore)
