@@ -54,23 +54,60 @@ public struct TrainableRetrievalHead: Sendable {
         let whitened: [Float]?
         let whitenedNorm: Double
         let p: Float
+        let gem: GeneralizedMeanTape?
+    }
+
+    /// GeM's per-element x^p (x clamped at ε) and per-channel sums, kept from the forward pass so that the backward
+    /// pass needs no transcendental function: x^(p−1) = x^p / x.
+    struct GeneralizedMeanTape: Sendable {
+        let powers: [Float]
+        /// Per channel: mean x^p and mean x^p·ln x.
+        let means: [Double]
+        let weightedLogarithms: [Double]
+    }
+
+    /// GeM as x^p = exp(p·ln x) in Float with Double sums — one logarithm and one exponential per element,
+    /// within a few ulps of the inference kernel's Double pow.
+    static func generalizedMean(_ map: FeatureMap, p: Float) -> ([Float], GeneralizedMeanTape) {
+        let plane = map.planeSize
+        var powers = [Float](repeating: 0, count: map.storage.count)
+        var pooled = [Float](repeating: 0, count: map.channels)
+        var means = [Double](repeating: 0, count: map.channels), weighted = means
+        let root = Double(Float(1) / p)
+        map.storage.withUnsafeBufferPointer { x in
+            powers.withUnsafeMutableBufferPointer { power in
+                    for channel in 0..<map.channels {
+                        var sum = 0.0, weightedSum = 0.0
+                        for index in channel * plane..<(channel + 1) * plane {
+                            let l = Foundation.logf(max(x[index], epsilon))
+                            let e = Foundation.expf(p * l)
+                            power[index] = e
+                            sum += Double(e)
+                            weightedSum += Double(e) * Double(l)
+                        }
+                        means[channel] = sum / Double(plane)
+                        weighted[channel] = weightedSum / Double(plane)
+                        pooled[channel] = Float(Foundation.pow(means[channel], root))
+                    }
+            }
+        }
+        return (pooled, GeneralizedMeanTape(powers: powers, means: means, weightedLogarithms: weighted))
     }
 
     public func forward(_ map: FeatureMap, parameters: ParameterSet) -> (descriptor: [Float], tape: Tape) {
         precondition(map.channels == inputChannels, "the head expects \(inputChannels) channels, not \(map.channels)")
         let p = pPosition.map { parameters[$0].value[0] } ?? 1
-        let inference: GlobalPooling
+        var pooled: [Float], gem: GeneralizedMeanTape?
         switch pooling {
-        case .mac: inference = .mac
-        case .spoc: inference = .spoc
-        case .gem: inference = .gem(p: p)
+        case .mac: pooled = GlobalPooling.mac(map); gem = nil
+        case .spoc: pooled = GlobalPooling.spoc(map); gem = nil
+        case .gem: (pooled, gem) = Self.generalizedMean(map, p: p)
         }
-        let pooled = inference(map)
         let pooledNorm = Self.norm(pooled)
         let normalized = Self.scaled(pooled, 1 / (pooledNorm + Double(Self.epsilon)))
         guard let (weight, bias) = whiteningPositions else {
             return (normalized, Tape(map: map, pooled: pooled, pooledNorm: pooledNorm, normalized: normalized,
-                                     whitened: nil, whitenedNorm: 0, p: p))
+                                     whitened: nil, whitenedNorm: 0, p: p, gem: gem))
         }
         var whitened = parameters[bias].value
         parameters[weight].value.withUnsafeBufferPointer { w in
@@ -85,7 +122,7 @@ public struct TrainableRetrievalHead: Sendable {
         let whitenedNorm = Self.norm(whitened)
         let descriptor = Self.scaled(whitened, 1 / (whitenedNorm + Double(Self.epsilon)))
         return (descriptor, Tape(map: map, pooled: pooled, pooledNorm: pooledNorm, normalized: normalized,
-                                 whitened: whitened, whitenedNorm: whitenedNorm, p: p))
+                                 whitened: whitened, whitenedNorm: whitenedNorm, p: p, gem: gem))
     }
 
     /// Accumulates dL/dp, dL/dW, dL/db into `parameters` and returns dL/dmap.
@@ -144,27 +181,21 @@ public struct TrainableRetrievalHead: Sendable {
         case .gem:
             // y = m^(1/p), m = mean(max(x, ε)^p): dy/dx = m^(1/p − 1)·x^(p − 1)/N where x ≥ ε,
             // dy/dp = y·(−ln m / p² + E[x^p ln x] / (p·m)).
+            guard let gem = tape.gem else { break }
             let p = Double(tape.p)
             var pGradient = 0.0
             for channel in 0..<map.channels {
-                var mean = 0.0, weightedLog = 0.0
-                for index in 0..<plane {
-                    let x = Double(max(map.storage[channel * plane + index], Self.epsilon))
-                    let power = Foundation.pow(x, p)
-                    mean += power
-                    weightedLog += power * Foundation.log(x)
-                }
-                mean /= Double(plane)
-                weightedLog /= Double(plane)
+                let mean = gem.means[channel]
+                guard mean > 0 else { continue }
                 let y = Foundation.pow(mean, 1 / p)
                 let g = Double(gradient[channel])
-                let scale = g * Foundation.pow(mean, 1 / p - 1) / Double(plane)
-                for index in 0..<plane {
-                    let raw = map.storage[channel * plane + index]
+                let scale = Float(g * y / mean / Double(plane))
+                for index in channel * plane..<(channel + 1) * plane {
+                    let raw = map.storage[index]
                     guard raw >= Self.epsilon else { continue }
-                    input.storage[channel * plane + index] = Float(scale * Foundation.pow(Double(raw), p - 1))
+                    input.storage[index] = scale * gem.powers[index] / raw
                 }
-                if mean > 0 { pGradient += g * y * (-Foundation.log(mean) / (p * p) + weightedLog / (p * mean)) }
+                pGradient += g * y * (-Foundation.log(mean) / (p * p) + gem.weightedLogarithms[channel] / (p * mean))
             }
             if let pPosition { parameters[pPosition].gradient[0] += Float(pGradient) }
         }

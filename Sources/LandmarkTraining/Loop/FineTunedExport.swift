@@ -12,7 +12,7 @@ enum FineTunedExport {
         }
         let metadata = RetrievalNetworkMetadata(
             architecture: network.architecture, pooling: pooling, whitening: network.head.hasWhitening,
-            mean: network.mean.map(Double.init), std: network.standardDeviation.map(Double.init),
+            mean: network.mean.map(\.intendedDouble), std: network.standardDeviation.map(\.intendedDouble),
             outputDimension: network.head.outputDimension)
         let state = network.stateDictionary()
         let checkpoint = RetrievalCheckpoint(epoch: epoch, metadata: metadata, stateDictionary: state)

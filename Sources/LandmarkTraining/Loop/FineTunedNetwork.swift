@@ -155,6 +155,42 @@ public struct FineTunedNetwork: Sendable {
         }
     }
 
+    /// Forward passes of several images: on every core when BatchNorm is frozen, in order otherwise
+    /// (training-mode BatchNorm moves its statistics image by image).
+    public mutating func forward(_ maps: [FeatureMap]) -> [(descriptor: [Float], tape: Tape)] {
+        if case .training = batchNormMode {
+            let workspace = TensorWorkspace()
+            return maps.map { forward($0, workspace: workspace) }
+        }
+        let network = self
+        return ParallelImages.map(maps.count) { index, workspace in
+            var copy = network
+            return copy.forward(maps[index], workspace: workspace)
+        }
+    }
+
+    /// Backward passes of several images on every core: each worker accumulates its contiguous share
+    /// of images into its own gradients, which are then added in worker order — the same sums whatever
+    /// the threads' timing.
+    public mutating func backward(_ gradients: [[Float]], tapes: [Tape]) {
+        precondition(gradients.count == tapes.count, "one gradient per tape")
+        var zeroed = self
+        zeroed.parameters.zeroGradients()
+        let start = zeroed
+        let shares = ParallelImages.map(ParallelImages.chunks(tapes.count).count) { worker, _ in
+            var local = start
+            for index in ParallelImages.chunks(tapes.count)[worker] { local.backward(gradients[index], tape: tapes[index]) }
+            return local.parameters
+        }
+        for share in shares { parameters.addGradients(of: share) }
+    }
+
+    /// Descriptors of several images on every core (`nil` stays `nil`).
+    public func describe(_ maps: [FeatureMap?]) -> [[Float]?] {
+        let network = self
+        return ParallelImages.map(maps.count) { index, workspace in maps[index].map { network.describe($0, workspace: workspace) } }
+    }
+
     /// The whole network's tensors under the checkpoint's names: the loaded checkpoint's, with the
     /// trained ones replaced — what `final.pth` holds.
     public func stateDictionary() -> StateDictionary {

@@ -78,43 +78,34 @@ public struct FineTuningRun: Sendable {
         }
 
         // The frozen trunk runs once per image; everything above it reads the cache.
-        let workspace = TensorWorkspace()
         var skipped = state.skipped
-        var trainingFeatures = [FeatureMap?](repeating: nil, count: trainingSet.count)
-        for index in 0..<trainingSet.count {
-            report?(FineTuningProgress(phase: .caching, epoch: 0, completed: index, total: trainingSet.count))
-            do {
-                trainingFeatures[index] = try network.frozenFeatures(of: trainingSet.url(index), size: configuration.imageSize,
-                                                                     workspace: workspace)
-            } catch {
-                skipped[trainingSet.images[index]] = error.reason
-            }
+        let trainingFeatures = cache(trainingSet.images.indices.map(trainingSet.url), size: configuration.imageSize,
+                                     network: network, report: report)
+        for (index, result) in trainingFeatures.enumerated() {
+            if case .failure(let error) = result { skipped[trainingSet.images[index]] = error.reason }
         }
         // Unreadable images are left out of training (and named in progress.json), not fatal.
-        let usable = trainingSet.filtered { trainingFeatures[$0] != nil }
-        let usableFeatures = trainingFeatures.filter { $0 != nil }
+        let usable = trainingSet.filtered { (try? trainingFeatures[$0].get()) != nil }
+        let usableFeatures = trainingFeatures.compactMap { try? $0.get() }.map(Optional.some)
+        let allTrainingFeatures = trainingFeatures.map { try? $0.get() }
         guard !usable.candidatePairs.isEmpty else {
             throw TrainingDataError(code: .tooFewImages, file: trainingSet.root.path,
                                     reason: "no readable matching pair of images to train on (\(skipped.count) images skipped)")
         }
         var validationFeatures: [FeatureMap?] = []
         if let validation {
-            for index in validation.images.indices {
-                report?(FineTuningProgress(phase: .caching, epoch: 0, completed: index, total: validation.images.count))
-                do {
-                    validationFeatures.append(try network.frozenFeatures(of: validation.imageURL(index), size: configuration.validationSize,
-                                                                         workspace: workspace))
-                } catch {
-                    skipped["validation/" + validation.images[index]] = error.reason
-                    validationFeatures.append(nil)
-                }
+            let results = cache(validation.images.indices.map(validation.imageURL), size: configuration.validationSize,
+                                network: network, report: report)
+            for (index, result) in results.enumerated() {
+                if case .failure(let error) = result { skipped["validation/" + validation.images[index]] = error.reason }
             }
+            validationFeatures = results.map { try? $0.get() }
         }
         state.skipped = skipped
 
         if state.history.isEmpty {
             let started = Date()
-            let scores = evaluate(network, trainingFeatures: trainingFeatures, validationFeatures: validationFeatures, epoch: 0, report: report)
+            let scores = evaluate(network, trainingFeatures: allTrainingFeatures, validationFeatures: validationFeatures, epoch: 0, report: report)
             state.history.append(EpochRecord(epoch: 0, loss: nil, learningRate: nil,
                                              validationMeanAveragePrecision: scores.validation,
                                              trainingMeanAveragePrecision: scores.training,
@@ -140,7 +131,7 @@ public struct FineTuningRun: Sendable {
             } else {
                 meanLoss = .nan
             }
-            let scores = evaluate(network, trainingFeatures: trainingFeatures, validationFeatures: validationFeatures, epoch: epoch, report: report)
+            let scores = evaluate(network, trainingFeatures: allTrainingFeatures, validationFeatures: validationFeatures, epoch: epoch, report: report)
             let record = EpochRecord(epoch: epoch, loss: meanLoss, learningRate: schedule.learningRateInDouble(base: configuration.learningRate.intendedDouble, epoch: epoch - 1),
                                      validationMeanAveragePrecision: scores.validation,
                                      trainingMeanAveragePrecision: scores.training,
@@ -163,42 +154,55 @@ public struct FineTuningRun: Sendable {
         return state.history
     }
 
+    /// Decodes, resizes and runs the frozen trunk on every image, on every core.
+    private func cache(_ urls: [URL], size: Int, network: FineTunedNetwork,
+                       report: (@Sendable (FineTuningProgress) -> Void)?) -> [Result<FeatureMap, TrainingDataError>] {
+        let counter = ProgressCount()
+        return ParallelImages.map(urls.count) { index, workspace in
+            let result = Result { () throws(TrainingDataError) -> FeatureMap in
+                try network.frozenFeatures(of: urls[index], size: size, workspace: workspace)
+            }
+            report?(FineTuningProgress(phase: .caching, epoch: 0, completed: counter.next(), total: urls.count))
+            return result
+        }
+    }
+
     // MARK: - Epochs
 
     private func trainTuples(_ network: inout FineTunedNetwork, optimizer: inout RunOptimizer, groups: [ParameterGroup],
                              set: TrainingSet, features: [FeatureMap?], generator: inout SplitMix64, epoch: Int,
                              report: (@Sendable (FineTuningProgress) -> Void)?) throws -> Double {
-        let workspace = TensorWorkspace()
         let (pairs, pool) = configuration.mining.draw(from: set, generator: &generator)
         report?(FineTuningProgress(phase: .mining, epoch: epoch, completed: 0, total: pairs.count + pool.count))
-        var descriptors = [[Float]](repeating: [], count: set.count)
-        for index in Set(pairs.map(\.query) + pool) {
-            if let map = features[index] { descriptors[index] = network.describe(map, workspace: workspace) }
-        }
+        var wanted = [FeatureMap?](repeating: nil, count: set.count)
+        for index in Set(pairs.map(\.query) + pool) { wanted[index] = features[index] }
+        let descriptors = network.describe(wanted).map { $0 ?? [] }
         let tuples = configuration.mining.tuples(pairs: pairs, pool: pool, descriptors: descriptors, set: set)
         let contrastive = ContrastiveLoss(margin: configuration.effectiveMargin)
         let triplet = TripletLoss(margin: configuration.effectiveMargin)
         var lossSum = 0.0, done = 0
         for batchStart in stride(from: 0, to: tuples.count, by: configuration.tuplesPerBatch) {
             network.parameters.zeroGradients()
-            for tuple in tuples[batchStart..<min(batchStart + configuration.tuplesPerBatch, tuples.count)] {
-                var outputs: [[Float]] = [], tapes: [FineTunedNetwork.Tape] = []
-                for image in tuple.images {
-                    guard let map = features[image] else { continue }
-                    let (descriptor, tape) = network.forward(map, workspace: workspace)
-                    outputs.append(descriptor)
-                    tapes.append(tape)
-                }
-                guard outputs.count == tuple.images.count else { continue }
-                let (loss, gradients) = configuration.loss == .triplet
-                    ? triplet(outputs, labels: tuple.lossLabels)
-                    : contrastive(outputs, labels: tuple.lossLabels)
-                for (gradient, tape) in zip(gradients, tapes) { network.backward(gradient, tape: tape) }
+            // Every image of the batch forward at once, the losses per tuple, every image backward at once.
+            let batch = tuples[batchStart..<min(batchStart + configuration.tuplesPerBatch, tuples.count)]
+                .filter { $0.images.allSatisfy { features[$0] != nil } }
+            let maps = batch.flatMap { $0.images.compactMap { features[$0] } }
+            let outputs = network.forward(maps)
+            var gradients: [[Float]] = []
+            var offset = 0
+            for tuple in batch {
+                let descriptors = outputs[offset..<(offset + tuple.images.count)].map(\.descriptor)
+                offset += tuple.images.count
+                let (loss, tupleGradients) = configuration.loss == .triplet
+                    ? triplet(descriptors, labels: tuple.lossLabels)
+                    : contrastive(descriptors, labels: tuple.lossLabels)
+                gradients += tupleGradients
                 lossSum += loss
                 done += 1
-                report?(FineTuningProgress(phase: .training, epoch: epoch, completed: done, total: tuples.count,
-                                           loss: lossSum / Double(done), learningRate: Double(groups.first?.learningRate ?? 0)))
             }
+            network.backward(gradients, tapes: outputs.map(\.tape))
+            report?(FineTuningProgress(phase: .training, epoch: epoch, completed: done, total: tuples.count,
+                                       loss: lossSum / Double(max(done, 1)), learningRate: Double(groups.first?.learningRate ?? 0)))
             optimizer.step(&network.parameters, groups: groups)
         }
         return done > 0 ? lossSum / Double(done) : .nan
@@ -207,23 +211,18 @@ public struct FineTuningRun: Sendable {
     private func trainCosine(_ network: inout FineTunedNetwork, head: inout CosineMarginHead, optimizer: inout RunOptimizer,
                              groups: [ParameterGroup], set: TrainingSet, features: [FeatureMap?], generator: inout SplitMix64,
                              epoch: Int, report: (@Sendable (FineTuningProgress) -> Void)?) -> Double {
-        let workspace = TensorWorkspace()
         let batches = configuration.batches.epoch(set, generator: &generator)
         let total = batches.reduce(0) { $0 + $1.count }
         var lossSum = 0.0, done = 0
         for batch in batches {
             network.parameters.zeroGradients()
-            var outputs: [[Float]] = [], tapes: [FineTunedNetwork.Tape] = [], labels: [Int] = []
-            for image in batch {
-                guard let map = features[image], let label = set.labels[image] else { continue }
-                let (descriptor, tape) = network.forward(map, workspace: workspace)
-                outputs.append(descriptor)
-                tapes.append(tape)
-                labels.append(label)
-            }
-            guard !outputs.isEmpty else { continue }
+            let usable = batch.filter { features[$0] != nil && set.labels[$0] != nil }
+            guard !usable.isEmpty else { continue }
+            let forward = network.forward(usable.compactMap { features[$0] })
+            let outputs = forward.map(\.descriptor), tapes = forward.map(\.tape)
+            let labels = usable.compactMap { set.labels[$0] }
             let (loss, gradients) = head(outputs, labels: labels, parameters: &network.parameters)
-            for (gradient, tape) in zip(gradients, tapes) { network.backward(gradient, tape: tape) }
+            network.backward(gradients, tapes: tapes)
             optimizer.step(&network.parameters, groups: groups)
             lossSum += loss * Double(outputs.count)
             done += outputs.count
@@ -240,13 +239,12 @@ public struct FineTuningRun: Sendable {
     private func evaluate(_ network: FineTunedNetwork, trainingFeatures: [FeatureMap?], validationFeatures: [FeatureMap?],
                           epoch: Int, report: (@Sendable (FineTuningProgress) -> Void)?) -> (validation: Double?, training: Double?) {
         report?(FineTuningProgress(phase: .validating, epoch: epoch, completed: 0, total: validationFeatures.count + trainingFeatures.count))
-        let workspace = TensorWorkspace()
         var validationScore: Double?
         if let validation {
-            let descriptors = validationFeatures.map { $0.map { network.describe($0, workspace: workspace) } }
+            let descriptors = network.describe(validationFeatures)
             validationScore = Self.meanAveragePrecision(descriptors: descriptors, labels: validation.labels)
         }
-        let trainingDescriptors = trainingFeatures.map { $0.map { network.describe($0, workspace: workspace) } }
+        let trainingDescriptors = network.describe(trainingFeatures)
         let trainingLabels = trainingSet.labels.map { $0.map { trainingSet.classNames[$0] } }
         let trainingScore = Self.meanAveragePrecision(descriptors: trainingDescriptors, labels: trainingLabels)
         return (validationScore, trainingScore)
@@ -373,6 +371,19 @@ public struct FineTuningRun: Sendable {
     private func export(_ network: FineTunedNetwork, history: [EpochRecord]) throws {
         try FineTunedExport.write(network, to: directory, epoch: history.last?.epoch ?? 0)
         try TrainingCurves.write(history, to: directory.appendingPathComponent("curves.png"))
+    }
+}
+
+/// A counter shared by worker threads, for progress reports.
+final class ProgressCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += 1
+        return count
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LandmarkEvaluation
+import LandmarkLinearAlgebra
 import LandmarkTraining
 
 struct TrainCommand: ParsableCommand {
@@ -111,6 +112,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Training parallelises over images itself; BLAS threads on top would only oversubscribe the cores.
+        BLAS.setThreadCount(1)
         var configuration = FineTuningConfiguration()
         configuration.model = model
         configuration.loss = FineTuningConfiguration.Loss(rawValue: loss.lowercased()) ?? .contrastive
