@@ -53,11 +53,13 @@ let package = Package(
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
             "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkGeometry", "LandmarkLocalFeatures",
+            "LandmarkTraining",
         ]),
 
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
             "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
+            "LandmarkLinearAlgebra", "LandmarkNetworks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -106,6 +106,12 @@ public struct FineTunedNetwork: Sendable {
                                 baseState: baseState, parameters: parameters)
     }
 
+    /// The frozen bottom's output for an ImageNet-normalised input.
+    public func frozenFeatures(_ input: FeatureMap, workspace: TensorWorkspace) -> FeatureMap {
+        if let trainableTrunk { return trainableTrunk.frozenFeatures(input, workspace: workspace) }
+        return frozenTrunk.features(input, workspace: workspace)
+    }
+
     /// Decodes `url`, resizes its longer side to `size` and runs the frozen trunk.
     public func frozenFeatures(of url: URL, size: Int, workspace: TensorWorkspace) throws(TrainingDataError) -> FeatureMap {
         let image: RGBImage
@@ -119,8 +125,7 @@ public struct FineTunedNetwork: Sendable {
         }
         let input = CNNGlobalDescriptor.normalizedInput(image.resized(longerSide: size), mean: mean,
                                                         standardDeviation: standardDeviation)
-        if let trainableTrunk { return trainableTrunk.frozenFeatures(input, workspace: workspace) }
-        return frozenTrunk.features(input, workspace: workspace)
+        return frozenFeatures(input, workspace: workspace)
     }
 
     /// What backward needs from one image's forward pass.
@@ -163,7 +168,7 @@ public struct FineTunedNetwork: Sendable {
             return maps.map { forward($0, workspace: workspace) }
         }
         let network = self
-        return ParallelImages.map(maps.count) { index, workspace in
+        return ParallelImageWork.map(maps.count) { index, workspace in
             var copy = network
             return copy.forward(maps[index], workspace: workspace)
         }
@@ -177,9 +182,9 @@ public struct FineTunedNetwork: Sendable {
         var zeroed = self
         zeroed.parameters.zeroGradients()
         let start = zeroed
-        let shares = ParallelImages.map(ParallelImages.chunks(tapes.count).count) { worker, _ in
+        let shares = ParallelImageWork.map(ParallelImageWork.chunks(tapes.count).count) { worker, _ in
             var local = start
-            for index in ParallelImages.chunks(tapes.count)[worker] { local.backward(gradients[index], tape: tapes[index]) }
+            for index in ParallelImageWork.chunks(tapes.count)[worker] { local.backward(gradients[index], tape: tapes[index]) }
             return local.parameters
         }
         for share in shares { parameters.addGradients(of: share) }
@@ -188,7 +193,7 @@ public struct FineTunedNetwork: Sendable {
     /// Descriptors of several images on every core (`nil` stays `nil`).
     public func describe(_ maps: [FeatureMap?]) -> [[Float]?] {
         let network = self
-        return ParallelImages.map(maps.count) { index, workspace in maps[index].map { network.describe($0, workspace: workspace) } }
+        return ParallelImageWork.map(maps.count) { index, workspace in maps[index].map { network.describe($0, workspace: workspace) } }
     }
 
     /// The whole network's tensors under the checkpoint's names: the loaded checkpoint's, with the

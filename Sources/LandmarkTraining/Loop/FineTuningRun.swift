@@ -158,7 +158,7 @@ public struct FineTuningRun: Sendable {
     private func cache(_ urls: [URL], size: Int, network: FineTunedNetwork,
                        report: (@Sendable (FineTuningProgress) -> Void)?) -> [Result<FeatureMap, TrainingDataError>] {
         let counter = ProgressCount()
-        return ParallelImages.map(urls.count) { index, workspace in
+        return ParallelImageWork.map(urls.count) { index, workspace in
             let result = Result { () throws(TrainingDataError) -> FeatureMap in
                 try network.frozenFeatures(of: urls[index], size: size, workspace: workspace)
             }

@@ -4,10 +4,10 @@ import LandmarkTensor
 
 /// Runs independent per-image work on every core, each worker with its own tensor workspace, and
 /// returns the results in image order — so that results do not depend on thread timing.
-enum ParallelImages {
-    static var workerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+public enum ParallelImageWork {
+    public static var workerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    static func map<Result: Sendable>(_ count: Int, _ body: @Sendable (Int, TensorWorkspace) -> Result) -> [Result] {
+    public static func map<Result: Sendable>(_ count: Int, _ body: @Sendable (Int, TensorWorkspace) -> Result) -> [Result] {
         let slots = Slots<Result>(count: count)
         let workers = min(workerCount, max(count, 1))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in

@@ -2,14 +2,17 @@ import ArgumentParser
 import Foundation
 import LandmarkBenchmarks
 import LandmarkDescriptors
+import LandmarkLinearAlgebra
+import LandmarkNetworks
 import LandmarkPipeline
+import LandmarkTraining
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure this machine: image decoding, matrix products, exact search, CNN extraction, local features, pipeline stages.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self],
+        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Train.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -118,6 +121,73 @@ struct BenchCommand: ParsableCommand {
                 if !json { print(result.description) }
             }
             if !json { print(String(format: "measured sgemm peak: %.1f GFLOP/s (convolution GFLOP/s count direct-convolution arithmetic, so Winograd layers can exceed it)", peak)) }
+            if json { print(JSONOutput.line(results)) }
+        }
+    }
+
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train",
+            abstract: "Fine-tuning speed: forward + backward + Adam step per image, and with the frozen trunk cached.",
+            discussion: """
+            Per pair of photographs (one per core): the whole network forward, backward through the trainable \
+            top units, GeM, whitening, and an Adam step; then the same steps on the cached output of the frozen \
+            bottom, as `landmark train` runs them. Compare with PyTorch, side by side: \
+            scripts/bench_train_side_by_side.sh.
+            """)
+
+        @Option(help: "Folder of photographs (default: ../shared/devset/images).")
+        var images: String = "../shared/devset/images"
+
+        @Option(help: "Photographs to time.")
+        var count: Int = 10
+
+        @Option(help: "lite2, lite0 or a checkpoint path (EfficientNet-Lite).")
+        var model: String = "lite2"
+
+        @Option(help: "Longer image side (cirtorch trains at 362).")
+        var size: Int = 362
+
+        @Option(help: "Comma-separated numbers of trainable top units (0: head only; 'all': every unit above the stem).")
+        var trainableBlocks: String = "0,2,8,all"
+
+        @Flag(help: "Print the figures as one JSON array.")
+        var json = false
+
+        func run() throws {
+            BLAS.setThreadCount(1)
+            let directory = URL(fileURLWithPath: images)
+            let paths: [String]
+            do {
+                paths = try ImageCollection.scan(directory)
+            } catch {
+                throw fail(error)
+            }
+            let files = paths.prefix(max(2, count)).map { directory.appendingPathComponent($0) }
+            guard !files.isEmpty else { throw ValidationError("no photographs in \(images)") }
+            var results: [TrainingBenchmarkResult] = []
+            for item in trainableBlocks.split(separator: ",") {
+                var units = Int(item) ?? -1
+                if item == "all" {
+                    var probe = FineTuningConfiguration()
+                    probe.model = model
+                    guard let network = try? FineTunedNetwork.load(probe), let lite = network.frozenTrunk as? EfficientNetLite else {
+                        throw ValidationError("'all' needs an EfficientNet-Lite model")
+                    }
+                    units = lite.unitCount - 1
+                }
+                guard units >= 0 else { throw ValidationError("--trainable-blocks takes numbers or 'all', not '\(item)'") }
+                Console.error("timing \(model) at \(size) px with \(units) trainable units on \(files.count) photographs…")
+                do {
+                    let result = try TrainingBenchmark.run(label: "\(model) \(size) px", model: model, size: size,
+                                                           trainableUnits: units, files: Array(files))
+                    results.append(result)
+                    if !json { print(result.description) }
+                } catch let error as TrainingDataError {
+                    Console.error("error: \(error)")
+                    throw LandmarkExitCode.failure
+                }
+            }
             if json { print(JSONOutput.line(results)) }
         }
     }
