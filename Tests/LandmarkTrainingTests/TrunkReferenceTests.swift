@@ -154,3 +154,76 @@ func liteTopMatchesTorch(_ mode: String) throws {
         #expect(relativeError(Array(mean.prefix(16)), reference.updatedHeadMean) < 1e-5)
     }
 }
+
+private struct LiteStepFixture: Decodable {
+    struct Sample: Decodable {
+        let indices: [Int]
+        let values: [Float]
+    }
+    struct Step: Decodable {
+        let loss: Double
+        let updated: [String: Sample]
+    }
+    let inputs: [[Float]]
+    let inputShape: [Int]
+    let steps: [String: Step]
+}
+
+/// One whole training step of Lite0's top (blocks 14, 15, head) + GeM + whitening on a contrastive tuple,
+/// with cirtorch's parameter groups, against torch: every trained tensor after one SGD or Adam step.
+@Test(.enabled(if: liteWeightsPresent, "EfficientNet-Lite0 weights absent (scripts/setup.sh fetches them)"),
+      arguments: ["sgd", "adam"])
+func liteTrainingStepMatchesTorch(_ name: String) throws {
+    let fixture = try TrainingFixture.load("trunk_lite0_step", as: LiteStepFixture.self)
+    let reference = try #require(fixture.steps[name])
+    let checkpoint = try Checkpoint.load(contentsOf: try ModelCache.resolve("lite0").url)
+    let lite = try #require(try NetworkLoader.backbone(from: checkpoint, architecture: "efficientnet-lite0") as? EfficientNetLite)
+    var parameters = ParameterSet()
+    var trunk = try TrainableBackbone(frozen: lite, checkpoint: checkpoint, trainableUnits: 3, parameters: &parameters)
+    let dimension = 1280
+    let noise = upstream(count: dimension * dimension)
+    var whitenWeight = [Float](repeating: 0, count: dimension * dimension)
+    for index in whitenWeight.indices {
+        whitenWeight[index] = (index / dimension == index % dimension ? 1 : 0) + Float(0.01) * noise[index]
+    }
+    let whitenBias = upstream(count: dimension).map { Float(0.01) * $0 }
+    let head = TrainableRetrievalHead(pooling: .gem, gemP: 3, inputChannels: dimension,
+                                      whitening: Linear(weights: whitenWeight, outputCount: dimension, inputCount: dimension, bias: whitenBias),
+                                      parameters: &parameters)
+    let workspace = TensorWorkspace()
+    var descriptors: [[Float]] = [], tapes: [(TrainableBackbone.Tape, TrainableRetrievalHead.Tape)] = []
+    for input in fixture.inputs {
+        let map = FeatureMap(channels: fixture.inputShape[0], height: fixture.inputShape[1], width: fixture.inputShape[2], storage: input)
+        let (features, trunkTape) = trunk.forward(map, parameters: parameters, mode: .frozen, workspace: workspace)
+        let (descriptor, headTape) = head.forward(features, parameters: parameters)
+        descriptors.append(descriptor)
+        tapes.append((trunkTape, headTape))
+    }
+    let (loss, gradients) = ContrastiveLoss(margin: 0.7)(descriptors, labels: [-1, 1, 0])
+    #expect(abs(loss - reference.loss) <= 1e-4 * max(reference.loss, 1e-3), "loss \(loss) vs \(reference.loss)")
+    for (gradient, tape) in zip(gradients, tapes) {
+        let mapGradient = head.backward(gradient, tape: tape.1, parameters: &parameters)
+        trunk.backward(mapGradient, tape: tape.0, parameters: &parameters)
+    }
+    let before = parameters
+    let groups = ParameterGroup.cirtorch(parameters: parameters, learningRate: 1e-4, weightDecay: 1e-4)
+    if name == "sgd" {
+        var optimizer = StochasticGradientDescent(momentum: 0.9)
+        optimizer.step(&parameters, groups: groups)
+    } else {
+        var optimizer = Adam()
+        optimizer.step(&parameters, groups: groups)
+    }
+    #expect(reference.updated.count == parameters.count)
+    for (tensor, sample) in reference.updated {
+        let parameter = try #require(parameters[tensor], "no trainable \(tensor)")
+        let values = sample.indices.map { parameter.value[$0] }
+        #expect(relativeError(values, sample.values) < 1e-4, "\(tensor) after one \(name) step")
+        if name == "sgd", let old = before[tensor] {
+            // The step itself (−lr·(g + wd·w)), not only the weights it moved, agrees with torch's.
+            let ours = sample.indices.map { parameter.value[$0] - old.value[$0] }
+            let theirs = zip(sample.indices, sample.values).map { $1 - old.value[$0] }
+            #expect(relativeError(ours, theirs, floor: 1e-9) < 2e-2, "\(tensor): SGD update")
+        }
+    }
+}
