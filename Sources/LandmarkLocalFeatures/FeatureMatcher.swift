@@ -29,6 +29,21 @@ public enum FeatureMatcher {
         return matches
     }
 
+    /// Keeps, for every train keypoint, only its closest match (ties: the lower query index), so that no
+    /// keypoint is used twice. Many-to-one matches let RANSAC "verify" a fan of lines into one point — the
+    /// strongest false matches between unrelated buildings are of that kind.
+    public static func uniqueTargets(_ matches: [FeatureMatch]) -> [FeatureMatch] {
+        var best: [Int: FeatureMatch] = [:]
+        for match in matches {
+            if let current = best[match.train],
+               current.distance < match.distance || (current.distance == match.distance && current.query < match.query) {
+                continue
+            }
+            best[match.train] = match
+        }
+        return matches.filter { best[$0.train] == $0 }
+    }
+
     /// Pairs that are each other's nearest neighbour.
     public static func mutualNearestNeighbours(_ a: LocalFeatures, _ b: LocalFeatures) -> [FeatureMatch] {
         guard a.descriptors.rows > 0, b.descriptors.rows > 0 else { return [] }

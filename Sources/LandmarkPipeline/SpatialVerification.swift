@@ -14,23 +14,36 @@ public struct SpatialVerifier: Sendable {
     /// Inliers a pair needs to count as verified.
     public var minimumInliers: Int
     public var decoding: ImageDecodingOptions
+    /// Which models are geometric nonsense even with many inliers.
+    public var plausibility: ModelPlausibility
 
     public init(sift: SIFT = SIFT(), ransac: RANSACConfiguration = RANSACConfiguration(), ratio: Float = 0.8,
-                minimumInliers: Int = 15, decoding: ImageDecodingOptions = .init()) {
+                minimumInliers: Int = 15, decoding: ImageDecodingOptions = .init(),
+                plausibility: ModelPlausibility = ModelPlausibility()) {
         self.sift = sift
         self.ransac = ransac
         self.ratio = ratio
         self.minimumInliers = minimumInliers
         self.decoding = decoding
+        self.plausibility = plausibility
     }
 
     /// The outcome of verifying one pair.
     public struct PairVerification: Sendable {
+        /// One-to-one tentative matches (ratio test, then one match per target keypoint).
         public var matches: [FeatureMatch]
         public var result: VerificationResult
-        /// Verified with at least `minimumInliers` inliers.
+        /// Inliers counted as distinct points: the smaller of the distinct source and distinct target
+        /// positions (within ``ModelPlausibility/distinctPointRadius``).
+        public var distinctInlierCount: Int
+        /// Why the final model is implausible, or nil.
+        public var implausibility: String?
+        /// Verified with at least `minimumInliers` distinct inliers by a plausible model.
         public var isVerified: Bool
-        public var inlierCount: Int { isVerified ? result.inlierCount : 0 }
+        public var inlierCount: Int { isVerified ? distinctInlierCount : 0 }
+        /// The score for ranking pairs (ROC curves, graphs): distinct inliers of a plausible model, even
+        /// below the verification threshold; 0 for an implausible one.
+        public var score: Int { implausibility == nil ? distinctInlierCount : 0 }
     }
 
     /// Decodes an image and extracts its local features (coordinates in the image resized to the SIFT size).
@@ -47,15 +60,18 @@ public struct SpatialVerifier: Sendable {
 
     /// Matches with the ratio test, then fits the configured model with RANSAC.
     public func verify(_ a: LocalFeatures, _ b: LocalFeatures) -> PairVerification {
-        let matches = FeatureMatcher.ratioTest(a, b, ratio: ratio)
+        let matches = FeatureMatcher.uniqueTargets(FeatureMatcher.ratioTest(a, b, ratio: ratio))
         let correspondences = matches.map { match in
             PointCorrespondence(
                 source: SIMD2(Double(a.keypoints[match.query].x), Double(a.keypoints[match.query].y)),
                 target: SIMD2(Double(b.keypoints[match.train].x), Double(b.keypoints[match.train].y)))
         }
         let result = RANSAC.estimate(correspondences, configuration: ransac, minimumInliers: minimumInliers)
-        return PairVerification(matches: matches, result: result,
-                                isVerified: result.isVerified && result.inlierCount >= minimumInliers)
+        let inliers = result.inliers.map { correspondences[$0] }
+        let distinct = plausibility.distinctCount(inliers)
+        let implausibility = result.model.flatMap { plausibility.implausibility(of: $0, inliers: inliers) }
+        return PairVerification(matches: matches, result: result, distinctInlierCount: distinct, implausibility: implausibility,
+                                isVerified: result.isVerified && implausibility == nil && distinct >= minimumInliers)
     }
 }
 
@@ -63,8 +79,8 @@ extension SpatialVerifier {
     /// Verifies many pairs at once: pairs spread over the cores, each pair's matrix product on one BLAS
     /// thread (multi-threaded OpenBLAS inside parallel workers spins and collapses). A pair whose
     /// features are missing scores 0.
-    /// - Parameter raw: the RANSAC inlier count even below `minimumInliers` (for ROC curves); otherwise
-    ///   `PairVerification.inlierCount`, 0 unless verified.
+    /// - Parameter raw: `PairVerification.score`, the distinct inliers of a plausible model even below
+    ///   `minimumInliers` (for ROC curves); otherwise `PairVerification.inlierCount`, 0 unless verified.
     public func inlierCounts(_ pairs: [(first: Int, second: Int)], raw: Bool = false,
                              firstFeatures: @Sendable (Int) -> LocalFeatures?,
                              secondFeatures: @Sendable (Int) -> LocalFeatures?,
@@ -81,7 +97,7 @@ extension SpatialVerifier {
                 let (first, second) = pairs[position]
                 if let a = firstFeatures(first), let b = secondFeatures(second) {
                     let verification = verify(a, b)
-                    counts.set(position, raw ? verification.result.inlierCount : verification.inlierCount)
+                    counts.set(position, raw ? verification.score : verification.inlierCount)
                 }
                 counter.advance(current: "verifying")
                 position += cores
@@ -91,3 +107,88 @@ extension SpatialVerifier {
     }
 }
 
+
+/// The checks a verified model must pass besides its inlier count (issue "verification a graph can be
+/// built on"): RANSAC happily fits a homography that folds the image over or squeezes it onto a line when
+/// repeated texture gives it enough tentative matches, and such models made most of the strongest false
+/// matches between different landmarks.
+public struct ModelPlausibility: Sendable, Equatable {
+    /// Smallest ratio of the singular values of the model's local linear part (at the inliers' centroid):
+    /// below it the model squeezes the image onto a line.
+    public var minimumSingularValueRatio: Double
+    /// Largest scale change (√|det|, either way) between the two images.
+    public var maximumScaleChange: Double
+    /// Points closer than this (pixels) count once when inliers are counted.
+    public var distinctPointRadius: Double
+    /// Reject models that mirror the image (negative determinant): photographs are never mirrored.
+    public var rejectsReflections: Bool
+
+    public init(minimumSingularValueRatio: Double = 0.1, maximumScaleChange: Double = 8, distinctPointRadius: Double = 2,
+                rejectsReflections: Bool = true) {
+        self.minimumSingularValueRatio = minimumSingularValueRatio
+        self.maximumScaleChange = maximumScaleChange
+        self.distinctPointRadius = distinctPointRadius
+        self.rejectsReflections = rejectsReflections
+    }
+
+    /// Why `model` is not a plausible view change for these inliers, or nil.
+    public func implausibility(of model: GeometricModel, inliers: [PointCorrespondence]) -> String? {
+        guard !inliers.isEmpty else { return nil }
+        var centroid = SIMD2<Double>(0, 0)
+        for inlier in inliers { centroid += inlier.source }
+        centroid /= Double(inliers.count)
+        // The local linear part by central differences, exact for affine models.
+        let step = 1.0
+        guard let right = model.transform(centroid + SIMD2(step, 0)), let left = model.transform(centroid - SIMD2(step, 0)),
+              let down = model.transform(centroid + SIMD2(0, step)), let up = model.transform(centroid - SIMD2(0, step)) else {
+            return "the model sends the inliers' centre to infinity"
+        }
+        let a = (right.x - left.x) / (2 * step), b = (down.x - up.x) / (2 * step)
+        let c = (right.y - left.y) / (2 * step), d = (down.y - up.y) / (2 * step)
+        let determinant = a * d - b * c
+        if rejectsReflections, determinant <= 0 { return "the model mirrors the image (determinant \(determinant))" }
+        // Singular values of [[a, b], [c, d]].
+        let sum = a * a + b * b + c * c + d * d
+        let root = max(sum * sum - 4 * determinant * determinant, 0).squareRoot()
+        let largest = ((sum + root) / 2).squareRoot(), smallest = (max(sum - root, 0) / 2).squareRoot()
+        guard largest > 0 else { return "the model collapses the image to a point" }
+        if smallest / largest < minimumSingularValueRatio {
+            return "the model squeezes the image (singular value ratio \(smallest / largest))"
+        }
+        let scale = abs(determinant).squareRoot()
+        if scale > maximumScaleChange || scale < 1 / maximumScaleChange {
+            return "the model changes scale by \(scale)"
+        }
+        return nil
+    }
+
+    /// Inliers as distinct points: the smaller of the numbers of distinct source and target positions.
+    public func distinctCount(_ inliers: [PointCorrespondence]) -> Int {
+        min(Self.distinct(inliers.map(\.source), radius: distinctPointRadius),
+            Self.distinct(inliers.map(\.target), radius: distinctPointRadius))
+    }
+
+    /// Greedy count of points at least `radius` apart (grid buckets keep it linear).
+    static func distinct(_ points: [SIMD2<Double>], radius: Double) -> Int {
+        guard radius > 0 else { return points.count }
+        var kept: [SIMD2<Double>] = []
+        var buckets: [SIMD2<Int>: [Int]] = [:]
+        let squared = radius * radius
+        for point in points {
+            let cell = SIMD2(Int((point.x / radius).rounded(.down)), Int((point.y / radius).rounded(.down)))
+            var duplicate = false
+            search: for dx in -1...1 {
+                for dy in -1...1 {
+                    for index in buckets[cell &+ SIMD2(dx, dy)] ?? [] {
+                        let difference = kept[index] - point
+                        if (difference * difference).sum() < squared { duplicate = true; break search }
+                    }
+                }
+            }
+            guard !duplicate else { continue }
+            buckets[cell, default: []].append(kept.count)
+            kept.append(point)
+        }
+        return kept.count
+    }
+}

@@ -58,8 +58,7 @@ public struct IndexRecognition: Sendable {
                             let stored = rowOfIdentifier[neighbours[position].image].flatMap { index.localFeatures(ofImage: $0) }
                             guard let train = stored ?? (try? verifier.features(of: index.imageURL(neighbours[position].image)).get().features)
                             else { continue }
-                            let result = verifier.verify(query.features, train).result
-                            neighbours[position].inliers = result.isVerified ? result.inlierCount : 0
+                            neighbours[position].inliers = verifier.verify(query.features, train).inlierCount
                         }
                     }
                 }

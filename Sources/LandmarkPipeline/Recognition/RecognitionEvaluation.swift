@@ -57,8 +57,7 @@ public struct RecognitionEvaluation: Sendable {
             let verifier = verifier
             inliers = { query, neighbour in
                 guard let a = features[query], let b = features[neighbour] else { return nil }
-                let result = verifier.verify(a, b).result
-                return result.isVerified ? result.inlierCount : 0
+                return verifier.verify(a, b).inlierCount
             }
         }
         let predictions = LeaveOneOutRecognition.predict(labels: labels, similarities: similarities,
