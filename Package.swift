@@ -50,6 +50,9 @@ let package = Package(
             "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",
             "LandmarkReranking", "LandmarkRecognition", "LandmarkTraining",
         ]),
+        .target(name: "LandmarkMining", dependencies: [
+            "LandmarkPipeline", "LandmarkTraining", "LandmarkLinearAlgebra", "LandmarkStorage",
+        ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
             "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkGeometry", "LandmarkLocalFeatures",
@@ -59,7 +62,7 @@ let package = Package(
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
             "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
-            "LandmarkLinearAlgebra", "LandmarkNetworks",
+            "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -96,6 +99,7 @@ let package = Package(
         ]),
         .testTarget(name: "LandmarkRerankingTests", dependencies: ["LandmarkReranking", "LandmarkLinearAlgebra"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "LandmarkMiningTests", dependencies: ["LandmarkMining", "LandmarkTraining", "LandmarkPipeline"]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
             "LandmarkImage", "LandmarkLinearAlgebra",
