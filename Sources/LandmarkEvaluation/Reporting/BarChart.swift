@@ -200,15 +200,21 @@ private extension Double {
     }
 }
 
-/// An RGB pixel buffer with clipped rectangle and text drawing.
-struct Canvas {
-    private(set) var image: RGBImage
+/// An RGB pixel buffer with clipped rectangle and text drawing (the built-in 5×7 font), shared by the
+/// report pictures: bar charts here, training curves in LandmarkTraining.
+public struct Canvas: Sendable {
+    public private(set) var image: RGBImage
 
-    init(width: Int, height: Int, colour: (UInt8, UInt8, UInt8)) {
+    public init(width: Int, height: Int, colour: (UInt8, UInt8, UInt8)) {
         image = RGBImage(width: width, height: height, repeating: colour)
     }
 
-    mutating func fill(x: Int, y: Int, width: Int, height: Int, colour: (UInt8, UInt8, UInt8)) {
+    /// Draws over an existing picture.
+    public init(image: RGBImage) {
+        self.image = image
+    }
+
+    public mutating func fill(x: Int, y: Int, width: Int, height: Int, colour: (UInt8, UInt8, UInt8)) {
         let left = max(x, 0), right = min(x + width, image.width)
         let top = max(y, 0), bottom = min(y + height, image.height)
         guard left < right, top < bottom else { return }
@@ -226,15 +232,15 @@ struct Canvas {
         }
     }
 
-    static func textWidth(_ text: String, scale: Int) -> Int {
+    public static func textWidth(_ text: String, scale: Int) -> Int {
         text.isEmpty ? 0 : (text.count * BitmapFont.advance - 1) * scale
     }
 
-    mutating func text(_ text: String, centreX: Int, y: Int, scale: Int, colour: (UInt8, UInt8, UInt8)) {
+    public mutating func text(_ text: String, centreX: Int, y: Int, scale: Int, colour: (UInt8, UInt8, UInt8)) {
         self.text(text, x: centreX - Self.textWidth(text, scale: scale) / 2, y: y, scale: scale, colour: colour)
     }
 
-    mutating func text(_ text: String, x: Int, y: Int, scale: Int, colour: (UInt8, UInt8, UInt8)) {
+    public mutating func text(_ text: String, x: Int, y: Int, scale: Int, colour: (UInt8, UInt8, UInt8)) {
         var penX = x
         for character in text {
             for (row, bits) in BitmapFont.glyph(character).enumerated() {
