@@ -99,7 +99,9 @@ let package = Package(
         ]),
         .testTarget(name: "LandmarkRerankingTests", dependencies: ["LandmarkReranking", "LandmarkLinearAlgebra"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LandmarkMiningTests", dependencies: ["LandmarkMining", "LandmarkTraining", "LandmarkPipeline"]),
+        .testTarget(name: "LandmarkMiningTests", dependencies: [
+            "LandmarkMining", "LandmarkTraining", "LandmarkPipeline", "LandmarkDemo", "LandmarkDescriptors",
+        ]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
             "LandmarkImage", "LandmarkLinearAlgebra",

@@ -1,0 +1,44 @@
+import Foundation
+import LandmarkDemo
+import LandmarkDescriptors
+@testable import LandmarkMining
+import LandmarkPipeline
+import Testing
+
+/// A real index (weight-free global descriptor + RootSIFT) of a small synthetic folder benchmark.
+private func syntheticIndex() throws -> (folder: URL, index: URL) {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("match-graph-\(UUID().uuidString)")
+    try SyntheticLandmarkDataset(configuration: .init(landmarkCount: 3, viewsPerLandmark: 3, distractorCount: 2,
+                                                      width: 240, height: 180, seed: 3)).write(to: folder)
+    var local = LocalIndexConfiguration(vocabularySize: 16)
+    local.vocabularyIterations = 5
+    let index = folder.appendingPathComponent("index")
+    _ = try IndexBuilder.build(images: folder, index: index, extractor: GradientColourHistogramBaseline(), local: local,
+                               options: IndexBuildOptions(shardSize: 4))
+    return (folder, index)
+}
+
+/// Every shortlisted pair is verified once; a second run reads them all back from the index's cache and
+/// builds the same graph, and a damaged cache line is verified again instead of trusted.
+@Test func theGraphIsCachedAndRebuiltIdentically() throws {
+    let (folder, indexURL) = try syntheticIndex()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let index = try RetrievalIndex.open(indexURL)
+    let first = try MatchGraph.build(index, shortlist: 4)
+    let images = index.store.identifiers.count
+    #expect(!first.edges.isEmpty)
+    #expect(Set(first.edges.map { [$0.first, $0.second] }).count == first.edges.count, "each pair once")
+    #expect(first.edges.allSatisfy { $0.first < $0.second && $0.second < images })
+    let cache = MatchGraph.cacheURL(indexURL)
+    let cached = try String(contentsOf: cache, encoding: .utf8)
+    #expect(cached.split(separator: "\n").count == first.edges.count + 1)
+
+    let second = try MatchGraph.build(index, shortlist: 4)
+    #expect(second == first)
+
+    // Damage one line: that pair is verified again and the graph is unchanged.
+    var lines = cached.split(separator: "\n").map(String.init)
+    lines[1] = lines[1].split(separator: "\t").prefix(2).joined(separator: "\t") + "\tnot-a-number"
+    try (lines.joined(separator: "\n") + "\n").write(to: cache, atomically: true, encoding: .utf8)
+    #expect(try MatchGraph.build(index, shortlist: 4) == first)
+}
