@@ -42,3 +42,24 @@ private func syntheticIndex() throws -> (folder: URL, index: URL) {
     try (lines.joined(separator: "\n") + "\n").write(to: cache, atomically: true, encoding: .utf8)
     #expect(try MatchGraph.build(index, shortlist: 4) == first)
 }
+
+/// The cleaning rule on a real index: with every label right, a landmark's views verify each other;
+/// an image given another landmark's label finds no verified neighbour of that label and is dropped.
+@Test func cleaningDropsAMovedLabel() throws {
+    let (folder, indexURL) = try syntheticIndex()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let index = try RetrievalIndex.open(indexURL)
+    let truth = try String(contentsOf: folder.appendingPathComponent("ground_truth.tsv"), encoding: .utf8)
+        .split(separator: "\n").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    var labels: [String: String] = [:]
+    for row in truth where row.count == 2 && !row[1].isEmpty { labels[row[0]] = row[1] }
+    let landmarks = Set(labels.values).sorted()
+    let moved = try #require(labels.keys.sorted().first)
+    let original = try #require(labels[moved])
+    labels[moved] = try #require(landmarks.first { $0 != original })
+    let decisions = try LabelCleaning(minimumInliers: 10, minimumVerified: 0).clean(index, labels: labels)
+    #expect(decisions.count == labels.count)
+    let dropped = Set(decisions.filter { !$0.kept }.map(\.image))
+    #expect(dropped.contains(moved), "the image with the moved label was kept: \(decisions)")
+    #expect(dropped.count <= 3, "too many correct labels dropped: \(dropped.sorted())")
+}
