@@ -56,18 +56,8 @@ public struct LabelCleaning: Sendable {
         }
         var pairs = Set<SIMD2<Int>>()
         for (row, others) in sameLabel { for other in others { pairs.insert(SIMD2(min(row, other), max(row, other))) } }
-        let cacheURL = MatchGraph.cacheURL(index.directory)
-        let cached = MatchGraph.readCache(cacheURL, identifiers: identifiers, position: position)
         let ordered = pairs.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
-        let missing = ordered.filter { cached[$0] == nil }
-        let counts = verifier.inlierCounts(missing.map { ($0.x, $0.y) }, raw: true,
-                                           firstFeatures: { index.localFeatures(ofImage: $0) },
-                                           secondFeatures: { index.localFeatures(ofImage: $0) }, progress: progress)
-        var inliers = cached
-        for (pair, count) in zip(missing, counts) { inliers[pair] = count }
-        if !missing.isEmpty {
-            try MatchGraph.writeCache(MatchGraph(images: identifiers, edges: []), cached: inliers, to: cacheURL)
-        }
+        let inliers = try MatchGraph.verifiedInliers(ordered, index: index, verifier: verifier, progress: progress)
         return labelled.map { row in
             let verified = (sameLabel[row] ?? []).filter { (inliers[SIMD2(min(row, $0), max(row, $0))] ?? 0) >= minimumInliers }.count
             return Decision(image: identifiers[row], label: labels[identifiers[row]] ?? "", verified: verified,

@@ -38,7 +38,7 @@ public struct MatchGraph: Sendable, Equatable {
 
     /// Builds the graph of `index` (which needs global descriptors and local features): the top
     /// `shortlist` neighbours of every image, each unordered pair verified once over every core. Pairs
-    /// already in the index's `match-graph.tsv` are reused; the file is rewritten with the new ones.
+    /// already in the index's `match-graph.tsv` are reused; new ones are appended batch by batch.
     public static func build(_ index: RetrievalIndex, shortlist: Int, verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC),
                              progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws -> MatchGraph {
         guard index.hasGlobalDescriptors, index.localFeatureStore != nil else {
@@ -61,24 +61,66 @@ public struct MatchGraph: Sendable, Equatable {
                 }
             }
         }
-        let cached = readCache(cacheURL(index.directory), identifiers: identifiers, position: position)
         let pairs = candidates.keys.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
-        let missing = pairs.filter { cached[$0] == nil }
-        let counts = verifier.inlierCounts(missing.map { ($0.x, $0.y) }, raw: true,
-                                           firstFeatures: { index.localFeatures(ofImage: $0) },
-                                           secondFeatures: { index.localFeatures(ofImage: $0) }, progress: progress)
-        var inliers = cached
-        for (pair, count) in zip(missing, counts) { inliers[pair] = count }
+        let inliers = try verifiedInliers(pairs, index: index, verifier: verifier, progress: progress)
         let edges = pairs.map { Edge(first: $0.x, second: $0.y, inliers: inliers[$0] ?? 0, similarity: candidates[$0] ?? 0) }
-        let graph = MatchGraph(images: identifiers, edges: edges)
-        if !missing.isEmpty { try writeCache(graph, cached: inliers, to: cacheURL(index.directory)) }
-        return graph
+        return MatchGraph(images: identifiers, edges: edges)
     }
 
+    /// Pairs verified per batch before the batch is appended to the cache: a killed run loses at most
+    /// one batch (a few seconds of work) and the next run resumes from the cache.
+    public static let verificationBatch = 512
+
+    /// The distinct-inlier score of each pair (`x < y`, store rows), from the index's cache where it has
+    /// one, verified on every core otherwise; each verified batch is appended to the cache durably, so
+    /// an interrupted run resumes where it stopped and re-runs verify nothing twice.
+    static func verifiedInliers(_ pairs: [SIMD2<Int>], index: RetrievalIndex, verifier: SpatialVerifier,
+                                progress: (@Sendable (PipelineProgress) -> Void)?) throws -> [SIMD2<Int>: Int] {
+        let identifiers = index.store.identifiers
+        let position = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        let url = cacheURL(index.directory)
+        var inliers = readCache(url, identifiers: identifiers, position: position)
+        let missing = pairs.filter { inliers[$0] == nil }
+        // A record cut short by a crash is ended first, so that it cannot run into the next one.
+        var separator = ""
+        if !missing.isEmpty {
+            if let existing = FileManager.default.contents(atPath: url.path) {
+                if let last = existing.last, last != UInt8(ascii: "\n") { separator = "\n" }
+            } else {
+                try DurableFile.write(Data(cacheHeader.utf8), to: url)
+            }
+        }
+        for start in stride(from: 0, to: missing.count, by: verificationBatch) {
+            let batch = Array(missing[start..<min(start + verificationBatch, missing.count)])
+            let done = start, total = missing.count
+            let batchProgress: (@Sendable (PipelineProgress) -> Void)? = progress.map { report in
+                { @Sendable step in report(PipelineProgress(completed: done + step.completed, total: total, current: step.current)) }
+            }
+            let counts = verifier.inlierCounts(batch.map { (first: $0.x, second: $0.y) }, raw: true,
+                                               firstFeatures: { index.localFeatures(ofImage: $0) },
+                                               secondFeatures: { index.localFeatures(ofImage: $0) },
+                                               progress: batchProgress)
+            var lines = separator
+            separator = ""
+            for (pair, count) in zip(batch, counts) {
+                inliers[pair] = count
+                lines += "\(identifiers[pair.x])\t\(identifiers[pair.y])\t\(count)\n"
+            }
+            try DurableFile.append(Data(lines.utf8), to: url)
+        }
+        return inliers
+    }
+
+    static let cacheHeader = "first\tsecond\tinliers\n"
+
+    /// Reads the cache; lines for images no longer indexed, damaged lines and a last line cut short by
+    /// a crash are ignored (those pairs are verified again). A later line for a pair wins.
     static func readCache(_ url: URL, identifiers: [String], position: [String: Int]) -> [SIMD2<Int>: Int] {
         guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else { return [:] }
         var result: [SIMD2<Int>: Int] = [:]
-        for line in text.split(separator: "\n").dropFirst() {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropFirst()
+        lines = lines.dropLast()  // empty after the final terminator, or a record a crash cut short
+        for line in lines {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard fields.count == 3, let a = position[String(fields[0])], let b = position[String(fields[1])], let count = Int(fields[2]) else {
                 continue  // a line for images no longer indexed, or damaged: verified again
@@ -86,14 +128,6 @@ public struct MatchGraph: Sendable, Equatable {
             result[SIMD2(min(a, b), max(a, b))] = count
         }
         return result
-    }
-
-    static func writeCache(_ graph: MatchGraph, cached: [SIMD2<Int>: Int], to url: URL) throws {
-        var text = "first\tsecond\tinliers\n"
-        for pair in cached.keys.sorted(by: { ($0.x, $0.y) < ($1.x, $1.y) }) {
-            text += "\(graph.images[pair.x])\t\(graph.images[pair.y])\t\(cached[pair] ?? 0)\n"
-        }
-        try DurableFile.write(Data(text.utf8), to: url)
     }
 }
 

@@ -35,6 +35,12 @@ public struct PipelineProgress: Sendable {
     public var total: Int
     /// The image just finished.
     public var current: String
+
+    public init(completed: Int, total: Int, current: String) {
+        self.completed = completed
+        self.total = total
+        self.current = current
+    }
 }
 
 /// Decodes, resizes and describes images on all cores.

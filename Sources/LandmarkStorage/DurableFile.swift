@@ -84,6 +84,36 @@ public enum DurableFile {
         synchronizeDirectory(directory)
     }
 
+    /// Appends `data` to `url` (created if missing) and flushes it to disk before returning, for logs that
+    /// grow by records, such as verified pairs, where rewriting the whole file per batch would cost
+    /// O(file) each time. A crash can leave at most a partial last record, so readers of such a log must
+    /// ignore a final line without its terminator; everything appended before it is intact.
+    public static func append(_ data: Data, to url: URL) throws(StorageError) {
+        let descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw StorageError(file: url.path, reason: "cannot open for appending: \(lastErrorText())")
+        }
+        var failure: StorageError?
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count, failure == nil, let base = bytes.baseAddress {
+                let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    failure = StorageError(file: url.path, reason: "cannot append \(bytes.count) bytes: \(lastErrorText())")
+                }
+            }
+        }
+        if failure == nil, fsync(descriptor) != 0 {
+            failure = StorageError(file: url.path, reason: "cannot flush the file to disk: \(lastErrorText())")
+        }
+        close(descriptor)
+        if let failure { throw failure }
+    }
+
     /// Flushes a directory's entries (a rename or a new file in it) to disk; best effort, as some file
     /// systems refuse to open directories for this.
     public static func synchronizeDirectory(_ path: String) {

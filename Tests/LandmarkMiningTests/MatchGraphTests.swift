@@ -43,6 +43,30 @@ private func syntheticIndex() throws -> (folder: URL, index: URL) {
     #expect(try MatchGraph.build(index, shortlist: 4) == first)
 }
 
+/// A run killed part-way leaves the batches it verified in the cache, possibly with a last record cut
+/// short; the next run keeps the complete records, verifies only the rest and builds the same graph.
+@Test func anInterruptedRunResumesToTheSameGraph() throws {
+    let (folder, indexURL) = try syntheticIndex()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let index = try RetrievalIndex.open(indexURL)
+    let complete = try MatchGraph.build(index, shortlist: 4)
+    let cache = MatchGraph.cacheURL(indexURL)
+    let lines = try String(contentsOf: cache, encoding: .utf8).split(separator: "\n").map(String.init)
+    #expect(lines.count > 4)
+    // Half the records survive, then a torn record whose count lost its last digits.
+    let kept = lines.prefix(lines.count / 2)
+    let torn = String(lines[lines.count / 2].dropLast(1))
+    try (kept.joined(separator: "\n") + "\n" + torn).write(to: cache, atomically: true, encoding: .utf8)
+    let resumed = try MatchGraph.build(index, shortlist: 4)
+    #expect(resumed == complete)
+    let records = try String(contentsOf: cache, encoding: .utf8).split(separator: "\n").dropFirst()
+        .filter { $0 != Substring(torn) }
+    #expect(records.allSatisfy { $0.split(separator: "\t").count == 3 && Int($0.split(separator: "\t")[2]) != nil },
+            "the torn record did not swallow the next one")
+    let pairs = Set(records.map { $0.split(separator: "\t").prefix(2).joined(separator: "\t") })
+    #expect(pairs.count == complete.edges.count, "every pair is in the cache once the run finishes")
+}
+
 /// The cleaning rule on a real index: with every label right, a landmark's views verify each other;
 /// an image given another landmark's label finds no verified neighbour of that label and is dropped.
 @Test func cleaningDropsAMovedLabel() throws {
