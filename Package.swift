@@ -51,7 +51,8 @@ let package = Package(
             "LandmarkReranking", "LandmarkRecognition", "LandmarkTraining",
         ]),
         .target(name: "LandmarkMining", dependencies: [
-            "LandmarkPipeline", "LandmarkTraining", "LandmarkLinearAlgebra", "LandmarkStorage",
+            "LandmarkPipeline", "LandmarkTraining", "LandmarkLinearAlgebra", "LandmarkStorage", "LandmarkImage",
+            "LandmarkEvaluation",
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
@@ -100,7 +101,7 @@ let package = Package(
         .testTarget(name: "LandmarkRerankingTests", dependencies: ["LandmarkReranking", "LandmarkLinearAlgebra"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkMiningTests", dependencies: [
-            "LandmarkMining", "LandmarkTraining", "LandmarkPipeline", "LandmarkDemo", "LandmarkDescriptors",
+            "LandmarkMining", "LandmarkTraining", "LandmarkPipeline", "LandmarkDemo", "LandmarkDescriptors", "LandmarkImage",
         ]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",

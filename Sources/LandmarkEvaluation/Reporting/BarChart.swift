@@ -232,6 +232,22 @@ public struct Canvas: Sendable {
         }
     }
 
+    /// Copies `picture` with its top-left corner at (x, y), clipped to the canvas (contact sheets).
+    public mutating func draw(_ picture: RGBImage, x: Int, y: Int) {
+        let left = max(x, 0), right = min(x + picture.width, image.width)
+        let top = max(y, 0), bottom = min(y + picture.height, image.height)
+        guard left < right, top < bottom else { return }
+        let imageWidth = image.width, pictureWidth = picture.width
+        image.pixels.withUnsafeMutableBufferPointer { pixels in
+            picture.pixels.withUnsafeBufferPointer { source in
+                for row in top..<bottom {
+                    let target = (row * imageWidth + left) * 3, from = ((row - y) * pictureWidth + (left - x)) * 3
+                    for offset in 0..<(right - left) * 3 { pixels[target + offset] = source[from + offset] }
+                }
+            }
+        }
+    }
+
     public static func textWidth(_ text: String, scale: Int) -> Int {
         text.isEmpty ? 0 : (text.count * BitmapFont.advance - 1) * scale
     }

@@ -14,7 +14,8 @@ struct MineCommand: ParsableCommand {
         on every core; verified pairs are kept in INDEX/match-graph.tsv and reused by later runs); images \\
         joined by pairs with at least --min-inliers distinct inliers form clusters, each standing for one \\
         landmark. DIR gets clusters.tsv, tuples.tsv (one tuple per clustered image with its hardest verified \\
-        positive) and mining.json — what `landmark train DIR` reads. --ground-truth only measures the result \\
+        positive, or --positives random) and mining.json — what `landmark train DIR` reads — plus clusters.png \\
+        (a contact sheet: a few images of each cluster, to check them by eye) and cluster-sizes.png. --ground-truth only measures the result \\
         (pair precision and recall, cluster purity); the mining never reads it.
         """)
 
@@ -32,6 +33,19 @@ struct MineCommand: ParsableCommand {
 
     @Option(help: "Smallest cluster kept.")
     var minClusterSize: Int = 2
+
+    @Option(help: ArgumentHelp("Cut an edge that alone links two parts of a cluster when it has fewer distinct inliers than this.",
+                               valueName: "inliers"))
+    var splitWeakBridges: Int?
+
+    @Option(help: "Positive of each tuple: hardest (least similar verified neighbour) or random (a verified neighbour beyond the 2 most similar).")
+    var positives: String = "hardest"
+
+    @Option(help: "Seed of --positives random.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Do not draw clusters.png (contact sheet) and cluster-sizes.png.")
+    var noPictures = false
 
     @Option(help: "A folder benchmark or image<TAB>landmark TSV to score the clusters against (never used to mine).")
     var groundTruth: String?
@@ -58,6 +72,9 @@ struct MineCommand: ParsableCommand {
         guard shortlist > 0, minInliers > 0, minClusterSize >= 2 else {
             throw ValidationError("--shortlist and --min-inliers must be positive, --min-cluster-size at least 2")
         }
+        guard ["hardest", "random"].contains(positives) else {
+            throw ValidationError("--positives must be hardest or random")
+        }
     }
 
     func run() throws {
@@ -76,14 +93,21 @@ struct MineCommand: ParsableCommand {
             Console.error("error: \(error)")
             throw LandmarkExitCode.failure
         }
-        let clusters = MinedClusters(graph, minimumInliers: minInliers, minimumSize: minClusterSize)
-        let tuples = clusters.tuples(graph, minimumInliers: minInliers)
+        let clusters = MinedClusters(graph, minimumInliers: minInliers, minimumSize: minClusterSize,
+                                     weakBridgeInliers: splitWeakBridges)
+        let selection: MinedClusters.PositiveSelection = positives == "random" ? .random(skippingNearest: 2, seed: seed) : .hardest
+        let tuples = clusters.tuples(graph, minimumInliers: minInliers, selection: selection)
+        let root = URL(fileURLWithPath: retrievalIndex.manifest.imageRoot)
         do {
-            try clusters.write(to: URL(fileURLWithPath: output), graph: graph,
-                               root: URL(fileURLWithPath: retrievalIndex.manifest.imageRoot), minimumInliers: minInliers,
+            try clusters.write(to: URL(fileURLWithPath: output), graph: graph, root: root, minimumInliers: minInliers,
+                               selection: selection,
                                parameters: ["index": URL(fileURLWithPath: index).standardizedFileURL.path,
                                             "shortlist": "\(shortlist)", "minInliers": "\(minInliers)",
-                                            "minClusterSize": "\(minClusterSize)"])
+                                            "minClusterSize": "\(minClusterSize)", "positives": positives,
+                                            "splitWeakBridges": splitWeakBridges.map(String.init) ?? "none"])
+            if !noPictures {
+                try ClusterReport.write(to: URL(fileURLWithPath: output), clusters: clusters, graph: graph, root: root)
+            }
         } catch {
             Console.error("error: \(output): cannot write the tuples (\(error))")
             throw LandmarkExitCode.failure
