@@ -106,6 +106,19 @@ public struct Whitening: Sendable, Codable, Equatable {
         return finish(kind: .pca, mean: mean, projection: projection, dimension: dimension)
     }
 
+    /// How the covariance of the pair differences is regularised before learned whitening inverts it.
+    public enum PairShrinkage: Sendable, Equatable {
+        /// cirtorch's plain estimate; needs at least D pairs that differ along every dimension.
+        case none
+        /// S ↦ (1 − α) S + α (tr S / D) I with the Ledoit–Wolf intensity α estimated from the pairs
+        /// (scikit-learn's `ledoit_wolf_shrinkage` with `assume_centered`, as cirtorch's S is not
+        /// centred): it goes to 0 as pairs become plentiful and towards 1 when there are far fewer
+        /// pairs than dimensions, as with pairs mined from a personal collection.
+        case ledoitWolf
+        /// A fixed intensity α in [0, 1].
+        case fixed(Double)
+    }
+
     /// cirtorch's `whitenlearn` (learned whitening Lw): μ = mean of the query-side descriptors,
     /// S = (1/M) Σ (x_q − x_p)(x_q − x_p)ᵀ over the M pairs, P₁ = L⁻¹ with S = L Lᵀ (Cholesky), then
     /// the eigenvectors E of Σ P₁(x − μ)(x − μ)ᵀP₁ᵀ over *all* descriptors, P = Eᵀ P₁ (eigenvalues
@@ -114,15 +127,26 @@ public struct Whitening: Sendable, Codable, Equatable {
     /// Like cirtorch, a Cholesky failure is retried with 1e-10, 1e-9, … added to the diagonal of S,
     /// but only while that stays below 1e-7 of S's mean diagonal; beyond, the pairs do not
     /// constrain every dimension and the result would be noise, so this throws instead (cirtorch
-    /// would go on and return it).
+    /// would go on and return it). With `shrinkage`, S is first shrunk towards a multiple of the
+    /// identity, which makes it full-rank from a handful of pairs.
     /// - Parameters:
     ///   - descriptors: N × D, one descriptor per row.
     ///   - queryIndices, positiveIndices: row indices; pair i is (queryIndices[i], positiveIndices[i]).
-    /// - Throws: `.invalidPairs`, `.tooFewDescriptors` (fewer than D pairs),
+    /// - Throws: `.invalidPairs`, `.tooFewDescriptors` (fewer than D pairs without shrinkage),
     ///   `.singularPairCovariance`, `.nonFiniteDescriptors`, `.numericalFailure`.
     /// - Complexity: O((N + M) D² + D³), in float64.
-    public static func learn(_ descriptors: Matrix, queryIndices: [Int], positiveIndices: [Int])
-        throws(WhiteningError) -> Whitening
+    public static func learn(_ descriptors: Matrix, queryIndices: [Int], positiveIndices: [Int],
+                             shrinkage: PairShrinkage = .none) throws(WhiteningError) -> Whitening
+    {
+        try learnReportingShrinkage(descriptors, queryIndices: queryIndices, positiveIndices: positiveIndices,
+                                    shrinkage: shrinkage).whitening
+    }
+
+    /// ``learn(_:queryIndices:positiveIndices:shrinkage:)``, also returning the shrinkage intensity α
+    /// that was applied (0 for `.none`), so that a caller can report it.
+    public static func learnReportingShrinkage(_ descriptors: Matrix, queryIndices: [Int], positiveIndices: [Int],
+                                               shrinkage: PairShrinkage) throws(WhiteningError)
+        -> (whitening: Whitening, shrinkage: Double)
     {
         let count = descriptors.rows, dimension = descriptors.columns
         precondition(dimension > 0, "descriptors must have at least one dimension")
@@ -134,9 +158,18 @@ public struct Whitening: Sendable, Codable, Equatable {
             throw WhiteningError(code: .invalidPairs, reason: "pair index \(bad) is outside the \(count) descriptors")
         }
         let pairs = queryIndices.count
-        guard pairs >= dimension else {
-            throw WhiteningError(code: .tooFewDescriptors, reason: "learned whitening of \(dimension)-D descriptors "
-                + "needs at least \(dimension) matching pairs for a full-rank pair covariance; got \(pairs)")
+        if case .fixed(let intensity) = shrinkage, !(intensity >= 0 && intensity <= 1) {
+            throw WhiteningError(code: .invalidPairs, reason: "a shrinkage intensity must lie in [0, 1]; got \(intensity)")
+        }
+        guard pairs >= 1 else {
+            throw WhiteningError(code: .tooFewDescriptors, reason: "learned whitening needs at least one matching pair")
+        }
+        if shrinkage == .none {
+            guard pairs >= dimension else {
+                throw WhiteningError(code: .tooFewDescriptors, reason: "learned whitening of \(dimension)-D descriptors "
+                    + "needs at least \(dimension) matching pairs for a full-rank pair covariance; got \(pairs) "
+                    + "(shrinkage makes fewer pairs usable)")
+            }
         }
         try checkFinite(descriptors)
         let values = descriptors.storage.map(Double.init)
@@ -151,6 +184,19 @@ public struct Whitening: Sendable, Codable, Equatable {
         var pairCovariance = DoublePrecisionLAPACK.multiply(differences, transposeA: true, differences,
                                                             transposeB: false, m: dimension, n: dimension, k: pairs)
         for index in pairCovariance.indices { pairCovariance[index] /= Double(pairs) }
+        var intensity: Double = 0
+        switch shrinkage {
+        case .none: break
+        case .fixed(let value): intensity = value
+        case .ledoitWolf: intensity = ledoitWolfIntensity(differences: differences, covariance: pairCovariance, samples: pairs, dimension: dimension)
+        }
+        if intensity > 0 {
+            var trace: Double = 0
+            for index in 0 ..< dimension { trace += pairCovariance[index * dimension + index] }
+            let target = trace / Double(dimension)
+            for index in pairCovariance.indices { pairCovariance[index] *= 1 - intensity }
+            for index in 0 ..< dimension { pairCovariance[index * dimension + index] += intensity * target }
+        }
         let factor = try regularisedCholesky(pairCovariance, dimension: dimension)
         guard let firstProjection = DoublePrecisionLAPACK.invertLower(factor, n: dimension) else {
             throw WhiteningError(code: .singularPairCovariance, reason: "the Cholesky factor of the pair covariance is singular")
@@ -168,7 +214,29 @@ public struct Whitening: Sendable, Codable, Equatable {
         }
         let projection = DoublePrecisionLAPACK.multiply(eigenvectors, transposeA: true, firstProjection,
                                                         transposeB: false, m: dimension, n: dimension, k: dimension)
-        return finish(kind: .learned, mean: mean, projection: projection, dimension: dimension)
+        return (finish(kind: .learned, mean: mean, projection: projection, dimension: dimension), intensity)
+    }
+
+    /// The Ledoit–Wolf shrinkage intensity of the uncentred sample covariance `covariance` = XᵀX / n of
+    /// the rows of `differences` (n × D), as scikit-learn computes it: β / δ with
+    /// δ = ‖S − μI‖²_F / D and β = min(δ, (Σ_k ‖x_k‖⁴ / n − ‖S‖²_F) / (n D)).
+    static func ledoitWolfIntensity(differences: [Double], covariance: [Double], samples: Int, dimension: Int) -> Double {
+        var fourthMoments: Double = 0
+        for sample in 0 ..< samples {
+            var squaredNorm: Double = 0
+            for column in 0 ..< dimension {
+                let value = differences[sample * dimension + column]
+                squaredNorm += value * value
+            }
+            fourthMoments += squaredNorm * squaredNorm
+        }
+        var frobenius: Double = 0, trace: Double = 0
+        for value in covariance { frobenius += value * value }
+        for index in 0 ..< dimension { trace += covariance[index * dimension + index] }
+        let mu = trace / Double(dimension)
+        let delta = (frobenius - 2 * mu * trace + Double(dimension) * mu * mu) / Double(dimension)
+        let beta = min(delta, (fourthMoments / Double(samples) - frobenius) / Double(samples * dimension))
+        return beta == 0 || delta == 0 ? 0 : max(0, min(1, beta / delta))
     }
 
     private static func regularisedCholesky(_ matrix: [Double], dimension: Int) throws(WhiteningError) -> [Double] {
