@@ -111,6 +111,13 @@ public struct MatchGraph: Sendable, Equatable {
         return inliers
     }
 
+    /// Pairs the index's cache holds (for throughput: what a run verified is the growth).
+    public static func cachedPairCount(_ index: RetrievalIndex) -> Int {
+        let identifiers = index.store.identifiers
+        let position = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return readCache(cacheURL(index.directory), identifiers: identifiers, position: position).count
+    }
+
     static let cacheHeader = "first\tsecond\tinliers\n"
 
     /// Reads the cache; lines for images no longer indexed, damaged lines and a last line cut short by

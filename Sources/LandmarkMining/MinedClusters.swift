@@ -128,37 +128,3 @@ public struct MinedClusters: Sendable, Equatable {
                             parameters: parameters)
     }
 }
-
-/// How mined clusters compare with a ground truth the mining never read.
-public struct MiningScores: Sendable, Codable, Equatable {
-    /// Same-cluster pairs that share a landmark, over all same-cluster pairs.
-    public var pairPrecision: Double
-    /// Same-landmark pairs that landed in one cluster, over all same-landmark pairs.
-    public var pairRecall: Double
-    /// Images in their cluster's majority landmark, over clustered images.
-    public var purity: Double
-    public var clusters: Int
-    public var clusteredImages: Int
-    public var landmarks: Int
-
-    public init(clusters: MinedClusters, labels: [String?]) {
-        var samePairs = 0, correctPairs = 0, majority = 0
-        for members in clusters.members {
-            var counts: [String: Int] = [:]
-            for image in members { if let label = labels[image] { counts[label, default: 0] += 1 } }
-            majority += counts.values.max() ?? 0
-            samePairs += members.count * (members.count - 1) / 2
-            correctPairs += counts.values.reduce(0) { $0 + $1 * ($1 - 1) / 2 }
-        }
-        var byLandmark: [String: [Int]] = [:]
-        for (image, label) in labels.enumerated() { if let label { byLandmark[label, default: []].append(image) } }
-        let truePairs = byLandmark.values.reduce(0) { $0 + $1.count * ($1.count - 1) / 2 }
-        let clustered = clusters.members.reduce(0) { $0 + $1.count }
-        pairPrecision = samePairs > 0 ? Double(correctPairs) / Double(samePairs) : 1
-        pairRecall = truePairs > 0 ? Double(correctPairs) / Double(truePairs) : 0
-        purity = clustered > 0 ? Double(majority) / Double(clustered) : 1
-        self.clusters = clusters.members.count
-        clusteredImages = clustered
-        landmarks = byLandmark.count
-    }
-}

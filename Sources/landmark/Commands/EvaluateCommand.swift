@@ -47,7 +47,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Write every query's full ranking to this file, one JSON object a line: {\"query\": …, \"ranking\": [...]}.")
     var rankingsOut: String?
 
-    @Option(help: "What to measure: retrieval (mAP, mP@k), recognition (leave-one-out GAP and accuracy on a folder benchmark), verification (ROC AUC of RANSAC inliers over every image pair of a folder benchmark).")
+    @Option(help: "What to measure: retrieval (mAP, mP@k), recognition (leave-one-out GAP and accuracy on a folder benchmark), verification (ROC AUC of RANSAC inliers over every image pair of a folder benchmark), mining (the verified-match graph's clusters and tuples, mined without labels, against a folder benchmark's ground truth).")
     var task: String = "retrieval"
 
     @Option(help: "Pipeline: a preset (global, best) or stages such as gem-lite2,dba2,aqe2,spatial100,dqe100 (see `landmark evaluate --help`). Default: the descriptor options alone.")
@@ -82,6 +82,9 @@ struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup(title: "Recognition (--task recognition)")
     var recognitionOptions: RecognitionOptions
+
+    @OptionGroup(title: "Mining (--task mining)")
+    var miningOptions: MiningOptions
 
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
@@ -135,10 +138,11 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let description = try pipelineDescription()
         let taskName = task.lowercased()
-        guard ["retrieval", "recognition", "verification"].contains(taskName) else {
-            throw ValidationError("--task must be retrieval, recognition or verification")
+        guard ["retrieval", "recognition", "verification", "mining"].contains(taskName) else {
+            throw ValidationError("--task must be retrieval, recognition, verification or mining")
         }
         if taskName == "verification" { return try runVerification() }
+        if taskName == "mining" { return try runMining() }
         if ablation && (taskName != "retrieval" || description.stages.isEmpty) {
             throw ValidationError("--ablation needs --task retrieval and a pipeline with stages (e.g. --pipeline best)")
         }

@@ -3,6 +3,7 @@ import Foundation
 import LandmarkEvaluation
 import LandmarkMining
 import LandmarkPipeline
+import LandmarkTraining
 
 struct MineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -114,7 +115,7 @@ struct MineCommand: ParsableCommand {
         }
         var scores: MiningScores?
         if let groundTruth {
-            scores = try score(clusters, graph: graph, groundTruth: groundTruth)
+            scores = try score(clusters, graph: graph, tuples: tuples, groundTruth: groundTruth)
         }
         let summary = Summary(images: graph.images.count, pairsVerified: graph.edges.count,
                               edges: graph.edges.filter { $0.inliers >= minInliers }.count, clusters: clusters.members.count,
@@ -129,12 +130,13 @@ struct MineCommand: ParsableCommand {
             + "\(summary.tuples) tuples in \(output), \(String(format: "%.1f", summary.seconds)) s")
         print("cluster sizes: " + summary.clusterSizes.map(String.init).joined(separator: " "))
         if let scores {
-            print(String(format: "against the ground truth: pair precision %.3f, recall %.3f, purity %.3f, %d clusters for %d landmarks",
-                         scores.pairPrecision, scores.pairRecall, scores.purity, scores.clusters, scores.landmarks))
+            print(String(format: "against the ground truth: pair precision %.3f, recall %.3f, purity %.3f, %d clusters for %d landmarks, positives %.3f",
+                         scores.pairPrecision, scores.pairRecall, scores.purity, scores.clusters, scores.landmarks,
+                         scores.positivePrecision ?? 1))
         }
     }
 
-    func score(_ clusters: MinedClusters, graph: MatchGraph, groundTruth: String) throws -> MiningScores {
+    func score(_ clusters: MinedClusters, graph: MatchGraph, tuples: [TupleFile.Tuple], groundTruth: String) throws -> MiningScores {
         var isDirectory: ObjCBool = false
         let url = URL(fileURLWithPath: groundTruth)
         let folder = FileManager.default.fileExists(atPath: groundTruth, isDirectory: &isDirectory) && isDirectory.boolValue
@@ -147,6 +149,6 @@ struct MineCommand: ParsableCommand {
             throw LandmarkExitCode.failure
         }
         let labelOf = Dictionary(zip(benchmark.images, benchmark.labels), uniquingKeysWith: { first, _ in first })
-        return MiningScores(clusters: clusters, labels: graph.images.map { labelOf[$0] ?? nil })
+        return MiningScores(clusters: clusters, labels: graph.images.map { labelOf[$0] ?? nil }, tuples: tuples, images: graph.images)
     }
 }
