@@ -38,6 +38,12 @@ struct CleanCommand: ParsableCommand {
     @Option(help: "An image is kept with more than this many verified same-label neighbours (METHODS.md §6 uses 2, for classes of hundreds of images).")
     var minVerified: Int = LabelCleaning().minimumVerified
 
+    @Option(help: "Nearest neighbours of any label also verified: an image whose label is outvoted by more verified neighbours of one other landmark is dropped (0: off, METHODS.md §6's rule alone).")
+    var voteNeighbours: Int = LabelCleaning().voteNeighbours
+
+    @Option(help: "For an image no neighbour of any label verifies: nearest neighbours whose plurality must carry its label to keep it (0: drop such images).")
+    var fallbackNeighbours: Int = LabelCleaning().fallbackNeighbours
+
     @Flag(help: "Print every decision and the per-landmark report as JSON.")
     var json = false
 
@@ -52,6 +58,9 @@ struct CleanCommand: ParsableCommand {
     }
 
     func validate() throws {
+        guard voteNeighbours >= 0, fallbackNeighbours >= 0 else {
+            throw ValidationError("--vote-neighbours and --fallback-neighbours must be at least 0")
+        }
         guard neighbours > 0, sameLabel > 0, minInliers > 0, minVerified >= 0 else {
             throw ValidationError("--neighbours, --same-label and --min-inliers must be positive, --min-verified at least 0")
         }
@@ -90,7 +99,8 @@ struct CleanCommand: ParsableCommand {
             Console.error("warning: \(missing.count) labelled images are not in the index (e.g. \(missing.sorted()[0])); they are dropped")
         }
         let cleaning = LabelCleaning(neighbours: neighbours, sameLabelNeighbours: sameLabel, minimumInliers: minInliers,
-                                     minimumVerified: minVerified)
+                                     minimumVerified: minVerified, voteNeighbours: voteNeighbours,
+                                     fallbackNeighbours: fallbackNeighbours)
         let decisions: [LabelCleaning.Decision]
         do {
             decisions = try cleaning.clean(index, labels: labelOf, progress: ProgressBar(label: "verifying", enabled: !quiet).handler)
