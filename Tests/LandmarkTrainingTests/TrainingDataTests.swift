@@ -110,3 +110,36 @@ private func makeFolder(_ files: [String], groundTruth: String?) throws -> URL {
     #expect(all.count == 29 && Set(all).count == 29)
     #expect(batches.dropLast().allSatisfy { $0.count >= 8 })
 }
+
+/// GLDv2's train.csv: images at train/a/b/c/<id>.jpg under the root (the folder of train.csv, or its
+/// parent for metadata/train.csv); ids whose archive was not downloaded are left out, none at all is an error.
+@Test func googleLandmarksTrainCSVBecomesClasses() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("gldv2-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let present = [("abc0001", "17"), ("abd0002", "17"), ("f120003", "4"), ("f120004", "99")]
+    for (id, _) in present {
+        let directory = root.appendingPathComponent("train/\(id.prefix(1))/\(id.dropFirst().prefix(1))/\(id.dropFirst(2).prefix(1))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory.appendingPathComponent("\(id).jpg").path, contents: Data([1]))
+    }
+    try FileManager.default.createDirectory(at: root.appendingPathComponent("metadata"), withIntermediateDirectories: true)
+    let csv = "id,url,landmark_id\n" + (present + [("0000999", "4")]).map { "\($0.0),http://example.org/\($0.0).jpg,\($0.1)" }
+        .joined(separator: "\n") + "\n"
+    try csv.write(to: root.appendingPathComponent("metadata/train.csv"), atomically: true, encoding: .utf8)
+
+    for path in [root, root.appendingPathComponent("metadata/train.csv")] {
+        let set = try TrainingSet.load(path)
+        #expect(set.root.standardizedFileURL.path == root.standardizedFileURL.path)
+        #expect(set.images == ["train/a/b/c/abc0001.jpg", "train/a/b/d/abd0002.jpg", "train/f/1/2/f120003.jpg", "train/f/1/2/f120004.jpg"])
+        #expect(set.classNames == ["17", "4", "99"])
+        #expect(set.labels == [0, 0, 1, 2])
+        #expect(FileManager.default.fileExists(atPath: set.url(2).path))
+    }
+
+    let empty = root.appendingPathComponent("other.csv")
+    try "id,url,landmark_id\n0000999,u,4\n".write(to: empty, atomically: true, encoding: .utf8)
+    #expect(throws: TrainingDataError.self) { try TrainingSet.load(empty) }
+    let malformed = root.appendingPathComponent("bad.csv")
+    try "id,landmark\nabc0001,17\n".write(to: malformed, atomically: true, encoding: .utf8)
+    #expect(throws: TrainingDataError.self) { try TrainingSet.load(malformed) }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkEvaluation
 
 /// Labelled (or mined) photos to fine-tune on: every image with the class (landmark or mined cluster)
 /// it belongs to, and optionally the query–positive pairs a tuple file names.
@@ -71,13 +72,53 @@ public struct TrainingSet: Sendable, Equatable {
             let tuples = path.appendingPathComponent(TupleFile.tuplesFileName)
             if FileManager.default.fileExists(atPath: tuples.path) { return try TupleFile.read(path) }
             let groundTruth = path.appendingPathComponent("ground_truth.tsv")
-            guard FileManager.default.fileExists(atPath: groundTruth.path) else {
+            if !FileManager.default.fileExists(atPath: groundTruth.path) {
+                let gldv2 = GLDv2Dataset(root: path).metadataURL("train.csv")
+                if FileManager.default.fileExists(atPath: gldv2.path) { return try googleLandmarks(gldv2) }
                 throw TrainingDataError(code: .unreadable, file: path.path,
-                                        reason: "is neither a folder benchmark (no ground_truth.tsv) nor a tuple directory from `landmark mine` (no \(TupleFile.tuplesFileName))")
+                                        reason: "is neither a folder benchmark (no ground_truth.tsv), a tuple directory from `landmark mine` (no \(TupleFile.tuplesFileName)) nor a GLDv2 root (no train.csv)")
             }
             return try labelled(groundTruth)
         }
+        if path.pathExtension.lowercased() == "csv" { return try googleLandmarks(path) }
         return try labelled(path)
+    }
+
+    /// Reads GLDv2's `train.csv` (columns id, url, landmark_id). Images are `train/a/b/c/<id>.jpg` under the
+    /// dataset root: the folder holding train.csv, or its parent when that folder is `metadata/`. GLDv2 comes
+    /// in 500 archives that users download in part, so ids without an image on disk are left out; it is an
+    /// error only when none of them is there.
+    public static func googleLandmarks(_ file: URL) throws(TrainingDataError) -> TrainingSet {
+        var root = file.deletingLastPathComponent()
+        if root.lastPathComponent == "metadata" { root = root.deletingLastPathComponent() }
+        let rows: [GLDv2TrainImage]
+        do {
+            rows = try GLDv2Dataset.readTrain(file)
+        } catch {
+            throw TrainingDataError(code: .malformed, file: file.path, reason: error.reason)
+        }
+        let dataset = GLDv2Dataset(root: root)
+        var images: [String] = [], labels: [Int?] = [], classNames: [String] = [], classIndex: [String: Int] = [:]
+        var seen = Set<String>()
+        for row in rows where seen.insert(row.id).inserted {
+            guard row.id.allSatisfy({ $0.isLetter || $0.isNumber }), row.id.count >= 3 else {
+                throw TrainingDataError(code: .malformed, file: file.path, reason: "id `\(row.id)` is not a GLDv2 image id (hexadecimal)")
+            }
+            let url = dataset.imageURL(split: .train, id: row.id)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let label = classIndex[row.landmarkID] ?? classNames.count
+            if label == classNames.count {
+                classIndex[row.landmarkID] = label
+                classNames.append(row.landmarkID)
+            }
+            images.append(String(url.path.dropFirst(root.path.count + 1)))
+            labels.append(label)
+        }
+        guard !images.isEmpty else {
+            throw TrainingDataError(code: .missingImage, file: file.path,
+                                    reason: "none of its \(rows.count) images is under \(root.path)/train/ (expected train/a/b/c/<id>.jpg)")
+        }
+        return TrainingSet(root: root, images: images, labels: labels, classNames: classNames)
     }
 
     /// Reads an `image<TAB>landmark` table; an empty landmark marks a distractor.

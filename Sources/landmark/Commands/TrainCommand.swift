@@ -10,7 +10,8 @@ struct TrainCommand: ParsableCommand {
         abstract: "Fine-tune the descriptor network on your own photos (METHODS.md §7).",
         discussion: """
         TRAIN is a folder benchmark (a folder with ground_truth.tsv, header image<TAB>landmark), any \
-        image<TAB>landmark TSV (paths relative to it), or a tuple directory written by `landmark mine`. \
+        image<TAB>landmark TSV (paths relative to it), a tuple directory written by `landmark mine`, or GLDv2's \
+        train.csv (or the GLDv2 root holding it; images train/a/b/c/<id>.jpg, ids not downloaded are left out). \
         Every epoch re-mines hard negatives (the nearest images of other landmarks by the current network, \
         at most one per landmark) for the contrastive and triplet losses; arcface and cosface train on \
         class-balanced batches instead.
@@ -25,7 +26,7 @@ struct TrainCommand: ParsableCommand {
         `landmark index|evaluate --model RUN_DIR/final.pth` and PyTorch/cirtorch load as it is.
         """)
 
-    @Argument(help: "Training data: a folder benchmark, an image<TAB>landmark TSV, or a tuple directory from `landmark mine`.")
+    @Argument(help: "Training data: a folder benchmark, an image<TAB>landmark TSV, a tuple directory from `landmark mine`, or GLDv2's train.csv.")
     var train: String
 
     @Option(name: .customLong("out"), help: "Run directory (new or empty, or a run to resume).")
