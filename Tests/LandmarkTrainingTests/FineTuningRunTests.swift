@@ -146,3 +146,20 @@ func otherLossesTrain(_ loss: FineTuningConfiguration.Loss) throws {
     }
     #expect(blue > 100 && red > 100)
 }
+
+/// With the warm-up + cosine schedule the epochs train at base·1/2, base·2/2, then anneal towards 0 at
+/// `epochs` (torch's CosineAnnealingLR over the last 2: cos 0, cos π/2).
+@Test func cosineScheduleDrivesTheEpochs() throws {
+    let folder = try syntheticFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var configuration = tinyConfiguration(loss: .arcface)
+    configuration.epochs = 4
+    configuration.warmupCosineEpochs = 2
+    let run = FineTuningRun(configuration: configuration, trainingSet: try TrainingSet.load(folder), validation: nil,
+                            directory: folder.appendingPathComponent("run"))
+    let rates = try run.run(network: tinyNetwork(configuration)).compactMap(\.learningRate)
+    let base = Double(configuration.learningRate.intendedDouble)
+    let expected = [base / 2, base, base, base / 2]
+    #expect(rates.count == 4)
+    for (rate, value) in zip(rates, expected) { #expect(abs(Double(rate) - value) <= 1e-7, "\(rates)") }
+}

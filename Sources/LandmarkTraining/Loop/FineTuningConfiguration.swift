@@ -49,6 +49,15 @@ public struct FineTuningConfiguration: Sendable, Codable, Equatable {
     public var weightDecay: Float = 1e-6
     /// Learning rate decay per epoch (cirtorch: exp(−0.01)).
     public var learningRateDecay: Double = exp(-0.01)
+    /// When set, linear warm-up over this many epochs then cosine annealing to 0 at `epochs`, instead of
+    /// the exponential decay (the 2019 winners' schedule for ArcFace/CosFace heads).
+    public var warmupCosineEpochs: Int? = nil
+
+    /// The schedule these settings describe.
+    public var schedule: LearningRateSchedule {
+        if let warmupCosineEpochs { return .warmupCosine(warmupEpochs: warmupCosineEpochs, totalEpochs: epochs) }
+        return .exponential(gamma: learningRateDecay)
+    }
     /// Tuples whose gradients are summed before each optimiser step (cirtorch's batch size, 5).
     public var tuplesPerBatch: Int = 5
     public var mining: TupleMining = TupleMining()

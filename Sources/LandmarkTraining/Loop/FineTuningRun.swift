@@ -117,7 +117,7 @@ public struct FineTuningRun: Sendable {
             let epoch = last.epoch + 1
             let started = Date()
             // cirtorch steps its ExponentialLR at the start of each epoch.
-            let schedule = LearningRateSchedule.exponential(gamma: configuration.learningRateDecay)
+            let schedule = configuration.schedule
             let groups = baseGroups.map { $0.scheduled(schedule, epoch: epoch - 1) }
             var generator = SplitMix64(seed: configuration.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
             let meanLoss: Double

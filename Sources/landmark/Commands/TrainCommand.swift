@@ -65,6 +65,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning rate (GeM's p learns at ten times it).")
     var learningRate: Float = FineTuningConfiguration().learningRate
 
+    @Option(help: "Learning-rate schedule: exponential (cirtorch's decay by exp(-0.01) per epoch) or cosine (linear warm-up over --warmup-epochs, then cosine annealing to 0 at --epochs).")
+    var schedule: String = "exponential"
+
+    @Option(help: "Warm-up epochs of --schedule cosine.")
+    var warmupEpochs: Int = 1
+
     @Option(help: "Weight decay.")
     var weightDecay: Float = FineTuningConfiguration().weightDecay
 
@@ -102,6 +108,10 @@ struct TrainCommand: ParsableCommand {
         guard epochs >= 0 else { throw ValidationError("--epochs must be at least 0") }
         guard size >= 32, validationSize >= 32 else { throw ValidationError("--size and --validation-size must be at least 32") }
         guard trainableBlocks >= 0 else { throw ValidationError("--trainable-blocks must be at least 0") }
+        guard ["exponential", "cosine"].contains(schedule.lowercased()) else {
+            throw ValidationError("--schedule must be exponential or cosine")
+        }
+        guard warmupEpochs >= 1 else { throw ValidationError("--warmup-epochs must be at least 1") }
         guard learningRate > 0, learningRate.isFinite, weightDecay >= 0 else {
             throw ValidationError("--learning-rate must be positive and --weight-decay non-negative")
         }
@@ -127,6 +137,7 @@ struct TrainCommand: ParsableCommand {
         configuration.whitening = !noWhitening
         configuration.optimizer = FineTuningConfiguration.OptimizerKind(rawValue: optimizer.lowercased()) ?? .adam
         configuration.learningRate = learningRate
+        configuration.warmupCosineEpochs = schedule.lowercased() == "cosine" ? warmupEpochs : nil
         configuration.weightDecay = weightDecay
         configuration.tuplesPerBatch = batch
         configuration.mining = TupleMining(queriesPerEpoch: queriesPerEpoch, poolSize: poolSize, negativesPerTuple: negatives)
