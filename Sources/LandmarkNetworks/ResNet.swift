@@ -23,6 +23,41 @@ public struct ResNet: ConvolutionalBackbone {
     let stem: Convolution2D
     let stemPool = MaxPooling2D(kernel: 3, stride: 2, padding: .symmetric(1))
     let blocks: [Bottleneck]
+    /// The checkpoint names its tensors as cirtorch's `features.N…` rather than torchvision's `layerN…`.
+    public let usesCirtorchNames: Bool
+
+    /// One bottleneck's geometry, for building its training form from the same checkpoint.
+    public struct BottleneckLayout: Sendable, Equatable {
+        /// torchvision's module name, `layer<stage>.<index>`; ``stateDictionaryKey(_:)`` gives the checkpoint's.
+        public var name: String
+        public var inputChannels: Int
+        /// Channels of the 1 × 1 reduction and the 3 × 3 convolution.
+        public var width: Int
+        public var outputChannels: Int
+        /// On the 3 × 3 convolution and the projection (v1.5).
+        public var stride: Int
+        /// The first bottleneck of a stage projects its input (`downsample`); the others add it unchanged.
+        public var hasProjection: Bool
+    }
+
+    /// Every bottleneck's layout, in order.
+    public var bottleneckLayouts: [BottleneckLayout] {
+        var layouts: [BottleneckLayout] = []
+        var inputs = 64
+        for (stage, count) in (Self.stageBlocks[depth] ?? []).enumerated() {
+            let width = 64 << stage
+            for index in 0 ..< count {
+                layouts.append(BottleneckLayout(name: "layer\(stage + 1).\(index)", inputChannels: inputs, width: width,
+                                                outputChannels: width * 4, stride: (index == 0 && stage > 0) ? 2 : 1,
+                                                hasProjection: index == 0))
+                inputs = width * 4
+            }
+        }
+        return layouts
+    }
+
+    /// The checkpoint's name for torchvision's module `name` (`layer4.2.conv1` → `features.7.2.conv1` in cirtorch's).
+    public func stateDictionaryKey(_ name: String) -> String { usesCirtorchNames ? Self.cirtorchKey(name) : name }
 
     /// Bottlenecks per stage for each supported depth.
     static let stageBlocks: [Int: [Int]] = [50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]]
@@ -35,6 +70,7 @@ public struct ResNet: ConvolutionalBackbone {
             throw reader.error(.unknownArchitecture, "ResNet-\(depth) is not supported (50, 101, 152 are)")
         }
         self.depth = depth
+        usesCirtorchNames = key("conv1") != "conv1"
         stem = try reader.convolution(key("conv1"), batchNorm: key("bn1"), epsilon: Self.batchNormEpsilon,
                                       outputChannels: 64, inputChannels: 3, kernel: 7, stride: 2, padding: .symmetric(3))
         var blocks: [Bottleneck] = []
@@ -73,10 +109,17 @@ public struct ResNet: ConvolutionalBackbone {
     }
 
     public func features(_ input: FeatureMap, workspace: TensorWorkspace) -> FeatureMap {
+        features(input, bottlenecks: blocks.count, workspace: workspace)
+    }
+
+    /// The output after the stem and the first `bottlenecks` bottlenecks, where fine-tuning the top ones
+    /// takes over (`blocks.count`: the whole trunk).
+    public func features(_ input: FeatureMap, bottlenecks: Int, workspace: TensorWorkspace) -> FeatureMap {
+        precondition(bottlenecks >= 0 && bottlenecks <= blocks.count, "ResNet-\(depth) has \(blocks.count) bottlenecks, not \(bottlenecks)")
         let stemmed = stem(input, activation: .relu, workspace: workspace)
         var current = stemPool(stemmed, workspace: workspace)
         workspace.recycle(stemmed)
-        for block in blocks {
+        for block in blocks.prefix(bottlenecks) {
             let reduced = block.reduce(current, activation: .relu, workspace: workspace)
             let spatial = block.spatial(reduced, activation: .relu, workspace: workspace)
             workspace.recycle(reduced)

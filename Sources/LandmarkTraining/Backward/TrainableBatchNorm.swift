@@ -102,6 +102,21 @@ public struct TrainableBatchNorm: Sendable {
 }
 
 /// ReLU6 and its gradient (torch's hardtanh: the gradient passes strictly inside (0, 6)).
+/// ReLU, ResNet's activation: the gradient passes where the input was positive (torch's convention at 0).
+enum RectifiedLinearUnit {
+    static func forward(_ input: FeatureMap) -> FeatureMap {
+        var output = input
+        for index in output.storage.indices { output.storage[index] = max(output.storage[index], 0) }
+        return output
+    }
+
+    static func backward(_ outputGradient: FeatureMap, input: FeatureMap) -> FeatureMap {
+        var gradient = outputGradient
+        for index in gradient.storage.indices where !(input.storage[index] > 0) { gradient.storage[index] = 0 }
+        return gradient
+    }
+}
+
 enum ClippedLinearUnit {
     static func forward(_ input: FeatureMap) -> FeatureMap {
         var output = input

@@ -56,20 +56,34 @@ public struct FineTunedNetwork: Sendable {
         })
         var network = build(trunk: trunk, retrievalHead: retrievalHead, baseState: base, configuration: configuration)
         if configuration.trainableBlocks > 0 {
-            guard let lite = trunk as? EfficientNetLite else {
-                throw TrainingDataError(code: .malformed, file: url.path,
-                                        reason: "training trunk blocks (--trainable-blocks) is implemented for EfficientNet-Lite; \(trunk.architecture) can train its head only")
-            }
-            guard configuration.trainableBlocks <= lite.unitCount - 1 else {
-                throw TrainingDataError(code: .malformed, file: url.path,
-                                        reason: "\(lite.architecture) has \(lite.unitCount - 1) trainable units above its stem, not \(configuration.trainableBlocks)")
-            }
             do {
-                network.trainableTrunk = try TrainableBackbone(frozen: lite, checkpoint: checkpoint,
-                                                               trainableUnits: configuration.trainableBlocks,
-                                                               parameters: &network.parameters)
-            } catch {
+                if let lite = trunk as? EfficientNetLite {
+                    guard configuration.trainableBlocks <= lite.unitCount - 1 else {
+                        throw TrainingDataError(code: .malformed, file: url.path,
+                                                reason: "\(lite.architecture) has \(lite.unitCount - 1) trainable units above its stem, not \(configuration.trainableBlocks)")
+                    }
+                    network.trainableTrunk = try TrainableBackbone(frozen: lite, checkpoint: checkpoint,
+                                                                   trainableUnits: configuration.trainableBlocks,
+                                                                   parameters: &network.parameters)
+                } else if let resNet = trunk as? ResNet {
+                    let count = resNet.bottleneckLayouts.count
+                    guard configuration.trainableBlocks <= count else {
+                        throw TrainingDataError(code: .malformed, file: url.path,
+                                                reason: "\(resNet.architecture) has \(count) bottlenecks, not \(configuration.trainableBlocks)")
+                    }
+                    network.trainableTrunk = try TrainableBackbone(frozen: resNet, checkpoint: checkpoint,
+                                                                   trainableBottlenecks: configuration.trainableBlocks,
+                                                                   parameters: &network.parameters)
+                } else {
+                    throw TrainingDataError(code: .malformed, file: url.path,
+                                            reason: "training trunk blocks (--trainable-blocks) is implemented for EfficientNet-Lite and ResNet; \(trunk.architecture) can train its head only")
+                }
+            } catch let error as TrainingDataError {
+                throw error
+            } catch let error as CheckpointError {
                 throw TrainingDataError(code: .malformed, file: url.path, reason: error.reason)
+            } catch {
+                throw TrainingDataError(code: .malformed, file: url.path, reason: "\(error)")
             }
         }
         return network

@@ -2,54 +2,63 @@ import LandmarkCheckpoint
 import LandmarkNetworks
 import LandmarkTensor
 
-/// The top units of an EfficientNet-Lite trunk in training form (BatchNorm unfolded), above a frozen
-/// bottom that runs through the inference engine (BatchNorm folded).
+/// The top blocks of a trunk in training form (BatchNorm unfolded), above a frozen bottom that runs
+/// through the inference engine (BatchNorm folded): EfficientNet-Lite's mobile inverted bottlenecks and
+/// head convolution, or ResNet's bottlenecks.
 ///
-/// Units are the stem, each mobile inverted bottleneck, and the head convolution; the top
-/// `trainableUnits` of the bottlenecks and head learn. Their weights join the ``ParameterSet`` under the
-/// checkpoint's own names, so exporting is writing the set back over the loaded state dict; BatchNorm
-/// running statistics are buffers, updated only in ``BatchNormMode/training(momentum:)``.
+/// Both architectures' blocks are one shape here: a chain of convolution + BatchNorm (+ activation)
+/// units, a shortcut (none, the input, or a projection unit), and for ResNet a ReLU after the sum. The
+/// trained weights join the ``ParameterSet`` under the checkpoint's own names, so exporting is writing
+/// the set back over the loaded state dict; BatchNorm running statistics are buffers, updated only in
+/// ``BatchNormMode/training(momentum:)``.
 public struct TrainableBackbone: Sendable {
-    /// The inference trunk; its first ``frozenUnits`` units produce what ``forward(_:parameters:mode:)`` takes.
-    public let frozen: EfficientNetLite
-    public let frozenUnits: Int
-    public var architecture: String { frozen.architecture }
-    public var outputChannels: Int { frozen.outputChannels }
+    enum Bottom: Sendable {
+        /// The first `units` units of EfficientNet-Lite (stem = 1).
+        case lite(EfficientNetLite, units: Int)
+        /// The stem and the first `bottlenecks` bottlenecks of ResNet.
+        case resNet(ResNet, bottlenecks: Int)
+    }
+
+    let bottom: Bottom
+    public let architecture: String
+    public let outputChannels: Int
     /// BatchNorm running statistics of the trainable units, by state-dict name.
     public private(set) var buffers: [String: [Float]]
+
+    enum Activation: Sendable { case identity, rectified, clipped }
 
     struct ConvolutionUnit: Sendable {
         var convolution: TrainableConvolution
         var batchNorm: TrainableBatchNorm
         var batchNormName: String
-        var activates: Bool
+        var activation: Activation
+    }
+
+    enum Shortcut: Sendable {
+        case none
+        case identity
+        case projection(ConvolutionUnit)
     }
 
     struct Block: Sendable {
-        var expand: ConvolutionUnit?
-        var depthwise: ConvolutionUnit
-        var project: ConvolutionUnit
-        var hasSkip: Bool
+        var main: [ConvolutionUnit]
+        var shortcut: Shortcut
+        /// ResNet applies ReLU to the sum of the branch and the shortcut.
+        var activatesAfterSum: Bool
     }
 
     let blocks: [Block]
     let head: ConvolutionUnit?
 
-    static let batchNormEpsilon: Float = 1e-3
-
-    /// Builds the trainable top from `checkpoint` (the same file the frozen trunk was loaded from).
-    /// - Parameter trainableUnits: bottlenecks + head to train, from the top; at least 1, at most
-    ///   `unitCount − 1` (the stem stays frozen).
-    public init(frozen: EfficientNetLite, checkpoint: Checkpoint, trainableUnits: Int,
-                parameters: inout ParameterSet) throws(CheckpointError) {
-        precondition(trainableUnits >= 1 && trainableUnits <= frozen.unitCount - 1,
-                     "between 1 and \(frozen.unitCount - 1) units of \(frozen.architecture) can train")
-        self.frozen = frozen
-        frozenUnits = frozen.unitCount - trainableUnits
+    /// Reads one convolution + BatchNorm unit from the checkpoint into `parameters`.
+    private struct UnitReader {
+        let checkpoint: Checkpoint
+        let epsilon: Float
         var buffers: [String: [Float]] = [:]
 
-        func unit(_ convolutionName: String, _ batchNormName: String, outputs: Int, inputs: Int, kernel: Int, stride: Int,
-                  groups: Int, padding: Padding, activates: Bool) throws(CheckpointError) -> ConvolutionUnit {
+        mutating func unit(_ convolutionName: String, _ batchNormName: String, outputs: Int, inputs: Int, kernel: Int, stride: Int,
+                           groups: Int = 1, padding: Padding, activation: Activation,
+                           parameters: inout ParameterSet) throws(CheckpointError) -> ConvolutionUnit {
             let weight = try checkpoint.tensor("\(convolutionName).weight", shape: [outputs, inputs / groups, kernel, kernel])
             let weightPosition = parameters.append(Parameter(name: "\(convolutionName).weight", shape: weight.shape, value: weight.values))
             let scale = try checkpoint.tensor("\(batchNormName).weight", shape: [outputs])
@@ -62,37 +71,89 @@ public struct TrainableBackbone: Sendable {
                 convolution: TrainableConvolution(weightPosition: weightPosition, outputChannels: outputs, inputChannels: inputs,
                                                   kernel: kernel, stride: stride, padding: padding, groups: groups),
                 batchNorm: TrainableBatchNorm(scalePosition: scalePosition, shiftPosition: shiftPosition, channels: outputs,
-                                              epsilon: Self.batchNormEpsilon),
-                batchNormName: batchNormName, activates: activates)
+                                              epsilon: epsilon),
+                batchNormName: batchNormName, activation: activation)
         }
+    }
 
+    /// The top of EfficientNet-Lite from `checkpoint` (the same file the frozen trunk was loaded from).
+    /// - Parameter trainableUnits: bottlenecks + head to train, from the top; at least 1, at most
+    ///   `unitCount − 1` (the stem stays frozen).
+    public init(frozen: EfficientNetLite, checkpoint: Checkpoint, trainableUnits: Int,
+                parameters: inout ParameterSet) throws(CheckpointError) {
+        precondition(trainableUnits >= 1 && trainableUnits <= frozen.unitCount - 1,
+                     "between 1 and \(frozen.unitCount - 1) units of \(frozen.architecture) can train")
+        let frozenUnits = frozen.unitCount - trainableUnits
+        var reader = UnitReader(checkpoint: checkpoint, epsilon: 1e-3)
         var blocks: [Block] = []
         let layouts = frozen.blockLayouts
         let firstBlock = frozenUnits - 1  // units: stem = 0, blocks 1…n, head = n + 1
         for layout in layouts.dropFirst(max(firstBlock, 0)) {
             let name = layout.name
-            let expand = layout.hasExpansion
-                ? try unit("\(name)._expand_conv", "\(name)._bn0", outputs: layout.expandedChannels, inputs: layout.inputChannels,
-                           kernel: 1, stride: 1, groups: 1, padding: .symmetric(0), activates: true)
-                : nil
-            let depthwise = try unit("\(name)._depthwise_conv", "\(name)._bn1", outputs: layout.expandedChannels,
-                                     inputs: layout.expandedChannels, kernel: layout.kernel, stride: layout.stride,
-                                     groups: layout.expandedChannels, padding: .tensorFlowSame, activates: true)
-            let project = try unit("\(name)._project_conv", "\(name)._bn2", outputs: layout.outputChannels,
-                                   inputs: layout.expandedChannels, kernel: 1, stride: 1, groups: 1, padding: .symmetric(0),
-                                   activates: false)
-            blocks.append(Block(expand: expand, depthwise: depthwise, project: project, hasSkip: layout.hasSkip))
+            var main: [ConvolutionUnit] = []
+            if layout.hasExpansion {
+                main.append(try reader.unit("\(name)._expand_conv", "\(name)._bn0", outputs: layout.expandedChannels,
+                                            inputs: layout.inputChannels, kernel: 1, stride: 1, padding: .symmetric(0),
+                                            activation: .clipped, parameters: &parameters))
+            }
+            main.append(try reader.unit("\(name)._depthwise_conv", "\(name)._bn1", outputs: layout.expandedChannels,
+                                        inputs: layout.expandedChannels, kernel: layout.kernel, stride: layout.stride,
+                                        groups: layout.expandedChannels, padding: .tensorFlowSame, activation: .clipped,
+                                        parameters: &parameters))
+            main.append(try reader.unit("\(name)._project_conv", "\(name)._bn2", outputs: layout.outputChannels,
+                                        inputs: layout.expandedChannels, kernel: 1, stride: 1, padding: .symmetric(0),
+                                        activation: .identity, parameters: &parameters))
+            blocks.append(Block(main: main, shortcut: layout.hasSkip ? .identity : .none, activatesAfterSum: false))
         }
         let headInputs = layouts.last?.outputChannels ?? 0
-        head = try unit("_conv_head", "_bn1", outputs: frozen.outputChannels, inputs: headInputs, kernel: 1, stride: 1, groups: 1,
-                        padding: .symmetric(0), activates: true)
+        head = try reader.unit("_conv_head", "_bn1", outputs: frozen.outputChannels, inputs: headInputs, kernel: 1, stride: 1,
+                               padding: .symmetric(0), activation: .clipped, parameters: &parameters)
         self.blocks = blocks
-        self.buffers = buffers
+        buffers = reader.buffers
+        bottom = .lite(frozen, units: frozenUnits)
+        architecture = frozen.architecture
+        outputChannels = frozen.outputChannels
+    }
+
+    /// The top `trainableBottlenecks` bottlenecks of ResNet from `checkpoint` (torchvision or cirtorch
+    /// names, as the frozen trunk read them).
+    public init(frozen: ResNet, checkpoint: Checkpoint, trainableBottlenecks: Int,
+                parameters: inout ParameterSet) throws(CheckpointError) {
+        let layouts = frozen.bottleneckLayouts
+        precondition(trainableBottlenecks >= 1 && trainableBottlenecks <= layouts.count,
+                     "between 1 and \(layouts.count) bottlenecks of \(frozen.architecture) can train")
+        var reader = UnitReader(checkpoint: checkpoint, epsilon: 1e-5)
+        var blocks: [Block] = []
+        for layout in layouts.suffix(trainableBottlenecks) {
+            func key(_ module: String) -> String { frozen.stateDictionaryKey("\(layout.name).\(module)") }
+            let reduce = try reader.unit(key("conv1"), key("bn1"), outputs: layout.width, inputs: layout.inputChannels, kernel: 1,
+                                         stride: 1, padding: .symmetric(0), activation: .rectified, parameters: &parameters)
+            let spatial = try reader.unit(key("conv2"), key("bn2"), outputs: layout.width, inputs: layout.width, kernel: 3,
+                                          stride: layout.stride, padding: .symmetric(1), activation: .rectified, parameters: &parameters)
+            let expand = try reader.unit(key("conv3"), key("bn3"), outputs: layout.outputChannels, inputs: layout.width, kernel: 1,
+                                         stride: 1, padding: .symmetric(0), activation: .identity, parameters: &parameters)
+            var shortcut = Shortcut.identity
+            if layout.hasProjection {
+                shortcut = .projection(try reader.unit(key("downsample.0"), key("downsample.1"), outputs: layout.outputChannels,
+                                                       inputs: layout.inputChannels, kernel: 1, stride: layout.stride,
+                                                       padding: .symmetric(0), activation: .identity, parameters: &parameters))
+            }
+            blocks.append(Block(main: [reduce, spatial, expand], shortcut: shortcut, activatesAfterSum: true))
+        }
+        self.blocks = blocks
+        head = nil
+        buffers = reader.buffers
+        bottom = .resNet(frozen, bottlenecks: layouts.count - trainableBottlenecks)
+        architecture = frozen.architecture
+        outputChannels = frozen.outputChannels
     }
 
     /// The frozen bottom's output for one ImageNet-normalised image: what the training loop caches.
     public func frozenFeatures(_ input: FeatureMap, workspace: TensorWorkspace) -> FeatureMap {
-        frozen.features(input, units: frozenUnits, workspace: workspace)
+        switch bottom {
+        case .lite(let network, let units): return network.features(input, units: units, workspace: workspace)
+        case .resNet(let network, let bottlenecks): return network.features(input, bottlenecks: bottlenecks, workspace: workspace)
+        }
     }
 
     /// Per-layer inputs the backward pass needs.
@@ -100,15 +161,33 @@ public struct TrainableBackbone: Sendable {
         struct UnitTape: Sendable {
             var input: FeatureMap
             var batchNorm: TrainableBatchNorm.Tape
+            /// The BatchNorm output, when an activation followed it.
             var preActivation: FeatureMap?
         }
         struct BlockTape: Sendable {
-            var expand: UnitTape?
-            var depthwise: UnitTape
-            var project: UnitTape
+            var main: [UnitTape]
+            var shortcut: UnitTape?
+            /// The sum before ResNet's ReLU.
+            var sum: FeatureMap?
         }
         var blocks: [BlockTape]
         var head: UnitTape?
+    }
+
+    private static func activate(_ map: FeatureMap, _ activation: Activation) -> FeatureMap {
+        switch activation {
+        case .identity: return map
+        case .rectified: return RectifiedLinearUnit.forward(map)
+        case .clipped: return ClippedLinearUnit.forward(map)
+        }
+    }
+
+    private static func deactivate(_ gradient: FeatureMap, input: FeatureMap, _ activation: Activation) -> FeatureMap {
+        switch activation {
+        case .identity: return gradient
+        case .rectified: return RectifiedLinearUnit.backward(gradient, input: input)
+        case .clipped: return ClippedLinearUnit.backward(gradient, input: input)
+        }
     }
 
     private func run(_ unit: ConvolutionUnit, _ input: FeatureMap, parameters: ParameterSet, mode: BatchNormMode,
@@ -122,13 +201,15 @@ public struct TrainableBackbone: Sendable {
             buffers[meanName] = mean
             buffers[varianceName] = variance
         }
-        guard unit.activates else { return (normalized, Tape.UnitTape(input: input, batchNorm: tape, preActivation: nil)) }
-        return (ClippedLinearUnit.forward(normalized), Tape.UnitTape(input: input, batchNorm: tape, preActivation: normalized))
+        if case .identity = unit.activation {
+            return (normalized, Tape.UnitTape(input: input, batchNorm: tape, preActivation: nil))
+        }
+        return (Self.activate(normalized, unit.activation), Tape.UnitTape(input: input, batchNorm: tape, preActivation: normalized))
     }
 
     private func back(_ unit: ConvolutionUnit, _ gradient: FeatureMap, tape: Tape.UnitTape, parameters: inout ParameterSet) -> FeatureMap {
         var current = gradient
-        if let preActivation = tape.preActivation { current = ClippedLinearUnit.backward(current, input: preActivation) }
+        if let preActivation = tape.preActivation { current = Self.deactivate(current, input: preActivation, unit.activation) }
         current = unit.batchNorm.backward(current, tape: tape.batchNorm, parameters: &parameters)
         return unit.convolution.backward(current, input: tape.input, parameters: &parameters)
     }
@@ -140,19 +221,30 @@ public struct TrainableBackbone: Sendable {
         var current = frozenOutput
         var tapes: [Tape.BlockTape] = []
         for block in blocks {
-            var expanded = current, expandTape: Tape.UnitTape?
-            if let expand = block.expand {
-                (expanded, expandTape) = run(expand, current, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace)
+            var branch = current, mainTapes: [Tape.UnitTape] = []
+            for unit in block.main {
+                let (output, tape) = run(unit, branch, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace)
+                branch = output
+                mainTapes.append(tape)
             }
-            let (filtered, depthwiseTape) = run(block.depthwise, expanded, parameters: parameters, mode: mode, buffers: &buffers,
-                                                workspace: workspace)
-            var (projected, projectTape) = run(block.project, filtered, parameters: parameters, mode: mode, buffers: &buffers,
-                                               workspace: workspace)
-            if block.hasSkip {
-                for index in projected.storage.indices { projected.storage[index] += current.storage[index] }
+            var shortcutTape: Tape.UnitTape?
+            switch block.shortcut {
+            case .none:
+                break
+            case .identity:
+                for index in branch.storage.indices { branch.storage[index] += current.storage[index] }
+            case .projection(let unit):
+                let (projected, tape) = run(unit, current, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace)
+                for index in branch.storage.indices { branch.storage[index] += projected.storage[index] }
+                shortcutTape = tape
             }
-            tapes.append(Tape.BlockTape(expand: expandTape, depthwise: depthwiseTape, project: projectTape))
-            current = projected
+            var sum: FeatureMap?
+            if block.activatesAfterSum {
+                sum = branch
+                branch = RectifiedLinearUnit.forward(branch)
+            }
+            tapes.append(Tape.BlockTape(main: mainTapes, shortcut: shortcutTape, sum: sum))
+            current = branch
         }
         var headTape: Tape.UnitTape?
         if let head { (current, headTape) = run(head, current, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace) }
@@ -173,14 +265,21 @@ public struct TrainableBackbone: Sendable {
         var gradient = outputGradient
         if let head, let headTape = tape.head { gradient = back(head, gradient, tape: headTape, parameters: &parameters) }
         for (block, blockTape) in zip(blocks, tape.blocks).reversed() {
-            let skipGradient = block.hasSkip ? gradient : nil
-            var current = back(block.project, gradient, tape: blockTape.project, parameters: &parameters)
-            current = back(block.depthwise, current, tape: blockTape.depthwise, parameters: &parameters)
-            if let expand = block.expand, let expandTape = blockTape.expand {
-                current = back(expand, current, tape: expandTape, parameters: &parameters)
+            if let sum = blockTape.sum { gradient = RectifiedLinearUnit.backward(gradient, input: sum) }
+            var current = gradient
+            for (unit, unitTape) in zip(block.main, blockTape.main).reversed() {
+                current = back(unit, current, tape: unitTape, parameters: &parameters)
             }
-            if let skipGradient {
-                for index in current.storage.indices { current.storage[index] += skipGradient.storage[index] }
+            switch block.shortcut {
+            case .none:
+                break
+            case .identity:
+                for index in current.storage.indices { current.storage[index] += gradient.storage[index] }
+            case .projection(let unit):
+                if let shortcutTape = blockTape.shortcut {
+                    let projected = back(unit, gradient, tape: shortcutTape, parameters: &parameters)
+                    for index in current.storage.indices { current.storage[index] += projected.storage[index] }
+                }
             }
             gradient = current
         }
