@@ -180,7 +180,44 @@ func liteTrainingStepMatchesTorch(_ name: String) throws {
     let lite = try #require(try NetworkLoader.backbone(from: checkpoint, architecture: "efficientnet-lite0") as? EfficientNetLite)
     var parameters = ParameterSet()
     var trunk = try TrainableBackbone(frozen: lite, checkpoint: checkpoint, trainableUnits: 3, parameters: &parameters)
-    let dimension = 1280
+    let inputs = fixture.inputs.map {
+        FeatureMap(channels: fixture.inputShape[0], height: fixture.inputShape[1], width: fixture.inputShape[2], storage: $0)
+    }
+    try checkTrainingStep(&trunk, parameters: &parameters, inputs: inputs, optimizer: name, reference: reference)
+}
+
+private struct ResNetStepFixture: Decodable {
+    let inputShape: [Int]
+    let seed: String
+    let steps: [String: LiteStepFixture.Step]
+}
+
+/// One whole training step of ResNet-50's layer4 (three bottlenecks, the first with its stride-2
+/// projection) + GeM + whitening, on seeded weights both sides generate (SeededParameters), against torch.
+@Test(arguments: ["sgd", "adam"])
+func resNetTrainingStepMatchesTorch(_ name: String) throws {
+    let fixture = try TrainingFixture.load("trunk_resnet50_step", as: ResNetStepFixture.self)
+    let reference = try #require(fixture.steps[name])
+    let generator = SeededParameters(seed: try #require(UInt64(fixture.seed)))
+    let checkpoint = generator.checkpoint(shapes: try #require(ResNet.stateDictionaryShapes(depth: 50)))
+    let resNet = try #require(try NetworkLoader.backbone(from: checkpoint, architecture: "resnet50") as? ResNet)
+    var parameters = ParameterSet()
+    var trunk = try TrainableBackbone(frozen: resNet, checkpoint: checkpoint, trainableBottlenecks: 3, parameters: &parameters)
+    #expect(parameters.count == 3 * 9 + 3, "three bottlenecks (3 convolutions + 3 BatchNorms each) and layer4.0's projection")
+    let count = fixture.inputShape.reduce(1, *)
+    let values = upstream(count: 3 * count).map { Float(0.8) * $0 }
+    let inputs = (0..<3).map {
+        FeatureMap(channels: fixture.inputShape[0], height: fixture.inputShape[1], width: fixture.inputShape[2],
+                   storage: Array(values[$0 * count..<($0 + 1) * count]))
+    }
+    try checkTrainingStep(&trunk, parameters: &parameters, inputs: inputs, optimizer: name, reference: reference)
+}
+
+/// Forward of a query, positive and negative through `trunk` and a GeM + whitening head, cirtorch's
+/// contrastive loss, backward, one optimiser step; then every sampled trained value against torch's.
+private func checkTrainingStep(_ trunk: inout TrainableBackbone, parameters: inout ParameterSet, inputs: [FeatureMap],
+                               optimizer name: String, reference: LiteStepFixture.Step) throws {
+    let dimension = trunk.outputChannels
     let noise = upstream(count: dimension * dimension)
     var whitenWeight = [Float](repeating: 0, count: dimension * dimension)
     for index in whitenWeight.indices {
@@ -192,8 +229,7 @@ func liteTrainingStepMatchesTorch(_ name: String) throws {
                                       parameters: &parameters)
     let workspace = TensorWorkspace()
     var descriptors: [[Float]] = [], tapes: [(TrainableBackbone.Tape, TrainableRetrievalHead.Tape)] = []
-    for input in fixture.inputs {
-        let map = FeatureMap(channels: fixture.inputShape[0], height: fixture.inputShape[1], width: fixture.inputShape[2], storage: input)
+    for map in inputs {
         let (features, trunkTape) = trunk.forward(map, parameters: parameters, mode: .frozen, workspace: workspace)
         let (descriptor, headTape) = head.forward(features, parameters: parameters)
         descriptors.append(descriptor)
