@@ -1,6 +1,7 @@
 import Foundation
 import LandmarkDescriptors
 import LandmarkImage
+import LandmarkNetworks
 import LandmarkTensor
 import LandmarkTraining
 
@@ -27,12 +28,26 @@ public struct TrainingBenchmarkResult: Sendable, Codable {
 }
 
 public enum TrainingBenchmark {
+    /// The depth of a `resnet50` / `resnet101` model name, which the benchmark builds with seeded weights.
+    public static func seededResNetDepth(_ model: String) -> Int? {
+        ["resnet50": 50, "resnet101": 101][model.lowercased()]
+    }
+
     /// Times fine-tuning steps of `model` with its top `trainableUnits` units (0: head only) at `size` px.
+    /// `resnet50` and `resnet101` use seeded weights (as fast as trained ones, nothing to download); their
+    /// units are bottlenecks.
     public static func run(label: String, model: String, size: Int, trainableUnits: Int, files: [URL]) throws -> TrainingBenchmarkResult {
         var configuration = FineTuningConfiguration()
         configuration.model = model
         configuration.trainableBlocks = trainableUnits
-        var network = try FineTunedNetwork.load(configuration)
+        var network: FineTunedNetwork
+        if let depth = seededResNetDepth(model), let shapes = ResNet.stateDictionaryShapes(depth: depth) {
+            let checkpoint = SeededParameters().checkpoint(shapes: shapes, file: "seeded-\(model)")
+            network = try FineTunedNetwork.load(configuration, checkpoint: checkpoint, architecture: model,
+                                                file: URL(fileURLWithPath: "seeded-\(model)"))
+        } else {
+            network = try FineTunedNetwork.load(configuration)
+        }
         let inputs = try files.map { url in
             let image = try ImageDecoder.decode(contentsOf: url).resized(longerSide: size)
             return CNNGlobalDescriptor.normalizedInput(image, mean: network.mean, standardDeviation: network.standardDeviation)

@@ -16,23 +16,32 @@ enum Winograd {
     static func transformWeights(_ weights: [Float], outputChannels: Int, inputChannels: Int) -> [Float] {
         var transformed = [Float](repeating: 0, count: 16 * outputChannels * inputChannels)
         let pairs = outputChannels * inputChannels
-        for pair in 0 ..< pairs {
-            let g = weights[pair * 9 ..< pair * 9 + 9].map { Double($0) }
-            // G g: 4 × 3.
-            var left = [Double](repeating: 0, count: 12)
-            for column in 0 ..< 3 {
-                let (g0, g1, g2) = (g[column], g[3 + column], g[6 + column])
-                left[column] = g0
-                left[3 + column] = (g0 + g1 + g2) / 2
-                left[6 + column] = (g0 - g1 + g2) / 2
-                left[9 + column] = g2
-            }
-            // (G g) Gᵀ: 4 × 4.
-            for row in 0 ..< 4 {
-                let (a0, a1, a2) = (left[row * 3], left[row * 3 + 1], left[row * 3 + 2])
-                let values = [a0, (a0 + a1 + a2) / 2, (a0 - a1 + a2) / 2, a2]
-                for column in 0 ..< 4 {
-                    transformed[(row * 4 + column) * pairs + pair] = Float(values[column])
+        // No arrays inside the loop: a layer has up to 512 × 512 pairs, and an allocation per pair cost
+        // more than the arithmetic (the transform runs again at every training step).
+        weights.withUnsafeBufferPointer { weights in
+            transformed.withUnsafeMutableBufferPointer { transformed in
+                for pair in 0 ..< pairs {
+                    let base = pair * 9
+                    // G g: 4 × 3, row by row.
+                    var left: (SIMD4<Double>, SIMD4<Double>, SIMD4<Double>) = (.zero, .zero, .zero)  // columns of G g
+                    for column in 0 ..< 3 {
+                        let g0 = Double(weights[base + column]), g1 = Double(weights[base + 3 + column])
+                        let g2 = Double(weights[base + 6 + column])
+                        let value = SIMD4(g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2)
+                        switch column {
+                        case 0: left.0 = value
+                        case 1: left.1 = value
+                        default: left.2 = value
+                        }
+                    }
+                    // (G g) Gᵀ: 4 × 4.
+                    for row in 0 ..< 4 {
+                        let a0 = left.0[row], a1 = left.1[row], a2 = left.2[row]
+                        transformed[(row * 4) * pairs + pair] = Float(a0)
+                        transformed[(row * 4 + 1) * pairs + pair] = Float((a0 + a1 + a2) / 2)
+                        transformed[(row * 4 + 2) * pairs + pair] = Float((a0 - a1 + a2) / 2)
+                        transformed[(row * 4 + 3) * pairs + pair] = Float(a2)
+                    }
                 }
             }
         }

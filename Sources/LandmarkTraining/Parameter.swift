@@ -65,6 +65,20 @@ public struct ParameterSet: Sendable, Equatable {
         positions[name].map { parameters[$0] }
     }
 
+    /// Runs `body` on one parameter's gradient in place: taking the array out and writing it back would copy
+    /// it (both copies alive at once), which for a large layer costs more than the accumulation itself.
+    public mutating func withGradient<Result>(at position: Int, _ body: (inout [Float]) throws -> Result) rethrows -> Result {
+        try body(&parameters[position].gradient)
+    }
+
+    /// Runs `body` on one parameter in place (optimiser steps), for the same reason as ``withGradient(at:_:)``.
+    /// The name and shape must not change.
+    public mutating func withParameter<Result>(at position: Int, _ body: (inout Parameter) throws -> Result) rethrows -> Result {
+        let name = parameters[position].name, shape = parameters[position].shape
+        defer { precondition(parameters[position].name == name && parameters[position].shape == shape, "a parameter's name and shape cannot change") }
+        return try body(&parameters[position])
+    }
+
     /// Sets every gradient to zero (before accumulating the next batch).
     public mutating func zeroGradients() {
         for index in parameters.indices {

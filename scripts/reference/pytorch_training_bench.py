@@ -2,7 +2,8 @@
 """PyTorch side of the fine-tuning speed comparison (a reference tool, never a runtime dependency).
 
 Per image, what a cirtorch-style fine-tuning step costs on the CPU with the bottom frozen: EfficientNet-Lite
-forward (BatchNorm frozen, as cirtorch trains), GeM (learned p), L2N, whitening, L2N, a fixed linear loss,
+or torchvision ResNet-50/101 (`--network resnet50`, random weights: as fast as trained ones; its units are
+bottlenecks) forward (BatchNorm frozen, as cirtorch trains), GeM (learned p), L2N, whitening, L2N, a fixed linear loss,
 backward through the top `--trainable-blocks` units (0: head only), an Adam step. Images are decoded and
 resized beforehand on both sides. torch's threads are set explicitly with OMP_WAIT_POLICY=PASSIVE.
 
@@ -19,7 +20,7 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--effnet-src", required=True)
+parser.add_argument("--effnet-src", help="unpacked efficientnet-lite-pytorch wheel (EfficientNet-Lite only)")
 parser.add_argument("--network", default="efficientnet-lite2")
 parser.add_argument("--images", default="../shared/devset/images")
 parser.add_argument("--count", type=int, default=10)
@@ -30,29 +31,39 @@ parser.add_argument("--cache", default=os.path.expanduser(os.environ.get("LANDMA
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
 
-sys.path.insert(0, args.effnet_src)
-from efficientnet_lite_pytorch import EfficientNet  # noqa: E402
+if args.network.startswith("resnet"):
+    import torchvision  # noqa: E402
+    resnet = getattr(torchvision.models, args.network)()
+    net = torch.nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool,
+                              resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4)
+    net.extract_features = net.forward
+    units = [*resnet.layer1, *resnet.layer2, *resnet.layer3, *resnet.layer4]
+    channels = 2048
+else:
+    sys.path.insert(0, args.effnet_src)
+    from efficientnet_lite_pytorch import EfficientNet  # noqa: E402
 
-net = EfficientNet.from_name(args.network)
-weights = os.path.join(args.cache, "models", args.network + ".pth")
-if os.path.exists(weights):
-    net.load_state_dict(torch.load(weights, map_location="cpu"))
+    net = EfficientNet.from_name(args.network)
+    weights = os.path.join(args.cache, "models", args.network + ".pth")
+    if os.path.exists(weights):
+        net.load_state_dict(torch.load(weights, map_location="cpu"))
+    units = [*net._blocks, (net._conv_head, net._bn1)]
+    channels = 1280
 net.eval()
 for parameter in net.parameters():
     parameter.requires_grad_(False)
-units = [*net._blocks, (net._conv_head, net._bn1)]
 trainable = units[len(units) - args.trainable_blocks:] if args.trainable_blocks > 0 else []
 for unit in trainable:
     for module in (unit if isinstance(unit, tuple) else (unit,)):
         for parameter in module.parameters():
             parameter.requires_grad_(True)
 p = torch.nn.Parameter(torch.ones(1) * 3)
-whiten = torch.nn.Linear(1280, 1280)
+whiten = torch.nn.Linear(channels, channels)
 backbone_parameters = [q for q in net.parameters() if q.requires_grad]
 groups = [{"params": backbone_parameters}] if backbone_parameters else []
 groups += [{"params": [p], "lr": 1e-5, "weight_decay": 0}, {"params": whiten.parameters()}]
 optimizer = torch.optim.Adam(groups, lr=1e-6, weight_decay=1e-6)
-target = torch.sin(torch.arange(1280, dtype=torch.float32))
+target = torch.sin(torch.arange(channels, dtype=torch.float32))
 
 normalize = lambda t: (t - torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 files = sorted(f for f in glob.glob(os.path.join(args.images, "*")) if f.lower().endswith((".jpg", ".jpeg", ".png")))[: args.count]

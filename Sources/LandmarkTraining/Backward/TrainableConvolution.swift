@@ -46,15 +46,15 @@ public struct TrainableConvolution: Sendable {
         precondition(outputGradient.channels == outputChannels, "gradient has \(outputGradient.channels) channels, not \(outputChannels)")
         var inputGradient = FeatureMap(channels: inputChannels, height: input.height, width: input.width)
         let weights = parameters[weightPosition].value
-        var weightGradient = parameters[weightPosition].gradient
-        if isDepthwise {
-            depthwiseBackward(outputGradient, input: input, pad: pad, weights: weights, weightGradient: &weightGradient,
+        parameters.withGradient(at: weightPosition) { weightGradient in
+            if isDepthwise {
+                depthwiseBackward(outputGradient, input: input, pad: pad, weights: weights, weightGradient: &weightGradient,
+                                  inputGradient: &inputGradient)
+            } else {
+                denseBackward(outputGradient, input: input, pad: pad, weights: weights, weightGradient: &weightGradient,
                               inputGradient: &inputGradient)
-        } else {
-            denseBackward(outputGradient, input: input, pad: pad, weights: weights, weightGradient: &weightGradient,
-                          inputGradient: &inputGradient)
+            }
         }
-        parameters[weightPosition].gradient = weightGradient
         return inputGradient
     }
 
@@ -104,80 +104,111 @@ public struct TrainableConvolution: Sendable {
         let outputPlane = outputGradient.height * outputGradient.width
         let patch = groupInputs * kernel * kernel
         let pointwise = kernel == 1 && stride == 1 && pad == ResolvedPadding(top: 0, left: 0, bottom: 0, right: 0)
+        // Columns [patch, outputPlane] of one group; a 1 × 1 stride-1 layer uses the input and writes its
+        // gradient in place, without columns.
+        var columns = pointwise ? [] : [Float](repeating: 0, count: patch * outputPlane)
+        var columnGradient = pointwise ? [] : [Float](repeating: 0, count: patch * outputPlane)
         for group in 0..<groups {
-            // Columns [patch, outputPlane]: the input itself for a 1 × 1 stride-1 layer.
-            let columns = pointwise
-                ? Array(input.storage[(group * groupInputs * outputPlane)..<((group + 1) * groupInputs * outputPlane)])
-                : im2col(input, group: group, pad: pad, outputHeight: outputGradient.height, outputWidth: outputGradient.width)
-            var columnGradient = [Float](repeating: 0, count: patch * outputPlane)
+            if !pointwise {
+                im2col(input, group: group, pad: pad, outputHeight: outputGradient.height, outputWidth: outputGradient.width,
+                       into: &columns)
+            }
             outputGradient.storage.withUnsafeBufferPointer { dy in
-                columns.withUnsafeBufferPointer { columns in
-                    weights.withUnsafeBufferPointer { w in
-                        weightGradient.withUnsafeMutableBufferPointer { dw in
-                            columnGradient.withUnsafeMutableBufferPointer { dc in
-                                guard let dy = dy.baseAddress, let columns = columns.baseAddress, let w = w.baseAddress,
-                                      let dw = dw.baseAddress, let dc = dc.baseAddress else { return }
-                                let dyGroup = dy + group * groupOutputs * outputPlane
-                                // dW_g += dY_g · columnsᵀ ; dColumns = W_gᵀ · dY_g.
-                                BLAS.gemm(transposeA: false, transposeB: true, m: groupOutputs, n: patch, k: outputPlane, alpha: 1,
-                                          a: dyGroup, lda: outputPlane, b: columns, ldb: outputPlane, beta: 1,
-                                          c: dw + group * groupOutputs * patch, ldc: patch)
-                                BLAS.gemm(transposeA: true, transposeB: false, m: patch, n: outputPlane, k: groupOutputs, alpha: 1,
-                                          a: w + group * groupOutputs * patch, lda: patch, b: dyGroup, ldb: outputPlane, beta: 0,
-                                          c: dc, ldc: outputPlane)
+                input.storage.withUnsafeBufferPointer { x in
+                    columns.withUnsafeBufferPointer { columns in
+                        weights.withUnsafeBufferPointer { w in
+                            weightGradient.withUnsafeMutableBufferPointer { dw in
+                                columnGradient.withUnsafeMutableBufferPointer { dc in
+                                    inputGradient.storage.withUnsafeMutableBufferPointer { dx in
+                                        guard let dy = dy.baseAddress, let x = x.baseAddress, let w = w.baseAddress,
+                                              let dw = dw.baseAddress, let dx = dx.baseAddress else { return }
+                                        let source = pointwise ? x + group * groupInputs * outputPlane : columns.baseAddress
+                                        let target = pointwise ? dx + group * groupInputs * outputPlane : dc.baseAddress
+                                        guard let source, let target else { return }
+                                        let dyGroup = dy + group * groupOutputs * outputPlane
+                                        // dW_g += dY_g · columnsᵀ ; dColumns = W_gᵀ · dY_g.
+                                        BLAS.gemm(transposeA: false, transposeB: true, m: groupOutputs, n: patch, k: outputPlane,
+                                                  alpha: 1, a: dyGroup, lda: outputPlane, b: source, ldb: outputPlane, beta: 1,
+                                                  c: dw + group * groupOutputs * patch, ldc: patch)
+                                        BLAS.gemm(transposeA: true, transposeB: false, m: patch, n: outputPlane, k: groupOutputs,
+                                                  alpha: 1, a: w + group * groupOutputs * patch, lda: patch, b: dyGroup,
+                                                  ldb: outputPlane, beta: 0, c: target, ldc: outputPlane)
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
-            if pointwise {
-                let base = group * groupInputs * outputPlane
-                for index in 0..<columnGradient.count { inputGradient.storage[base + index] += columnGradient[index] }
-            } else {
+            if !pointwise {
                 col2im(columnGradient, into: &inputGradient, group: group, pad: pad, outputHeight: outputGradient.height,
                        outputWidth: outputGradient.width)
             }
         }
     }
 
-    private func im2col(_ input: FeatureMap, group: Int, pad: ResolvedPadding, outputHeight: Int, outputWidth: Int) -> [Float] {
+    /// The output columns `ox` whose input column `ox · stride + offset` lies inside `0..<width`.
+    private static func validColumns(offset: Int, stride: Int, width: Int, outputWidth: Int) -> Range<Int> {
+        // ox · stride + offset ≥ 0  ⇔  ox ≥ ⌈−offset / stride⌉;  ox · stride + offset < width  ⇔  ox ≤ ⌊(width − 1 − offset) / stride⌋.
+        let first = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+        let last = width - 1 - offset < 0 ? -1 : (width - 1 - offset) / stride
+        return first..<max(first, min(outputWidth, last + 1))
+    }
+
+    private func im2col(_ input: FeatureMap, group: Int, pad: ResolvedPadding, outputHeight: Int, outputWidth: Int,
+                        into columns: inout [Float]) {
         let groupInputs = inputChannels / groups, outputPlane = outputHeight * outputWidth
-        var columns = [Float](repeating: 0, count: groupInputs * kernel * kernel * outputPlane)
-        for channel in 0..<groupInputs {
-            let inputBase = (group * groupInputs + channel) * input.height * input.width
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let row = (channel * kernel + ky) * kernel + kx
-                    for oy in 0..<outputHeight {
-                        let iy = oy * stride + ky - pad.top
-                        guard iy >= 0, iy < input.height else { continue }
-                        for ox in 0..<outputWidth {
-                            let ix = ox * stride + kx - pad.left
-                            guard ix >= 0, ix < input.width else { continue }
-                            columns[row * outputPlane + oy * outputWidth + ox] = input.storage[inputBase + iy * input.width + ix]
+        let height = input.height, width = input.width, kernel = kernel, stride = stride
+        input.storage.withUnsafeBufferPointer { x in
+            columns.withUnsafeMutableBufferPointer { columns in
+                guard let x = x.baseAddress, let columns = columns.baseAddress else { return }
+                for channel in 0..<groupInputs {
+                    let plane = x + (group * groupInputs + channel) * height * width
+                    for ky in 0..<kernel {
+                        for kx in 0..<kernel {
+                            let row = columns + ((channel * kernel + ky) * kernel + kx) * outputPlane
+                            let valid = Self.validColumns(offset: kx - pad.left, stride: stride, width: width, outputWidth: outputWidth)
+                            for oy in 0..<outputHeight {
+                                let target = row + oy * outputWidth
+                                let iy = oy * stride + ky - pad.top
+                                guard iy >= 0, iy < height, !valid.isEmpty else {
+                                    target.update(repeating: 0, count: outputWidth)
+                                    continue
+                                }
+                                if valid.lowerBound > 0 { target.update(repeating: 0, count: valid.lowerBound) }
+                                if valid.upperBound < outputWidth {
+                                    (target + valid.upperBound).update(repeating: 0, count: outputWidth - valid.upperBound)
+                                }
+                                let start = iy * width + kx - pad.left  // ≥ 0 at every valid ox
+                                for ox in valid { target[ox] = plane[start + ox * stride] }
+                            }
                         }
                     }
                 }
             }
         }
-        return columns
     }
 
     private func col2im(_ columns: [Float], into gradient: inout FeatureMap, group: Int, pad: ResolvedPadding,
                         outputHeight: Int, outputWidth: Int) {
         let groupInputs = inputChannels / groups, outputPlane = outputHeight * outputWidth
-        for channel in 0..<groupInputs {
-            let inputBase = (group * groupInputs + channel) * gradient.height * gradient.width
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let row = (channel * kernel + ky) * kernel + kx
-                    for oy in 0..<outputHeight {
-                        let iy = oy * stride + ky - pad.top
-                        guard iy >= 0, iy < gradient.height else { continue }
-                        for ox in 0..<outputWidth {
-                            let ix = ox * stride + kx - pad.left
-                            guard ix >= 0, ix < gradient.width else { continue }
-                            gradient.storage[inputBase + iy * gradient.width + ix] += columns[row * outputPlane + oy * outputWidth + ox]
+        let height = gradient.height, width = gradient.width, kernel = kernel, stride = stride
+        columns.withUnsafeBufferPointer { columns in
+            gradient.storage.withUnsafeMutableBufferPointer { dx in
+                guard let columns = columns.baseAddress, let dx = dx.baseAddress else { return }
+                for channel in 0..<groupInputs {
+                    let plane = dx + (group * groupInputs + channel) * height * width
+                    for ky in 0..<kernel {
+                        for kx in 0..<kernel {
+                            let row = columns + ((channel * kernel + ky) * kernel + kx) * outputPlane
+                            let valid = Self.validColumns(offset: kx - pad.left, stride: stride, width: width, outputWidth: outputWidth)
+                            for oy in 0..<outputHeight {
+                                let iy = oy * stride + ky - pad.top
+                                guard iy >= 0, iy < height else { continue }
+                                let source = row + oy * outputWidth
+                                let start = iy * width + kx - pad.left  // ≥ 0 at every valid ox
+                                for ox in valid { plane[start + ox * stride] += source[ox] }
+                            }
                         }
                     }
                 }

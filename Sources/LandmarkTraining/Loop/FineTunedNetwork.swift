@@ -42,6 +42,13 @@ public struct FineTunedNetwork: Sendable {
         } catch {
             throw TrainingDataError(code: .unreadable, file: url.path, reason: error.reason)
         }
+        return try load(configuration, checkpoint: checkpoint, architecture: architectureHint, file: url)
+    }
+
+    /// ``load(_:)`` from a checkpoint already in memory (benchmarks use seeded weights); `file` names it
+    /// in errors.
+    public static func load(_ configuration: FineTuningConfiguration, checkpoint: Checkpoint, architecture architectureHint: String?,
+                            file url: URL) throws(TrainingDataError) -> FineTunedNetwork {
         let trunk: any ConvolutionalBackbone, retrievalHead: RetrievalHead
         do {
             trunk = try NetworkLoader.backbone(from: checkpoint, architecture: architectureHint)
@@ -150,10 +157,11 @@ public struct FineTunedNetwork: Sendable {
 
     /// The descriptor of one image from its cached frozen features, and the tape for ``backward(_:tape:)``.
     /// In training BatchNorm mode this moves the running statistics.
-    public mutating func forward(_ frozen: FeatureMap, workspace: TensorWorkspace) -> (descriptor: [Float], tape: Tape) {
+    public mutating func forward(_ frozen: FeatureMap, workspace: TensorWorkspace,
+                                 prepared: TrainableBackbone.PreparedConvolutions? = nil) -> (descriptor: [Float], tape: Tape) {
         var map = frozen, trunkTape: TrainableBackbone.Tape?
         if var trunk = trainableTrunk {
-            (map, trunkTape) = trunk.forward(frozen, parameters: parameters, mode: batchNormMode, workspace: workspace)
+            (map, trunkTape) = trunk.forward(frozen, parameters: parameters, mode: batchNormMode, workspace: workspace, prepared: prepared)
             trainableTrunk = trunk
         }
         let (descriptor, headTape) = head.forward(map, parameters: parameters)
@@ -161,8 +169,9 @@ public struct FineTunedNetwork: Sendable {
     }
 
     /// The descriptor alone, BatchNorm on its running statistics (mining, validation).
-    public func describe(_ frozen: FeatureMap, workspace: TensorWorkspace) -> [Float] {
-        let map = trainableTrunk?.describe(frozen, parameters: parameters, workspace: workspace) ?? frozen
+    public func describe(_ frozen: FeatureMap, workspace: TensorWorkspace,
+                         prepared: TrainableBackbone.PreparedConvolutions? = nil) -> [Float] {
+        let map = trainableTrunk?.describe(frozen, parameters: parameters, workspace: workspace, prepared: prepared) ?? frozen
         return head.forward(map, parameters: parameters).descriptor
     }
 
@@ -177,14 +186,15 @@ public struct FineTunedNetwork: Sendable {
     /// Forward passes of several images: on every core when BatchNorm is frozen, in order otherwise
     /// (training-mode BatchNorm moves its statistics image by image).
     public mutating func forward(_ maps: [FeatureMap]) -> [(descriptor: [Float], tape: Tape)] {
+        let prepared = trainableTrunk?.prepare(parameters)
         if case .training = batchNormMode {
             let workspace = TensorWorkspace()
-            return maps.map { forward($0, workspace: workspace) }
+            return maps.map { forward($0, workspace: workspace, prepared: prepared) }
         }
         let network = self
         return ParallelImageWork.map(maps.count) { index, workspace in
             var copy = network
-            return copy.forward(maps[index], workspace: workspace)
+            return copy.forward(maps[index], workspace: workspace, prepared: prepared)
         }
     }
 
@@ -206,8 +216,10 @@ public struct FineTunedNetwork: Sendable {
 
     /// Descriptors of several images on every core (`nil` stays `nil`).
     public func describe(_ maps: [FeatureMap?]) -> [[Float]?] {
-        let network = self
-        return ParallelImageWork.map(maps.count) { index, workspace in maps[index].map { network.describe($0, workspace: workspace) } }
+        let network = self, prepared = trainableTrunk?.prepare(parameters)
+        return ParallelImageWork.map(maps.count) { index, workspace in
+            maps[index].map { network.describe($0, workspace: workspace, prepared: prepared) }
+        }
     }
 
     /// The whole network's tensors under the checkpoint's names: the loaded checkpoint's, with the

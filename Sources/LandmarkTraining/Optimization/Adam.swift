@@ -37,11 +37,11 @@ public struct Adam: Optimizer, Equatable {
     public mutating func step(_ parameters: inout ParameterSet, groups: [ParameterGroup]) {
         for group in groups {
             for position in group.positions {
-                var parameter = parameters[position]
+                let count = parameters[position].count
                 // torch keeps the step count as a float32 tensor; exact up to 2^24 steps.
                 let step = (state.values(Self.stepKey, position)?[0] ?? 0) + 1
-                var firstMoment = state.values(Self.firstMomentKey, position) ?? [Float](repeating: 0, count: parameter.count)
-                var secondMoment = state.values(Self.secondMomentKey, position) ?? [Float](repeating: 0, count: parameter.count)
+                var firstMoment = state.take(Self.firstMomentKey, position) ?? [Float](repeating: 0, count: count)
+                var secondMoment = state.take(Self.secondMomentKey, position) ?? [Float](repeating: 0, count: count)
                 let rate = group.learningRate.intendedDouble
                 let biasCorrection1 = 1 - pow(beta1.intendedDouble, Double(step))
                 let biasCorrection2 = 1 - pow(beta2.intendedDouble, Double(step))
@@ -52,27 +52,36 @@ public struct Adam: Optimizer, Equatable {
                 let decoupled = decoupledWeightDecay
                 let beta1 = beta1, beta2 = beta2, epsilon = epsilon
                 let gradientWeight1 = Float(1 - beta1.intendedDouble), gradientWeight2 = Float(1 - beta2.intendedDouble)
-                parameter.value.withUnsafeMutableBufferPointer { values in
-                    parameter.gradient.withUnsafeBufferPointer { gradients in
-                        firstMoment.withUnsafeMutableBufferPointer { first in
-                            secondMoment.withUnsafeMutableBufferPointer { second in
-                                for index in 0..<values.count {
-                                    var gradient = gradients[index]
+                parameters.withParameter(at: position) { parameter in
+                    parameter.value.withUnsafeMutableBufferPointer { values in
+                        parameter.gradient.withUnsafeBufferPointer { gradients in
+                            firstMoment.withUnsafeMutableBufferPointer { first in
+                                secondMoment.withUnsafeMutableBufferPointer { second in
+                                    // One branch-free loop per weight-decay form, so that the compiler vectorises it
+                                    // (sqrt and division included); the operations and their order are torch's.
                                     if decoupled {
-                                        values[index] = values[index] * shrink
-                                    } else if coupledDecay != 0 {
-                                        gradient = gradient + coupledDecay * values[index]
+                                        for index in 0..<values.count {
+                                            let gradient = gradients[index]
+                                            let value = values[index] * shrink
+                                            first[index] = first[index] * beta1 + gradientWeight1 * gradient
+                                            second[index] = second[index] * beta2 + gradientWeight2 * gradient * gradient
+                                            let denominator = second[index].squareRoot() / biasCorrection2Root + epsilon
+                                            values[index] = value + stepSize * first[index] / denominator
+                                        }
+                                    } else {
+                                        for index in 0..<values.count {
+                                            let gradient = gradients[index] + coupledDecay * values[index]
+                                            first[index] = first[index] * beta1 + gradientWeight1 * gradient
+                                            second[index] = second[index] * beta2 + gradientWeight2 * gradient * gradient
+                                            let denominator = second[index].squareRoot() / biasCorrection2Root + epsilon
+                                            values[index] = values[index] + stepSize * first[index] / denominator
+                                        }
                                     }
-                                    first[index] = first[index] * beta1 + gradientWeight1 * gradient
-                                    second[index] = second[index] * beta2 + gradientWeight2 * gradient * gradient
-                                    let denominator = second[index].squareRoot() / biasCorrection2Root + epsilon
-                                    values[index] = values[index] + stepSize * first[index] / denominator
                                 }
                             }
                         }
                     }
                 }
-                parameters[position] = parameter
                 state.set(Self.stepKey, position, [step])
                 state.set(Self.firstMomentKey, position, firstMoment)
                 state.set(Self.secondMomentKey, position, secondMoment)

@@ -110,6 +110,10 @@ struct PerParameterState: Sendable, Equatable {
 
     func values(_ key: String, _ position: Int) -> [Float]? { buffers[key]?[position] }
 
+    /// Removes and returns a buffer, so that the caller holds its only reference and updates it in place
+    /// (a copy of a moment buffer per step would cost as much as the update); `set` puts it back.
+    mutating func take(_ key: String, _ position: Int) -> [Float]? { buffers[key]?.removeValue(forKey: position) }
+
     mutating func set(_ key: String, _ position: Int, _ values: [Float]) {
         buffers[key, default: [:]][position] = values
     }

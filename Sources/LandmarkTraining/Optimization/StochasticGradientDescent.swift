@@ -25,34 +25,35 @@ public struct StochasticGradientDescent: Optimizer, Equatable {
         for group in groups {
             let decay = group.weightDecay, rate = group.learningRate
             for position in group.positions {
-                var parameter = parameters[position]
-                var buffer = momentum != 0 ? state.values(Self.bufferKey, position) : nil
+                // Taken out of the state so that this is its only reference and it updates in place.
+                var buffer = momentum != 0 ? state.take(Self.bufferKey, position) : nil
                 let isFirstStep = buffer == nil
-                if momentum != 0, buffer == nil { buffer = [Float](repeating: 0, count: parameter.count) }
+                if momentum != 0, buffer == nil { buffer = [Float](repeating: 0, count: parameters[position].count) }
                 let momentum = momentum, keep = Float(1 - dampening.intendedDouble), nesterov = nesterov
-                parameter.value.withUnsafeMutableBufferPointer { values in
-                    parameter.gradient.withUnsafeBufferPointer { gradients in
-                        if var buffer {
-                            buffer.withUnsafeMutableBufferPointer { buffer in
+                parameters.withParameter(at: position) { parameter in
+                    parameter.value.withUnsafeMutableBufferPointer { values in
+                        parameter.gradient.withUnsafeBufferPointer { gradients in
+                            if var buffer = buffer.take() {
+                                buffer.withUnsafeMutableBufferPointer { buffer in
+                                    for index in 0..<values.count {
+                                        var direction = gradients[index]
+                                        if decay != 0 { direction = direction + decay * values[index] }
+                                        buffer[index] = isFirstStep ? direction : buffer[index] * momentum + keep * direction
+                                        direction = nesterov ? direction + momentum * buffer[index] : buffer[index]
+                                        values[index] = values[index] - rate * direction
+                                    }
+                                }
+                                state.set(Self.bufferKey, position, buffer)
+                            } else {
                                 for index in 0..<values.count {
                                     var direction = gradients[index]
                                     if decay != 0 { direction = direction + decay * values[index] }
-                                    buffer[index] = isFirstStep ? direction : buffer[index] * momentum + keep * direction
-                                    direction = nesterov ? direction + momentum * buffer[index] : buffer[index]
                                     values[index] = values[index] - rate * direction
                                 }
-                            }
-                            state.set(Self.bufferKey, position, buffer)
-                        } else {
-                            for index in 0..<values.count {
-                                var direction = gradients[index]
-                                if decay != 0 { direction = direction + decay * values[index] }
-                                values[index] = values[index] - rate * direction
                             }
                         }
                     }
                 }
-                parameters[position] = parameter
             }
         }
     }

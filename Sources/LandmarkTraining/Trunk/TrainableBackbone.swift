@@ -190,9 +190,29 @@ public struct TrainableBackbone: Sendable {
         }
     }
 
+    /// The inference engine's form of every trainable convolution for the current weights. Building one
+    /// repacks its weights (Winograd transforms for 3 × 3 layers), so a step builds them once for all its
+    /// images instead of once per image.
+    public struct PreparedConvolutions: Sendable {
+        var layers: [Int: Convolution2D]
+    }
+
+    /// Every unit's convolution for `parameters` (valid until they change).
+    public func prepare(_ parameters: ParameterSet) -> PreparedConvolutions {
+        var units = blocks.flatMap { block -> [ConvolutionUnit] in
+            if case .projection(let projection) = block.shortcut { return block.main + [projection] }
+            return block.main
+        }
+        if let head { units.append(head) }
+        return PreparedConvolutions(layers: Dictionary(units.map { ($0.convolution.weightPosition, $0.convolution.layer(parameters)) },
+                                                       uniquingKeysWith: { first, _ in first }))
+    }
+
     private func run(_ unit: ConvolutionUnit, _ input: FeatureMap, parameters: ParameterSet, mode: BatchNormMode,
-                     buffers: inout [String: [Float]], workspace: TensorWorkspace) -> (FeatureMap, Tape.UnitTape) {
-        let convolved = unit.convolution.forward(input, parameters: parameters, workspace: workspace)
+                     buffers: inout [String: [Float]], workspace: TensorWorkspace,
+                     prepared: PreparedConvolutions?) -> (FeatureMap, Tape.UnitTape) {
+        let convolved = prepared?.layers[unit.convolution.weightPosition].map { $0(input, workspace: workspace) }
+            ?? unit.convolution.forward(input, parameters: parameters, workspace: workspace)
         let meanName = "\(unit.batchNormName).running_mean", varianceName = "\(unit.batchNormName).running_var"
         var mean = buffers[meanName] ?? [], variance = buffers[varianceName] ?? []
         let (normalized, tape) = unit.batchNorm.forward(convolved, parameters: parameters, mode: mode,
@@ -215,15 +235,17 @@ public struct TrainableBackbone: Sendable {
     }
 
     /// The trunk's output from the frozen bottom's; in training BatchNorm mode the running statistics move.
+    /// - Parameter prepared: the step's ``prepare(_:)`` result for `parameters`, if built.
     public mutating func forward(_ frozenOutput: FeatureMap, parameters: ParameterSet, mode: BatchNormMode = .frozen,
-                                 workspace: TensorWorkspace) -> (FeatureMap, Tape) {
+                                 workspace: TensorWorkspace, prepared: PreparedConvolutions? = nil) -> (FeatureMap, Tape) {
         var buffers = self.buffers
         var current = frozenOutput
         var tapes: [Tape.BlockTape] = []
         for block in blocks {
             var branch = current, mainTapes: [Tape.UnitTape] = []
             for unit in block.main {
-                let (output, tape) = run(unit, branch, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace)
+                let (output, tape) = run(unit, branch, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace,
+                                         prepared: prepared)
                 branch = output
                 mainTapes.append(tape)
             }
@@ -234,7 +256,8 @@ public struct TrainableBackbone: Sendable {
             case .identity:
                 for index in branch.storage.indices { branch.storage[index] += current.storage[index] }
             case .projection(let unit):
-                let (projected, tape) = run(unit, current, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace)
+                let (projected, tape) = run(unit, current, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace,
+                                             prepared: prepared)
                 for index in branch.storage.indices { branch.storage[index] += projected.storage[index] }
                 shortcutTape = tape
             }
@@ -247,15 +270,19 @@ public struct TrainableBackbone: Sendable {
             current = branch
         }
         var headTape: Tape.UnitTape?
-        if let head { (current, headTape) = run(head, current, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace) }
+        if let head {
+            (current, headTape) = run(head, current, parameters: parameters, mode: mode, buffers: &buffers, workspace: workspace,
+                                      prepared: prepared)
+        }
         self.buffers = buffers
         return (current, Tape(blocks: tapes, head: headTape))
     }
 
     /// The output without keeping a tape or moving statistics (mining, validation).
-    public func describe(_ frozenOutput: FeatureMap, parameters: ParameterSet, workspace: TensorWorkspace) -> FeatureMap {
+    public func describe(_ frozenOutput: FeatureMap, parameters: ParameterSet, workspace: TensorWorkspace,
+                         prepared: PreparedConvolutions? = nil) -> FeatureMap {
         var copy = self
-        return copy.forward(frozenOutput, parameters: parameters, mode: .frozen, workspace: workspace).0
+        return copy.forward(frozenOutput, parameters: parameters, mode: .frozen, workspace: workspace, prepared: prepared).0
     }
 
     /// Accumulates every trainable unit's gradients and returns the gradient of the frozen bottom's output

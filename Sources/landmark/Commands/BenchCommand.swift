@@ -142,7 +142,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Photographs to time.")
         var count: Int = 10
 
-        @Option(help: "lite2, lite0 or a checkpoint path (EfficientNet-Lite).")
+        @Option(help: "lite2, lite0, a checkpoint path, or resnet50 / resnet101 (seeded weights; units are bottlenecks).")
         var model: String = "lite2"
 
         @Option(help: "Longer image side (cirtorch trains at 362).")
@@ -169,12 +169,16 @@ struct BenchCommand: ParsableCommand {
             for item in trainableBlocks.split(separator: ",") {
                 var units = Int(item) ?? -1
                 if item == "all" {
-                    var probe = FineTuningConfiguration()
-                    probe.model = model
-                    guard let network = try? FineTunedNetwork.load(probe), let lite = network.frozenTrunk as? EfficientNetLite else {
-                        throw ValidationError("'all' needs an EfficientNet-Lite model")
+                    if let depth = TrainingBenchmark.seededResNetDepth(model) {
+                        units = depth == 50 ? 16 : 33
+                    } else {
+                        var probe = FineTuningConfiguration()
+                        probe.model = model
+                        guard let network = try? FineTunedNetwork.load(probe), let lite = network.frozenTrunk as? EfficientNetLite else {
+                            throw ValidationError("'all' needs an EfficientNet-Lite or ResNet model")
+                        }
+                        units = lite.unitCount - 1
                     }
-                    units = lite.unitCount - 1
                 }
                 guard units >= 0 else { throw ValidationError("--trainable-blocks takes numbers or 'all', not '\(item)'") }
                 Console.error("timing \(model) at \(size) px with \(units) trainable units on \(files.count) photographs…")
