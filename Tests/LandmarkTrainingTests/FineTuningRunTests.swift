@@ -163,3 +163,24 @@ func otherLossesTrain(_ loss: FineTuningConfiguration.Loss) throws {
     #expect(rates.count == 4)
     for (rate, value) in zip(rates, expected) { #expect(abs(Double(rate) - value) <= 1e-7, "\(rates)") }
 }
+
+/// With augmentation every epoch trains on changed images, deterministically: the same run twice gives
+/// the same losses, and they differ from the plain run's.
+@Test func augmentedTrainingIsDeterministic() throws {
+    let folder = try syntheticFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var configuration = tinyConfiguration()
+    configuration.epochs = 2
+    configuration.augmentation = ImageAugmentation()
+    func losses(_ configuration: FineTuningConfiguration, _ name: String) throws -> [Double] {
+        let run = FineTuningRun(configuration: configuration, trainingSet: try TrainingSet.load(folder), validation: nil,
+                                directory: folder.appendingPathComponent(name))
+        return try run.run(network: tinyNetwork(configuration)).compactMap(\.loss)
+    }
+    let first = try losses(configuration, "a"), second = try losses(configuration, "b")
+    #expect(first.count == 2 && first.allSatisfy(\.isFinite))
+    #expect(first == second)
+    var plain = configuration
+    plain.augmentation = nil
+    #expect(try losses(plain, "c") != first)
+}

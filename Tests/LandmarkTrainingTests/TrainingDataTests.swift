@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkImage
 import LandmarkLinearAlgebra
 @testable import LandmarkTraining
 import Testing
@@ -142,4 +143,27 @@ private func makeFolder(_ files: [String], groundTruth: String?) throws -> URL {
     let malformed = root.appendingPathComponent("bad.csv")
     try "id,landmark\nabc0001,17\n".write(to: malformed, atomically: true, encoding: .utf8)
     #expect(throws: TrainingDataError.self) { try TrainingSet.load(malformed) }
+}
+
+/// Augmentation is a function of its seed: the same seed gives the same picture, another seed another;
+/// the longer side and (up to rounding) the aspect ratio are kept; with everything off it is the identity.
+@Test func augmentationIsSeededAndKeepsTheShape() {
+    var pixels = [UInt8](repeating: 0, count: 120 * 80 * 3)
+    for y in 0..<80 {
+        for x in 0..<120 {
+            pixels[(y * 120 + x) * 3] = UInt8(x * 2)
+            pixels[(y * 120 + x) * 3 + 1] = UInt8(y * 3)
+            pixels[(y * 120 + x) * 3 + 2] = UInt8((x + y) % 256)
+        }
+    }
+    let image = RGBImage(width: 120, height: 80, pixels: pixels)
+    let augmentation = ImageAugmentation()
+    let a = augmentation.apply(image, seed: 7), b = augmentation.apply(image, seed: 7), c = augmentation.apply(image, seed: 8)
+    #expect(a == b)
+    #expect(a != c)
+    #expect(a.width == 120 && abs(a.height - 80) <= 1)
+    #expect(ImageAugmentation.seed(run: 1, epoch: 2, image: 3) == ImageAugmentation.seed(run: 1, epoch: 2, image: 3))
+    #expect(ImageAugmentation.seed(run: 1, epoch: 2, image: 3) != ImageAugmentation.seed(run: 1, epoch: 3, image: 3))
+    let none = ImageAugmentation(minimumCropScale: 1, maximumShear: 0, colourJitter: 0)
+    #expect(none.apply(image, seed: 99) == image)
 }

@@ -133,8 +133,10 @@ public struct FineTunedNetwork: Sendable {
         return frozenTrunk.features(input, workspace: workspace)
     }
 
-    /// Decodes `url`, resizes its longer side to `size` and runs the frozen trunk.
-    public func frozenFeatures(of url: URL, size: Int, workspace: TensorWorkspace) throws(TrainingDataError) -> FeatureMap {
+    /// Decodes `url`, resizes its longer side to `size`, applies `augmentation` drawn from `seed` when
+    /// given, and runs the frozen trunk.
+    public func frozenFeatures(of url: URL, size: Int, workspace: TensorWorkspace, augmentation: ImageAugmentation? = nil,
+                               seed: UInt64 = 0) throws(TrainingDataError) -> FeatureMap {
         let image: RGBImage
         do {
             image = try ImageDecoder.decode(contentsOf: url)
@@ -144,8 +146,9 @@ public struct FineTunedNetwork: Sendable {
         guard image.width >= 8, image.height >= 8 else {
             throw TrainingDataError(code: .unreadable, file: url.path, reason: "\(image.width)×\(image.height) pixels; at least 8×8 are needed")
         }
-        let input = CNNGlobalDescriptor.normalizedInput(image.resized(longerSide: size), mean: mean,
-                                                        standardDeviation: standardDeviation)
+        var resized = image.resized(longerSide: size)
+        if let augmentation { resized = augmentation.apply(resized, seed: seed) }
+        let input = CNNGlobalDescriptor.normalizedInput(resized, mean: mean, standardDeviation: standardDeviation)
         return frozenFeatures(input, workspace: workspace)
     }
 

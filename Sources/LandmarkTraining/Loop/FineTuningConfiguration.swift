@@ -49,6 +49,9 @@ public struct FineTuningConfiguration: Sendable, Codable, Equatable {
     public var weightDecay: Float = 1e-6
     /// Learning rate decay per epoch (cirtorch: exp(−0.01)).
     public var learningRateDecay: Double = exp(-0.01)
+    /// When set, training images are cropped, sheared and colour-jittered afresh every epoch (their frozen
+    /// features are then computed per epoch instead of once); mining and validation see the plain images.
+    public var augmentation: ImageAugmentation? = nil
     /// When set, linear warm-up over this many epochs then cosine annealing to 0 at `epochs`, instead of
     /// the exponential decay (the 2019 winners' schedule for ArcFace/CosFace heads).
     public var warmupCosineEpochs: Int? = nil

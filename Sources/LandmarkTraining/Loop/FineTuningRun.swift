@@ -186,7 +186,7 @@ public struct FineTuningRun: Sendable {
             // Every image of the batch forward at once, the losses per tuple, every image backward at once.
             let batch = tuples[batchStart..<min(batchStart + configuration.tuplesPerBatch, tuples.count)]
                 .filter { $0.images.allSatisfy { features[$0] != nil } }
-            let maps = batch.flatMap { $0.images.compactMap { features[$0] } }
+            let maps = trainingMaps(batch.flatMap(\.images), set: set, features: features, network: network, epoch: epoch)
             let outputs = network.forward(maps)
             var gradients: [[Float]] = []
             var offset = 0
@@ -218,7 +218,7 @@ public struct FineTuningRun: Sendable {
             network.parameters.zeroGradients()
             let usable = batch.filter { features[$0] != nil && set.labels[$0] != nil }
             guard !usable.isEmpty else { continue }
-            let forward = network.forward(usable.compactMap { features[$0] })
+            let forward = network.forward(trainingMaps(usable, set: set, features: features, network: network, epoch: epoch))
             let outputs = forward.map(\.descriptor), tapes = forward.map(\.tape)
             let labels = usable.compactMap { set.labels[$0] }
             let (loss, gradients) = head(outputs, labels: labels, parameters: &network.parameters)
@@ -230,6 +230,21 @@ public struct FineTuningRun: Sendable {
                                        loss: lossSum / Double(done), learningRate: Double(groups.first?.learningRate ?? 0)))
         }
         return done > 0 ? lossSum / Double(done) : .nan
+    }
+
+    /// The frozen features a training step uses: the cache, or with augmentation the images changed
+    /// afresh for this epoch (seeded by run, epoch and image, so a resumed run sees the same), on every
+    /// core. An image that cannot be read again falls back to its cached plain features.
+    private func trainingMaps(_ images: [Int], set: TrainingSet, features: [FeatureMap?], network: FineTunedNetwork,
+                              epoch: Int) -> [FeatureMap] {
+        guard let augmentation = configuration.augmentation else { return images.compactMap { features[$0] } }
+        let size = configuration.imageSize, seed = configuration.seed
+        let maps = ParallelImageWork.map(images.count) { position, workspace -> FeatureMap? in
+            let image = images[position]
+            return (try? network.frozenFeatures(of: set.url(image), size: size, workspace: workspace, augmentation: augmentation,
+                                                seed: ImageAugmentation.seed(run: seed, epoch: epoch, image: image))) ?? features[image]
+        }
+        return maps.compactMap { $0 }
     }
 
     // MARK: - Validation

@@ -71,6 +71,18 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Warm-up epochs of --schedule cosine.")
     var warmupEpochs: Int = 1
 
+    @Flag(help: "Augment training images every epoch (seeded): a crop keeping the aspect ratio, a small shear, colour jitter. The frozen trunk then runs on every training image each epoch instead of once.")
+    var augment = false
+
+    @Option(help: "With --augment: smallest side fraction the crop keeps.")
+    var cropScale: Double = ImageAugmentation().minimumCropScale
+
+    @Option(help: "With --augment: largest horizontal shear.")
+    var shear: Double = ImageAugmentation().maximumShear
+
+    @Option(help: "With --augment: brightness, contrast and saturation vary by up to this fraction.")
+    var colourJitter: Double = ImageAugmentation().colourJitter
+
     @Option(help: "Weight decay.")
     var weightDecay: Float = FineTuningConfiguration().weightDecay
 
@@ -112,6 +124,9 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--schedule must be exponential or cosine")
         }
         guard warmupEpochs >= 1 else { throw ValidationError("--warmup-epochs must be at least 1") }
+        guard cropScale > 0, cropScale <= 1, shear >= 0, shear < 1, colourJitter >= 0, colourJitter <= 1 else {
+            throw ValidationError("--crop-scale must be in (0, 1], --shear in [0, 1), --colour-jitter in [0, 1]")
+        }
         guard learningRate > 0, learningRate.isFinite, weightDecay >= 0 else {
             throw ValidationError("--learning-rate must be positive and --weight-decay non-negative")
         }
@@ -138,6 +153,8 @@ struct TrainCommand: ParsableCommand {
         configuration.optimizer = FineTuningConfiguration.OptimizerKind(rawValue: optimizer.lowercased()) ?? .adam
         configuration.learningRate = learningRate
         configuration.warmupCosineEpochs = schedule.lowercased() == "cosine" ? warmupEpochs : nil
+        configuration.augmentation = augment
+            ? ImageAugmentation(minimumCropScale: cropScale, maximumShear: shear, colourJitter: colourJitter) : nil
         configuration.weightDecay = weightDecay
         configuration.tuplesPerBatch = batch
         configuration.mining = TupleMining(queriesPerEpoch: queriesPerEpoch, poolSize: poolSize, negativesPerTuple: negatives)
