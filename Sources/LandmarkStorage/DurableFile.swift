@@ -56,18 +56,7 @@ public enum DurableFile {
         guard descriptor >= 0 else {
             throw StorageError(file: url.path, reason: "cannot create a file in \(directory): \(lastErrorText())")
         }
-        var failure: StorageError?
-        var offset = 0
-        while offset < bytes.count, failure == nil, let base = bytes.baseAddress {
-            let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
-            if written > 0 {
-                offset += written
-            } else if written < 0 && errno == EINTR {
-                continue
-            } else {
-                failure = StorageError(file: url.path, reason: "cannot write \(bytes.count) bytes: \(lastErrorText())")
-            }
-        }
+        var failure = writeAll(bytes, to: descriptor, file: url)
         if failure == nil, fsync(descriptor) != 0 {
             failure = StorageError(file: url.path, reason: "cannot flush the file to disk: \(lastErrorText())")
         }
@@ -93,25 +82,26 @@ public enum DurableFile {
         guard descriptor >= 0 else {
             throw StorageError(file: url.path, reason: "cannot open for appending: \(lastErrorText())")
         }
-        var failure: StorageError?
-        data.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count, failure == nil, let base = bytes.baseAddress {
-                let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    failure = StorageError(file: url.path, reason: "cannot append \(bytes.count) bytes: \(lastErrorText())")
-                }
-            }
-        }
+        var failure = data.withUnsafeBytes { writeAll($0, to: descriptor, file: url) }
         if failure == nil, fsync(descriptor) != 0 {
             failure = StorageError(file: url.path, reason: "cannot flush the file to disk: \(lastErrorText())")
         }
         close(descriptor)
         if let failure { throw failure }
+    }
+
+    /// Writes every byte (retrying short writes and interrupted calls); the failure, if any.
+    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, file url: URL) -> StorageError? {
+        var offset = 0
+        while offset < bytes.count, let base = bytes.baseAddress {
+            let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
+            if written > 0 {
+                offset += written
+            } else if !(written < 0 && errno == EINTR) {
+                return StorageError(file: url.path, reason: "cannot write \(bytes.count) bytes: \(lastErrorText())")
+            }
+        }
+        return nil
     }
 
     /// Flushes a directory's entries (a rename or a new file in it) to disk; best effort, as some file
