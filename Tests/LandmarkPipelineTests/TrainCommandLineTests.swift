@@ -68,4 +68,27 @@ struct TrainCommandLineTests {
         #expect(refused.error.contains("not empty"))
         #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("ground_truth.tsv").path))
     }
+
+    /// --freeze-below B trains every unit above the first B (Lite0: 17 units above the stem), and is
+    /// refused beside --trainable-blocks or past the trunk's units.
+    @Test func freezeBelowCountsFromTheBottom() throws {
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let data = temporary.path("data")
+        _ = try makeSyntheticDataset(in: data, landmarks: 3, views: 3, distractors: 1)
+        let common = ["--model", "lite0", "--size", "96", "--validation-size", "96", "--epochs", "0", "--quiet"]
+        let run = temporary.path("run")
+        let trained = try runLandmark(executable, ["train", data.path, "--out", run.path, "--freeze-below", "15"] + common)
+        #expect(trained.status == 0, "\(trained.error)")
+        let progress = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("progress.json")))
+            as? [String: Any])
+        let settings = try #require(progress["configuration"] as? [String: Any])
+        #expect(settings["trainableBlocks"] as? Int == 2)
+        let both = try runLandmark(executable, ["train", data.path, "--out", temporary.path("b").path, "--freeze-below", "3",
+                                                "--trainable-blocks", "2"] + common)
+        #expect(both.status != 0)
+        let past = try runLandmark(executable, ["train", data.path, "--out", temporary.path("c").path, "--freeze-below", "40"] + common)
+        #expect(past.status != 0 && past.error.contains("freeze-below"), "\(past.error)")
+    }
 }

@@ -127,6 +127,14 @@ public struct FineTunedNetwork: Sendable {
                                 baseState: baseState, parameters: parameters)
     }
 
+    /// How many trunk units `trainableBlocks` can train: EfficientNet-Lite's units above the stem, ResNet's
+    /// bottlenecks; 0 for other trunks.
+    public var trainableUnitCount: Int {
+        if let lite = frozenTrunk as? EfficientNetLite { return lite.unitCount - 1 }
+        if let resNet = frozenTrunk as? ResNet { return resNet.bottleneckLayouts.count }
+        return 0
+    }
+
     /// The frozen bottom's output for an ImageNet-normalised input.
     public func frozenFeatures(_ input: FeatureMap, workspace: TensorWorkspace) -> FeatureMap {
         if let trainableTrunk { return trainableTrunk.frozenFeatures(input, workspace: workspace) }

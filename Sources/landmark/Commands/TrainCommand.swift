@@ -50,8 +50,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Longer image side of validation descriptors.")
     var validationSize: Int = FineTuningConfiguration().validationSize
 
-    @Option(help: "Top trunk units to train besides the head (0: head only, trunk output cached).")
+    @Option(help: "Top trunk units to train besides the head (0: head only, trunk output cached): EfficientNet-Lite units above the stem, or ResNet bottlenecks.")
     var trainableBlocks: Int = FineTuningConfiguration().trainableBlocks
+
+    @Option(help: ArgumentHelp("Freeze the stem and the first B of those units and train the rest: --trainable-blocks (their number − B).",
+                               valueName: "B"))
+    var freezeBelow: Int?
 
     @Option(help: "Loss margin (default: 0.7 contrastive, 0.1 triplet, 0.3 arcface/cosface).")
     var margin: Float?
@@ -120,6 +124,10 @@ struct TrainCommand: ParsableCommand {
         guard epochs >= 0 else { throw ValidationError("--epochs must be at least 0") }
         guard size >= 32, validationSize >= 32 else { throw ValidationError("--size and --validation-size must be at least 32") }
         guard trainableBlocks >= 0 else { throw ValidationError("--trainable-blocks must be at least 0") }
+        if let freezeBelow {
+            guard freezeBelow >= 0 else { throw ValidationError("--freeze-below must be at least 0") }
+            guard trainableBlocks == 0 else { throw ValidationError("give --freeze-below or --trainable-blocks, not both") }
+        }
         guard ["exponential", "cosine"].contains(schedule.lowercased()) else {
             throw ValidationError("--schedule must be exponential or cosine")
         }
@@ -174,6 +182,15 @@ struct TrainCommand: ParsableCommand {
                     Console.error("error: --validation: \(error)")
                     throw LandmarkExitCode.failure
                 }
+            }
+            if let freezeBelow {
+                var probe = configuration
+                probe.trainableBlocks = 0
+                let units = try FineTunedNetwork.load(probe).trainableUnitCount
+                guard freezeBelow < units else {
+                    throw ValidationError("--freeze-below \(freezeBelow): the trunk has \(units) units above its stem; freeze fewer")
+                }
+                configuration.trainableBlocks = units - freezeBelow
             }
             let network = try FineTunedNetwork.load(configuration)
             if !quiet {
