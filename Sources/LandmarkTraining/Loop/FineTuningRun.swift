@@ -181,12 +181,14 @@ public struct FineTuningRun: Sendable {
         let contrastive = ContrastiveLoss(margin: configuration.effectiveMargin)
         let triplet = TripletLoss(margin: configuration.effectiveMargin)
         var lossSum = 0.0, done = 0
+        var augmented: [Int: FeatureMap] = [:]
         for batchStart in stride(from: 0, to: tuples.count, by: configuration.tuplesPerBatch) {
             network.parameters.zeroGradients()
             // Every image of the batch forward at once, the losses per tuple, every image backward at once.
             let batch = tuples[batchStart..<min(batchStart + configuration.tuplesPerBatch, tuples.count)]
                 .filter { $0.images.allSatisfy { features[$0] != nil } }
-            let maps = trainingMaps(batch.flatMap(\.images), set: set, features: features, network: network, epoch: epoch)
+            let maps = trainingMaps(batch.flatMap(\.images), set: set, features: features, network: network, epoch: epoch,
+                                    epochCache: &augmented)
             let outputs = network.forward(maps)
             var gradients: [[Float]] = []
             var offset = 0
@@ -214,11 +216,13 @@ public struct FineTuningRun: Sendable {
         let batches = configuration.batches.epoch(set, generator: &generator)
         let total = batches.reduce(0) { $0 + $1.count }
         var lossSum = 0.0, done = 0
+        var augmented: [Int: FeatureMap] = [:]
         for batch in batches {
             network.parameters.zeroGradients()
             let usable = batch.filter { features[$0] != nil && set.labels[$0] != nil }
             guard !usable.isEmpty else { continue }
-            let forward = network.forward(trainingMaps(usable, set: set, features: features, network: network, epoch: epoch))
+            let forward = network.forward(trainingMaps(usable, set: set, features: features, network: network, epoch: epoch,
+                                                       epochCache: &augmented))
             let outputs = forward.map(\.descriptor), tapes = forward.map(\.tape)
             let labels = usable.compactMap { set.labels[$0] }
             let (loss, gradients) = head(outputs, labels: labels, parameters: &network.parameters)
@@ -234,17 +238,21 @@ public struct FineTuningRun: Sendable {
 
     /// The frozen features a training step uses: the cache, or with augmentation the images changed
     /// afresh for this epoch (seeded by run, epoch and image, so a resumed run sees the same), on every
-    /// core. An image that cannot be read again falls back to its cached plain features.
+    /// core. An image keeps one augmentation for the whole epoch, so its features are computed once per
+    /// epoch (`epochCache`) however many tuples it appears in. An image that cannot be read again falls
+    /// back to its cached plain features.
     private func trainingMaps(_ images: [Int], set: TrainingSet, features: [FeatureMap?], network: FineTunedNetwork,
-                              epoch: Int) -> [FeatureMap] {
+                              epoch: Int, epochCache: inout [Int: FeatureMap]) -> [FeatureMap] {
         guard let augmentation = configuration.augmentation else { return images.compactMap { features[$0] } }
         let size = configuration.imageSize, seed = configuration.seed
-        let maps = ParallelImageWork.map(images.count) { position, workspace -> FeatureMap? in
-            let image = images[position]
+        let missing = Array(Set(images.filter { epochCache[$0] == nil })).sorted()
+        let computed = ParallelImageWork.map(missing.count) { position, workspace -> FeatureMap? in
+            let image = missing[position]
             return (try? network.frozenFeatures(of: set.url(image), size: size, workspace: workspace, augmentation: augmentation,
                                                 seed: ImageAugmentation.seed(run: seed, epoch: epoch, image: image))) ?? features[image]
         }
-        return maps.compactMap { $0 }
+        for (image, map) in zip(missing, computed) { epochCache[image] = map }
+        return images.compactMap { epochCache[$0] }
     }
 
     // MARK: - Validation
