@@ -81,25 +81,19 @@ public struct LabelCleaning: Sendable {
                               reason: "cleaning needs global descriptors and local features: index with `landmark index IMAGES --out INDEX --local rootsift-asmk`")
         }
         let identifiers = index.store.identifiers
-        let position = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        let descriptors = index.store.matrix()
         var sameLabel: [Int: [Int]] = [:], nearest: [Int: [Int]] = [:]
         let labelled = identifiers.indices.filter { labels[identifiers[$0]] != nil }
-        for start in stride(from: 0, to: labelled.count, by: 256) {
-            let rows = Array(labelled[start..<min(start + 256, labelled.count)])
-            let hits = index.search(descriptors: .init(rowVectors: rows.map { descriptors.row($0) }), top: min(neighbours + 1, identifiers.count))
-            for (row, ranking) in zip(rows, hits) {
-                let label = labels[identifiers[row]]
-                let others = ranking.compactMap { position[$0.image] }.filter { $0 != row }
-                sameLabel[row] = Array(others.filter { labels[identifiers[$0]] == label }.prefix(sameLabelNeighbours))
-                nearest[row] = Array(others.filter { labels[identifiers[$0]] != nil }.prefix(max(voteNeighbours, fallbackNeighbours)))
-            }
+        MatchGraph.forEachNeighbourList(of: labelled, in: index, top: neighbours + 1) { row, neighbourList in
+            let label = labels[identifiers[row]]
+            let others = neighbourList.map(\.row)
+            sameLabel[row] = Array(others.filter { labels[identifiers[$0]] == label }.prefix(sameLabelNeighbours))
+            nearest[row] = Array(others.filter { labels[identifiers[$0]] != nil }.prefix(max(voteNeighbours, fallbackNeighbours)))
         }
         var pairs = Set<SIMD2<Int>>()
         for (row, others) in sameLabel { for other in others { pairs.insert(SIMD2(min(row, other), max(row, other))) } }
         for (row, others) in nearest { for other in others.prefix(voteNeighbours) { pairs.insert(SIMD2(min(row, other), max(row, other))) } }
         let ordered = pairs.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
-        let inliers = try MatchGraph.verifiedInliers(ordered, index: index, verifier: verifier, progress: progress)
+        let inliers = try MatchGraph.verifiedInliers(ordered, index: index, verifier: verifier, progress: progress).inliers
         func isVerified(_ a: Int, _ b: Int) -> Bool { (inliers[SIMD2(min(a, b), max(a, b))] ?? 0) >= minimumInliers }
         return labelled.map { row in
             let label = labels[identifiers[row]] ?? ""

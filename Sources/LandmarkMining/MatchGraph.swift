@@ -41,30 +41,44 @@ public struct MatchGraph: Sendable, Equatable {
     /// already in the index's `match-graph.tsv` are reused; new ones are appended batch by batch.
     public static func build(_ index: RetrievalIndex, shortlist: Int, verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC),
                              progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws -> MatchGraph {
+        try buildCountingVerification(index, shortlist: shortlist, verifier: verifier, progress: progress).graph
+    }
+
+    /// ``build(_:shortlist:verifier:progress:)``, also returning how many pairs this call verified (the
+    /// rest came from the cache), for throughput figures.
+    public static func buildCountingVerification(_ index: RetrievalIndex, shortlist: Int,
+                                                 verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC),
+                                                 progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws
+        -> (graph: MatchGraph, verifiedNow: Int) {
         guard index.hasGlobalDescriptors, index.localFeatureStore != nil else {
             throw MiningError(file: index.directory.path,
                               reason: "mining needs global descriptors and local features: index with `landmark index IMAGES --out INDEX --local rootsift-asmk`")
         }
+        var candidates: [SIMD2<Int>: Float] = [:]
+        forEachNeighbourList(of: Array(index.store.identifiers.indices), in: index, top: shortlist + 1) { row, neighbours in
+            for (other, score) in neighbours { candidates[SIMD2(min(row, other), max(row, other))] = score }
+        }
+        let pairs = candidates.keys.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
+        let (inliers, verifiedNow) = try verifiedInliers(pairs, index: index, verifier: verifier, progress: progress)
+        let edges = pairs.map { Edge(first: $0.x, second: $0.y, inliers: inliers[$0] ?? 0, similarity: candidates[$0] ?? 0) }
+        return (MatchGraph(images: index.store.identifiers, edges: edges), verifiedNow)
+    }
+
+    /// Every row's nearest rows by the global descriptor (itself left out), best first, with their
+    /// similarities. Queries go in blocks, so the similarity matrix stays block × N, never N × N.
+    static func forEachNeighbourList(of rows: [Int], in index: RetrievalIndex, top: Int,
+                                     _ body: (_ row: Int, _ neighbours: [(row: Int, score: Float)]) -> Void) {
         let identifiers = index.store.identifiers
         let position = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let descriptors = index.store.matrix()
-        var candidates: [SIMD2<Int>: Float] = [:]
-        // Query blocks keep the similarity matrix bounded (block × N), never N × N.
         let block = 256
-        for start in stride(from: 0, to: identifiers.count, by: block) {
-            let rows = start..<min(start + block, identifiers.count)
-            let queries = Matrix(rowVectors: rows.map { descriptors.row($0) })
-            for (row, hits) in zip(rows, index.search(descriptors: queries, top: shortlist + 1)) {
-                for hit in hits {
-                    guard let other = position[hit.image], other != row else { continue }
-                    candidates[SIMD2(min(row, other), max(row, other))] = hit.score
-                }
+        for start in stride(from: 0, to: rows.count, by: block) {
+            let queries = Array(rows[start..<min(start + block, rows.count)])
+            let hits = index.search(descriptors: Matrix(rowVectors: queries.map { descriptors.row($0) }), top: min(top, identifiers.count))
+            for (row, ranking) in zip(queries, hits) {
+                body(row, ranking.compactMap { hit in position[hit.image].flatMap { $0 == row ? nil : ($0, hit.score) } })
             }
         }
-        let pairs = candidates.keys.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
-        let inliers = try verifiedInliers(pairs, index: index, verifier: verifier, progress: progress)
-        let edges = pairs.map { Edge(first: $0.x, second: $0.y, inliers: inliers[$0] ?? 0, similarity: candidates[$0] ?? 0) }
-        return MatchGraph(images: identifiers, edges: edges)
     }
 
     /// Pairs verified per batch before the batch is appended to the cache: a killed run loses at most
@@ -73,9 +87,10 @@ public struct MatchGraph: Sendable, Equatable {
 
     /// The distinct-inlier score of each pair (`x < y`, store rows), from the index's cache where it has
     /// one, verified on every core otherwise; each verified batch is appended to the cache durably, so
-    /// an interrupted run resumes where it stopped and re-runs verify nothing twice.
+    /// an interrupted run resumes where it stopped and re-runs verify nothing twice. Also returns how
+    /// many pairs were verified now.
     static func verifiedInliers(_ pairs: [SIMD2<Int>], index: RetrievalIndex, verifier: SpatialVerifier,
-                                progress: (@Sendable (PipelineProgress) -> Void)?) throws -> [SIMD2<Int>: Int] {
+                                progress: (@Sendable (PipelineProgress) -> Void)?) throws -> (inliers: [SIMD2<Int>: Int], verifiedNow: Int) {
         let identifiers = index.store.identifiers
         let position = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let url = cacheURL(index.directory)
@@ -108,14 +123,7 @@ public struct MatchGraph: Sendable, Equatable {
             }
             try DurableFile.append(Data(lines.utf8), to: url)
         }
-        return inliers
-    }
-
-    /// Pairs the index's cache holds (for throughput: what a run verified is the growth).
-    public static func cachedPairCount(_ index: RetrievalIndex) -> Int {
-        let identifiers = index.store.identifiers
-        let position = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        return readCache(cacheURL(index.directory), identifiers: identifiers, position: position).count
+        return (inliers, missing.count)
     }
 
     static let cacheHeader = "first\tsecond\tinliers\n"

@@ -37,22 +37,17 @@ public struct MiningEvaluation: Sendable {
     public func evaluate(_ index: RetrievalIndex, benchmark: FolderBenchmark, dataset: String,
                          progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws -> Report {
         let started = Date()
-        let cachedBefore = MatchGraph.cachedPairCount(index)
-        let verificationStarted = Date()
-        let graph = try MatchGraph.build(index, shortlist: shortlist, progress: progress)
-        let verificationSeconds = Date().timeIntervalSince(verificationStarted)
-        let newlyVerified = max(0, MatchGraph.cachedPairCount(index) - cachedBefore)
+        let (graph, newlyVerified) = try MatchGraph.buildCountingVerification(index, shortlist: shortlist, progress: progress)
+        let verificationSeconds = Date().timeIntervalSince(started)
         let clusters = MinedClusters(graph, minimumInliers: minimumInliers, minimumSize: minimumClusterSize,
                                      weakBridgeInliers: weakBridgeInliers)
         let tuples = clusters.tuples(graph, minimumInliers: minimumInliers)
-        let labelOf = Dictionary(zip(benchmark.images, benchmark.labels), uniquingKeysWith: { first, _ in first })
-        let labels = graph.images.map { labelOf[$0] ?? nil }
         return Report(dataset: dataset, images: graph.images.count, pairsVerified: graph.edges.count,
                       newlyVerifiedPairs: newlyVerified,
                       verifiedPairsPerSecond: newlyVerified > 0 ? Double(newlyVerified) / verificationSeconds : nil,
                       edges: graph.edges.filter { $0.inliers >= minimumInliers }.count, tuples: tuples.count,
                       clusterSizes: clusters.members.map(\.count),
-                      scores: MiningScores(clusters: clusters, labels: labels, tuples: tuples, images: graph.images),
+                      scores: MiningScores(clusters: clusters, graph: graph, benchmark: benchmark, tuples: tuples),
                       seconds: Date().timeIntervalSince(started))
     }
 }
@@ -70,6 +65,12 @@ public struct MiningScores: Sendable, Codable, Equatable {
     public var landmarks: Int
     /// Training tuples whose query and positive share a landmark, over tuples (nil without tuples).
     public var positivePrecision: Double?
+
+    /// Scores against a folder benchmark: each graph image takes its landmark there (none when absent).
+    public init(clusters: MinedClusters, graph: MatchGraph, benchmark: FolderBenchmark, tuples: [TupleFile.Tuple]) {
+        let labelOf = Dictionary(zip(benchmark.images, benchmark.labels), uniquingKeysWith: { first, _ in first })
+        self.init(clusters: clusters, labels: graph.images.map { labelOf[$0] ?? nil }, tuples: tuples, images: graph.images)
+    }
 
     /// - Parameters:
     ///   - labels: the landmark of each graph image (nil: a distractor or unlabelled).

@@ -94,7 +94,8 @@ struct CleanCommand: ParsableCommand {
             }
             if !fields[1].isEmpty { labelOf[fields[0]] = fields[1] }
         }
-        let missing = labelOf.keys.filter { !Set(index.store.identifiers).contains($0) }
+        let indexed = Set(index.store.identifiers)
+        let missing = labelOf.keys.filter { !indexed.contains($0) }
         if !missing.isEmpty {
             Console.error("warning: \(missing.count) labelled images are not in the index (e.g. \(missing.sorted()[0])); they are dropped")
         }

@@ -148,7 +148,6 @@ struct MineCommand: ParsableCommand {
             Console.error("error: --ground-truth: \(error)")
             throw LandmarkExitCode.failure
         }
-        let labelOf = Dictionary(zip(benchmark.images, benchmark.labels), uniquingKeysWith: { first, _ in first })
-        return MiningScores(clusters: clusters, labels: graph.images.map { labelOf[$0] ?? nil }, tuples: tuples, images: graph.images)
+        return MiningScores(clusters: clusters, graph: graph, benchmark: benchmark, tuples: tuples)
     }
 }
