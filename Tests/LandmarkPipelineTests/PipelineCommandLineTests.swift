@@ -31,13 +31,13 @@ import Testing
         let prefix = temporary.path("report")
         let rankings = temporary.path("rankings.jsonl")
         let result = try runLandmark(executable, [
-            "evaluate", "--dataset", dataset.path, "--pipeline", "baseline,aqe2,dqe20,dba2", "--ablation",
+            "evaluate", "--dataset", dataset.path, "--pipeline", "baseline,aqe2,qe3,dba2", "--ablation",
             "--ablation-out", prefix.path, "--rankings-out", rankings.path, "--json", "--quiet",
         ])
         #expect(result.status == 0, "\(result.error)")
         let table = try JSONDecoder().decode(AblationTable.self, from: Data(result.output.utf8))
-        #expect(table.rows.map(\.stage) == ["search", "aqe2", "dqe20", "dba2"])
-        #expect(table.rows.map(\.pipeline) == ["baseline", "baseline,aqe2", "baseline,aqe2,dqe20", "baseline,aqe2,dqe20,dba2"])
+        #expect(table.rows.map(\.stage) == ["search", "aqe2", "qe3", "dba2"])
+        #expect(table.rows.map(\.pipeline) == ["baseline", "baseline,aqe2", "baseline,aqe2,qe3", "baseline,aqe2,qe3,dba2"])
         for row in table.rows {
             #expect((0...1).contains(row.meanAveragePrecision))
             #expect((0...1).contains(row.meanPrecisionAt10))
@@ -47,7 +47,7 @@ import Testing
         let lines = csv.split(separator: "\n")
         #expect(lines.count == 5)
         #expect(lines.first == "stage,pipeline,mAP,mP@10,seconds_per_query")
-        #expect(lines.dropFirst().map { String($0.prefix { $0 != "," }) } == ["search", "aqe2", "dqe20", "dba2"])
+        #expect(lines.dropFirst().map { String($0.prefix { $0 != "," }) } == ["search", "aqe2", "qe3", "dba2"])
 
         let png = try ImageDecoder.decode(contentsOf: prefix.appendingPathExtension("png"))
         let chart = table.chart()
@@ -221,7 +221,7 @@ import Testing
         let queries = entries.filter { $0.landmark != nil }.prefix(2).map { dataset.appendingPathComponent($0.relativePath).path }
         let indexed = Set(entries.map(\.relativePath))
 
-        for pipeline in ["aqe2", "dqe20", "aqe2,dqe20", "dba2,qe2"] {
+        for pipeline in ["aqe2", "qe3", "aqe2,qe3", "dba2,qe2"] {
             let result = try runLandmark(executable, ["search", index.path] + queries + ["--pipeline", pipeline, "--top", "5", "--json"])
             #expect(result.status == 0, "\(pipeline): \(result.error)")
             let lines = try Self.jsonLines(result.output)

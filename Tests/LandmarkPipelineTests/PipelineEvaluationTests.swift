@@ -11,7 +11,7 @@ import Testing
 /// baseline descriptor so that nothing needs network weights.
 @Suite(.serialized) struct PipelineEvaluationTests {
     static let stages: [PipelineDescription.Stage] = [
-        .queryExpansion(neighbours: 2, alpha: 3), .discriminativeQueryExpansion(depth: 20),
+        .queryExpansion(neighbours: 2, alpha: 3), .queryExpansion(neighbours: 3, alpha: 0),
         .databaseAugmentation(neighbours: 2, alpha: 3),
     ]
 
@@ -53,8 +53,8 @@ import Testing
         #expect(report.retrieval.queries == 16)
         #expect((0...1).contains(report.retrieval.meanAveragePrecision))
         for (_, precision) in report.retrieval.meanPrecisionAt { #expect((0...1).contains(precision)) }
-        #expect(report.timings.map(\.stage) == ["search", "aqe2", "dqe20", "dba2"])
-        #expect(report.pipeline == "\(GradientColourHistogramBaseline.name),aqe2,dqe20,dba2")
+        #expect(report.timings.map(\.stage) == ["search", "aqe2", "qe3", "dba2"])
+        #expect(report.pipeline == "\(GradientColourHistogramBaseline.name),aqe2,qe3,dba2")
         // Three positives among 19 images: a random ranking scores about 0.2.
         #expect(report.retrieval.meanAveragePrecision > 0.3)
 
@@ -85,9 +85,9 @@ import Testing
         #expect(reports.last?.rankings == whole.rankings)
 
         let table = AblationTable(dataset: "synthetic", reports: reports)
-        #expect(table.rows.map(\.stage) == ["search", "aqe2", "dqe20", "dba2"])
+        #expect(table.rows.map(\.stage) == ["search", "aqe2", "qe3", "dba2"])
         let name = GradientColourHistogramBaseline.name
-        #expect(table.rows.map(\.pipeline) == [name, "\(name),aqe2", "\(name),aqe2,dqe20", "\(name),aqe2,dqe20,dba2"])
+        #expect(table.rows.map(\.pipeline) == [name, "\(name),aqe2", "\(name),aqe2,qe3", "\(name),aqe2,qe3,dba2"])
         for row in table.rows {
             #expect((0...1).contains(row.meanAveragePrecision))
             #expect((0...1).contains(row.meanPrecisionAt10))
@@ -98,7 +98,7 @@ import Testing
         let csvLines = try String(contentsOf: files.csv, encoding: .utf8).split(separator: "\n")
         #expect(csvLines.count == 1 + reports.count)
         #expect(csvLines.first == "stage,pipeline,mAP,mP@10,seconds_per_query")
-        #expect(csvLines.dropFirst().map { String($0.prefix { $0 != "," }) } == ["search", "aqe2", "dqe20", "dba2"])
+        #expect(csvLines.dropFirst().map { String($0.prefix { $0 != "," }) } == ["search", "aqe2", "qe3", "dba2"])
         let chart = table.chart()
         let decoded = try ImageDecoder.decode(contentsOf: files.png)
         #expect(decoded.width == chart.width)

@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test(arguments: ["", "aqe2,,dqe", "foo", "aqe0", "dba2,gem-lite2", "gem-unknown", "gem-lite2@12",
-                      "spatial100x3", "qe2a3", "asmk,aqe2", "aqe2.5"])
+                      "spatial100x3", "qe2a3", "asmk,aqe2", "aqe2.5", "dqe100", "aqe2,dqe20,spatial30"])
     func rejectsMalformedDescriptions(_ text: String) {
         #expect(throws: PipelineError.self) { try PipelineDescription.parse(text) }
     }

@@ -39,31 +39,53 @@ import Testing
         #expect(Array(reranked.prefix(4)).sorted() == scene.truePositives)
         #expect(Array(reranked[4 ..< 8]).sorted() == scene.hardNegatives)
         #expect(reranked.dropFirst(10) == scene.ranking.dropFirst(10))
-        // Without verified results the top three stand in as positives (here hard negatives), so the
-        // classifier learns the wrong landmark: the fallback is exactly that, not magic.
-        let fallback = dqe.rerank(query: scene.query, database: scene.database, ranking: scene.ranking, positives: [])
-        #expect(fallback.dropFirst(10) == scene.ranking.dropFirst(10))
-        #expect(Set(fallback.prefix(10)) == Set(scene.ranking.prefix(10)))
         #expect(dqe.rerank(query: scene.query, database: scene.database, ranking: scene.ranking, positives: [3]) == reranked)
     }
 
-    @Test func negativesComeFromTheTailOrTheBottomHalfAndNeverArePositives() {
+    @Test func withNothingVerifiedTheRankingIsUnchanged() {
+        let scene = Scene()
+        let dqe = DiscriminativeQueryExpansion(depth: 10, negatives: 100)
+        // The old fallback took the top three (here hard negatives) as positives and learnt the wrong landmark.
+        #expect(dqe.rerank(query: scene.query, database: scene.database, ranking: scene.ranking, positives: []) == scene.ranking)
+    }
+
+    @Test func verifiedResultsStayAheadOfUnverifiedOnes() {
+        let scene = Scene()
+        let dqe = DiscriminativeQueryExpansion(depth: 10, negatives: 100)
+        // A hard negative that verification accepted (a wrong match) is still first: the classifier orders
+        // the groups, it does not overrule verification.
+        let reranked = dqe.rerank(query: scene.query, database: scene.database, ranking: scene.ranking, positives: [3, 5])
+        #expect(Set(reranked.prefix(2)) == [3, 5])
+        #expect(reranked.dropFirst(10) == scene.ranking.dropFirst(10))
+    }
+
+    @Test func negativesComeFromFarDownOrOutsideAShortRankingAndNeverArePositives() {
         let dqe = DiscriminativeQueryExpansion(negativesFrom: 4, negatives: 3)
-        #expect(dqe.chooseNegatives(Array(0 ..< 10), excluding: []) == [4, 6, 8])
-        #expect(dqe.chooseNegatives(Array(0 ..< 10), excluding: [4]) == [5, 6, 8])
-        #expect(dqe.chooseNegatives(Array(0 ..< 6), excluding: []) == [4, 5])
-        // Too short to reach position 4: the bottom half.
-        #expect(dqe.chooseNegatives([9, 8, 7, 6], excluding: []) == [7, 6])
-        #expect(dqe.chooseNegatives([9], excluding: []) == [9])
-        #expect(DiscriminativeQueryExpansion(negatives: 0).chooseNegatives(Array(0 ..< 300), excluding: []) == [])
+        #expect(dqe.chooseNegatives(Array(0 ..< 10), databaseRows: 10, excluding: []) == [4, 6, 8])
+        #expect(dqe.chooseNegatives(Array(0 ..< 10), databaseRows: 10, excluding: [4]) == [5, 6, 8])
+        #expect(dqe.chooseNegatives(Array(0 ..< 6), databaseRows: 6, excluding: []) == [4, 5])
+        // The whole of a small index, too short to reach position 4: its bottom half.
+        #expect(dqe.chooseNegatives([9, 8, 7, 6], databaseRows: 4, excluding: []) == [7, 6])
+        #expect(dqe.chooseNegatives([9], databaseRows: 1, excluding: []) == [9])
+        // A ranking cut short in a larger index: rows it never reached, not its head or bottom half.
+        let outside = dqe.chooseNegatives([0, 1, 2, 3], databaseRows: 7, excluding: [5])
+        #expect(outside == [4, 6])
+        let sample = DiscriminativeQueryExpansion(negativesFrom: 200, negatives: 50)
+            .chooseNegatives(Array(0 ..< 100), databaseRows: 10_000, excluding: [7_000])
+        #expect(sample.count == 50)
+        #expect(sample.allSatisfy { $0 >= 100 && $0 != 7_000 })
+        #expect(sample == DiscriminativeQueryExpansion(negativesFrom: 200, negatives: 50)
+            .chooseNegatives(Array(0 ..< 100), databaseRows: 10_000, excluding: [7_000]))
+        #expect(DiscriminativeQueryExpansion(negatives: 0).chooseNegatives(Array(0 ..< 300), databaseRows: 300, excluding: []) == [])
     }
 
     @Test func withoutNegativesTheRankingIsReturnedUnchanged() {
         let scene = Scene()
         let dqe = DiscriminativeQueryExpansion(depth: 10)
-        // Bottom half [2, 3] are both positives.
-        let ranking = [7, 0, 1, 3]
-        #expect(dqe.rerank(query: scene.query, database: scene.database, ranking: ranking, positives: [1, 3]) == ranking)
+        // The ranking is the whole of a four-image index and its bottom half holds only positives.
+        let small = Matrix(rows: 4, columns: 4, storage: Array(scene.database.storage.prefix(16)))
+        let ranking = [2, 0, 1, 3]
+        #expect(dqe.rerank(query: scene.query, database: small, ranking: ranking, positives: [1, 3]) == ranking)
         #expect(DiscriminativeQueryExpansion(negatives: 0).rerank(query: scene.query, database: scene.database,
                                                                   ranking: scene.ranking, positives: [3]) == scene.ranking)
         #expect(dqe.rerank(query: scene.query, database: scene.database, ranking: [], positives: []) == [])

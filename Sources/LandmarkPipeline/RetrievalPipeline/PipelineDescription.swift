@@ -13,7 +13,7 @@ import LandmarkDescriptors
 /// - `dba<k>[a<α>]` database-side augmentation [k 2, α 3];
 /// - `qe<k>` average query expansion [k 2]; `aqe<k>[a<α>]` α-query expansion [k 2, α 3];
 /// - `spatial<R>[t<T>]` spatial verification of the top R, T inliers to move ahead [R 100, T 80];
-/// - `dqe<R>` discriminative query expansion over the top R [100];
+/// - `dqe<R>` discriminative query expansion over the top R [100], after a spatial stage (its positives);
 /// - `dre<K>` discriminative re-ranking with a labelled train set, sort- and insert-step over the top K [100].
 ///
 /// Presets: `global` (the descriptor alone) and `best` (the most accurate pipeline that needs nothing
@@ -135,6 +135,12 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
                 continue
             }
             description.stages.append(try stage(token, in: text))
+        }
+        // DQE learns from spatially verified results only; without a spatial stage before it, it would
+        // never change a ranking, and a pipeline that silently does nothing misleads its reader.
+        if let dqe = description.stages.firstIndex(where: { if case .discriminativeQueryExpansion = $0 { return true } else { return false } }),
+           !description.stages[..<dqe].contains(where: { if case .spatialVerification = $0 { return true } else { return false } }) {
+            throw invalid(text, "dqe learns from spatially verified results, so it needs a spatial<R> stage before it")
         }
         if description.retrieval == .asmk,
            description.stages.contains(where: { if case .spatialVerification = $0 { return false } else { return true } }) {

@@ -135,7 +135,8 @@ public struct RetrievalPipeline: Sendable {
                     let expansion = DiscriminativeQueryExpansion(depth: depth)
                     return current.indices.map { query in
                         expansion.rerank(query: currentQueries.row(query), database: currentDatabase,
-                                         ranking: current[query], positives: Array(positives[query]).sorted())
+                                         ranking: current[query], positives: Array(positives[query]).sorted(),
+                                         excluded: excluded[query])
                     }
                 }
             case .discriminativeReranking(let depth):

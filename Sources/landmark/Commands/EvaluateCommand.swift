@@ -21,7 +21,8 @@ struct EvaluateCommand: ParsableCommand {
         gem-lite2,dba2,aqe2,spatial100,dqe100. Descriptor: <pooling>-<model>[@size] (gem, mac, spoc, rmac; \
         lite2, lite0, resnet50, resnet101, vgg16), baseline, or asmk. Stages: dba<k>[a<α>] database-side \
         augmentation; qe<k> average and aqe<k>[a<α>] α query expansion; spatial<R>[t<T>] spatial \
-        verification of the top R (T inliers); dqe<R> discriminative query expansion; dre<K> discriminative \
+        verification of the top R (T inliers); dqe<R> discriminative query expansion learnt from the results a \
+        spatial stage before it verified; dre<K> discriminative \
         re-ranking with a labelled train set (--train-index). Presets: global (the descriptor alone), best \
         (dba3,aqe3,spatial30,dqe100: the most accurate pipeline needing nothing but the evaluated folder). \
         Every report names its pipeline.
