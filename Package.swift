@@ -44,7 +44,7 @@ let package = Package(
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation"]),
-        .target(name: "LandmarkReranking", dependencies: ["LandmarkLinearAlgebra", "LandmarkIndex"]),
+        .target(name: "LandmarkReranking", dependencies: ["LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkStorage"]),
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
             "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",

@@ -221,7 +221,7 @@ import Testing
         let queries = entries.filter { $0.landmark != nil }.prefix(2).map { dataset.appendingPathComponent($0.relativePath).path }
         let indexed = Set(entries.map(\.relativePath))
 
-        for pipeline in ["aqe2", "qe3", "aqe2,qe3", "dba2,qe2"] {
+        for pipeline in ["aqe2", "qe3", "aqe2,qe3", "dba2,qe2", "dba2,diffusion3q1"] {
             let result = try runLandmark(executable, ["search", index.path] + queries + ["--pipeline", pipeline, "--top", "5", "--json"])
             #expect(result.status == 0, "\(pipeline): \(result.error)")
             let lines = try Self.jsonLines(result.output)
@@ -243,6 +243,18 @@ import Testing
         let second = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "dba2", "--top", "4", "--json"])
         #expect(first.status == 0 && second.status == 0)
         #expect(first.output == second.output)
+
+        // So is the diffusion graph, one file per DBA state, and a damaged one is rebuilt.
+        let graph = index.appendingPathComponent("diffusion-graph-k3-dba2.lmg")
+        #expect(FileManager.default.fileExists(atPath: graph.path))
+        let diffused = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "dba2,diffusion3q1", "--top", "4", "--json"])
+        var bytes = try Data(contentsOf: graph)
+        bytes[bytes.count - 9] ^= 0x40
+        try bytes.write(to: graph)
+        let rebuilt = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "dba2,diffusion3q1", "--top", "4", "--json"])
+        #expect(diffused.status == 0 && rebuilt.status == 0)
+        #expect(diffused.output == rebuilt.output)
+        #expect(try Data(contentsOf: graph) != bytes)
 
         // A query that is itself indexed comes first under query expansion.
         let own = try Self.jsonLines(try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "aqe2",

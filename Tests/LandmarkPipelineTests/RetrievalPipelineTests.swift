@@ -24,6 +24,18 @@ import Testing
         #expect(description.needsTrainSet)
     }
 
+    @Test func parsesDiffusionWithItsOptionalSettings() throws {
+        #expect(try PipelineDescription.parse("diffusion").stages == [.diffusion(neighbours: 50, queryNeighbours: 10, alpha: 0.99, truncation: nil)])
+        let full = try PipelineDescription.parse("dba2,diffusion5t100a0.5q1")
+        #expect(full.stages.last == .diffusion(neighbours: 5, queryNeighbours: 1, alpha: 0.5, truncation: 100))
+        #expect(full.description == "dba2,diffusion5q1a0.5t100")
+        #expect(try PipelineDescription.parse(full.description) == full)
+        #expect(!full.needsLocalFeatures)
+        for malformed in ["diffusion1", "diffusion5a1", "diffusion5q0", "diffusion5qq1", "diffusion5x3", "diffusion5t2.5", "diffusion5q"] {
+            #expect(throws: PipelineError.self, "\(malformed)") { try PipelineDescription.parse(malformed) }
+        }
+    }
+
     @Test func defaultsAverageExpansionAndSizes() throws {
         let description = try PipelineDescription.parse("mac-resnet101@1024,qe5,aqe10a0.5,dba,spatial")
         #expect(description.stages == [

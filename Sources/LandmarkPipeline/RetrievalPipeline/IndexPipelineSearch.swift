@@ -4,6 +4,7 @@ import LandmarkIndex
 import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
 import LandmarkReranking
+import LandmarkStorage
 
 extension RetrievalIndex {
     /// Searches with a whole pipeline (METHODS.md §3): global search, then the pipeline's stages.
@@ -41,12 +42,17 @@ extension RetrievalIndex {
             stages.removeFirst()
         }
         var resources = RetrievalResources()
+        let augmentation = Array(pipeline.stages.prefix(pipeline.stages.count - stages.count))
+        let index = self
+        resources.diffusionGraph = { neighbours, before, database in
+            let state = (augmentation + before).filter { if case .databaseAugmentation = $0 { return true } else { return false } }
+            return index.diffusionGraph(neighbours: neighbours, databaseState: state.map(\.description), database: database)
+        }
         if pipeline.needsLocalFeatures, let localExtractor {
             let queryURLs = describedImages.map { images[$0] }
             let extracted = LocalFeatureExtraction(sift: localExtractor.configuration, rootSIFT: true, decoding: decoding)
                 .extractAll(queryURLs)
             let queryFeatures = extracted.map { try? $0.get() }
-            let index = self
             resources.queryFeatures = { queryFeatures[$0] }
             resources.databaseFeatures = { index.localFeatures(ofImage: $0) }
         }
@@ -88,6 +94,24 @@ extension RetrievalIndex {
                                          metadata: ["augmentation": "dba\(neighbours)a\(alpha)", "source": source],
                                          to: url)
         return augmented
+    }
+
+    /// The mutual kNN graph of diffusion over the index descriptors after the DBA stages `databaseState`,
+    /// from the directory's cache (`diffusion-graph-k<k>[-dba…].lmg`, one file per setting, replaced when
+    /// the store changes) or built and cached. The file starts with a line naming the store state it
+    /// belongs to; a damaged or stale file is rebuilt, and a read-only index builds the graph every time.
+    func diffusionGraph(neighbours: Int, databaseState: [String], database: Matrix) -> DiffusionGraph {
+        let name = (["diffusion-graph-k\(neighbours)"] + databaseState).joined(separator: "-") + ".lmg"
+        let url = directory.appendingPathComponent(name)
+        let key = Array("\(name) store=\(storeVersion) rows=\(database.rows)\n".utf8)
+        if let bytes = try? [UInt8](Data(contentsOf: url)), bytes.count > key.count, Array(bytes.prefix(key.count)) == key,
+           let graph = DiffusionGraph(serialized: Array(bytes.dropFirst(key.count))),
+           graph.nodes == database.rows, graph.neighbours == neighbours {
+            return graph
+        }
+        let graph = DiffusionGraph(database: database, neighbours: neighbours)
+        try? DurableFile.write(key + graph.serialized(), to: url)
+        return graph
     }
 
     /// One state of the descriptor store (its size and modification time): caches derived from the

@@ -14,7 +14,10 @@ import LandmarkDescriptors
 /// - `qe<k>` average query expansion [k 2]; `aqe<k>[a<α>]` α-query expansion [k 2, α 3];
 /// - `spatial<R>[t<T>]` spatial verification of the top R, T inliers to move ahead [R 100, T 80];
 /// - `dqe<R>` discriminative query expansion over the top R [100], after a spatial stage (its positives);
-/// - `dre<K>` discriminative re-ranking with a labelled train set, sort- and insert-step over the top K [100].
+/// - `dre<K>` discriminative re-ranking with a labelled train set, sort- and insert-step over the top K [100];
+/// - `diffusion<k>[q<kq>][a<α>][t<N>]` diffusion on the index's mutual k-NN graph [k 50], seeded by the
+///   query's kq nearest images [10], with α [0.99], truncated to the query's top N [no truncation]; the
+///   defaults are the paper's for large indexes.
 ///
 /// Presets: `global` (the descriptor alone) and `best` (the most accurate pipeline that needs nothing
 /// beyond the evaluated folder); neither names a descriptor, so they run on the command's descriptor
@@ -39,6 +42,7 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
         case spatialVerification(depth: Int, minimumInliers: Int)
         case discriminativeQueryExpansion(depth: Int)
         case discriminativeReranking(depth: Int)
+        case diffusion(neighbours: Int, queryNeighbours: Int, alpha: Float, truncation: Int?)
 
         /// The canonical token.
         public var description: String {
@@ -52,6 +56,9 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
                 return "spatial\(depth)" + (minimum == PipelineDescription.defaultMinimumInliers ? "" : "t\(minimum)")
             case .discriminativeQueryExpansion(let depth): return "dqe\(depth)"
             case .discriminativeReranking(let depth): return "dre\(depth)"
+            case .diffusion(let k, let queryNeighbours, let alpha, let truncation):
+                return "diffusion\(k)" + (queryNeighbours == 10 ? "" : "q\(queryNeighbours)")
+                    + (alpha == 0.99 ? "" : "a\(PipelineDescription.format(alpha))") + (truncation.map { "t\($0)" } ?? "")
             }
         }
 
@@ -63,6 +70,7 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
             case .spatialVerification: return "spatial verification"
             case .discriminativeQueryExpansion: return "discriminative query expansion"
             case .discriminativeReranking: return "discriminative re-ranking"
+            case .diffusion: return "diffusion"
             }
         }
     }
@@ -179,6 +187,7 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
 
     private static func stage(_ token: String, in text: String) throws(PipelineError) -> Stage {
         // Longest names first: "aqe" before "qe", "dqe" before "qe".
+        if token.hasPrefix("diffusion") { return try diffusionStage(token, in: text) }
         for name in ["dba", "aqe", "qe", "spatial", "dqe", "dre"].sorted(by: { $0.count > $1.count })
         where token.hasPrefix(name) {
             let rest = String(token.dropFirst(name.count))
@@ -208,7 +217,36 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
             default: break
             }
         }
-        throw invalid(text, "unknown stage '\(token)' (stages: dba, qe, aqe, spatial, dqe, dre; presets: \(presets.keys.sorted().joined(separator: ", ")))")
+        throw invalid(text, "unknown stage '\(token)' (stages: dba, qe, aqe, spatial, dqe, dre, diffusion; presets: \(presets.keys.sorted().joined(separator: ", ")))")
+    }
+
+    /// `diffusion<k>[q<kq>][a<α>][t<N>]`, the keys in any order, each at most once.
+    private static func diffusionStage(_ token: String, in text: String) throws(PipelineError) -> Stage {
+        var rest = Substring(token.dropFirst("diffusion".count))
+        func number() -> Substring {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            rest = rest.dropFirst(digits.count)
+            return digits
+        }
+        let first = number()
+        var values: [Character: Double] = [:]
+        if !first.isEmpty { values["k"] = Double(first) }
+        while let key = rest.first {
+            rest = rest.dropFirst()
+            guard "qat".contains(key), values[key] == nil, let value = Double(number()) else {
+                throw invalid(text, "'\(token)': expected diffusion<k>[q<kq>][a<α>][t<N>]")
+            }
+            values[key] = value
+        }
+        for key in ["k", "q", "t"] as [Character] {
+            if let value = values[key], value != value.rounded() || value < 1 {
+                throw invalid(text, "'\(token)': \(key == "k" ? "k" : key == "q" ? "kq" : "N") must be a whole number ≥ 1")
+            }
+        }
+        let k = Int(values["k"] ?? 50), alpha = Float(values["a"] ?? 0.99)
+        guard k >= 2, alpha > 0, alpha < 1 else { throw invalid(text, "'\(token)': k must be ≥ 2 and 0 < α < 1") }
+        return .diffusion(neighbours: k, queryNeighbours: Int(values["q"] ?? 10), alpha: alpha,
+                          truncation: values["t"].map { Int($0) })
     }
 
     /// Splits "10a3" into (10, "a", 3); "" into (nil, nil, nil).

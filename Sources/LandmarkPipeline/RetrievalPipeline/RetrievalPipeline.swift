@@ -15,6 +15,9 @@ public struct RetrievalResources: Sendable {
     /// Predicted landmark of every database row and of every query, for discriminative re-ranking.
     public var databaseLabels: [String?]?
     public var queryLabels: [String?]?
+    /// The mutual kNN graph for diffusion over the database as it stands after `stagesBefore`, from a cache
+    /// (an index directory keeps it like the DBA descriptors); built on the spot when nil or when it returns nil.
+    public var diffusionGraph: (@Sendable (_ neighbours: Int, _ stagesBefore: [PipelineDescription.Stage], _ database: Matrix) -> DiffusionGraph?)?
 
     public init(databaseFeatures: (@Sendable (Int) -> LocalFeatures?)? = nil,
                 queryFeatures: (@Sendable (Int) -> LocalFeatures?)? = nil,
@@ -95,7 +98,7 @@ public struct RetrievalPipeline: Sendable {
         var verified: [Set<Int>] = Array(repeating: [], count: queries.rows)
         var snapshots: [[[Int]]] = keepEveryStage ? [rankings] : []
 
-        for stage in stages {
+        for (position, stage) in stages.enumerated() {
             switch stage {
             case .databaseAugmentation(let neighbours, let alpha):
                 results = try timed(stage.description) {
@@ -158,6 +161,20 @@ public struct RetrievalPipeline: Sendable {
                             current[query], depth: depth, queryLabel: label, candidates: candidates,
                             label: { databaseLabels[$0] },
                             similarity: { Self.dot(currentQueries, query, currentDatabase, $0) })
+                    }
+                }
+            case .diffusion(let neighbours, let queryNeighbours, let alpha, let truncation):
+                let currentQueries = queries, currentDatabase = database, current = rankings
+                let before = Array(stages.prefix(position))
+                rankings = try timed(stage.description) {
+                    let graph = resources.diffusionGraph?(neighbours, before, currentDatabase)
+                        ?? DiffusionGraph(database: currentDatabase, neighbours: neighbours)
+                    let diffusion = Diffusion(queryNeighbours: queryNeighbours, alpha: Double(alpha), truncation: truncation)
+                    return current.indices.map { query in
+                        let similarities = currentDatabase.multiplied(by: currentQueries.row(query))
+                        let scores = diffusion.scores(similarities: similarities, graph: graph, exponent: graph.exponent,
+                                                      excluded: excluded[query])
+                        return diffusion.rerank(current[query], scores: scores)
                     }
                 }
             }

@@ -23,7 +23,8 @@ struct EvaluateCommand: ParsableCommand {
         augmentation; qe<k> average and aqe<k>[a<α>] α query expansion; spatial<R>[t<T>] spatial \
         verification of the top R (T inliers); dqe<R> discriminative query expansion learnt from the results a \
         spatial stage before it verified; dre<K> discriminative \
-        re-ranking with a labelled train set (--train-index). Presets: global (the descriptor alone), best \
+        re-ranking with a labelled train set (--train-index); diffusion<k>[q<kq>][a<α>][t<N>] diffusion on the \
+        mutual k-NN graph of the images, seeded by the query's kq nearest, truncated to its top N. Presets: global (the descriptor alone), best \
         (dba3,aqe3,spatial30,dqe100: the most accurate pipeline needing nothing but the evaluated folder). \
         Every report names its pipeline.
 
@@ -176,7 +177,7 @@ struct EvaluateCommand: ParsableCommand {
                 throw ValidationError("--dataset \(name) needs --data-root DIR (the folder with gnd_\(name).pkl and jpg/)")
             }
             guard description.retrieval != .asmk, !description.needsLocalFeatures, !description.needsTrainSet else {
-                throw ValidationError("on \(name), pipelines run global stages only (dba, qe, aqe, dqe)")
+                throw ValidationError("on \(name), pipelines run global stages only (dba, qe, aqe, diffusion): there are no local features, so spatial verification and the DQE learnt from it are not available")
             }
             let revisited: RevisitedDataset
             do {
