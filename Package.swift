@@ -43,7 +43,7 @@ let package = Package(
             "LandmarkPickle", "LandmarkImage", "LandmarkDescriptors", "LandmarkEvaluation",
         ]),
         .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
-        .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation"]),
+        .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation", "LandmarkGeometry"]),
         .target(name: "LandmarkReranking", dependencies: ["LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkStorage"]),
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
@@ -52,7 +52,7 @@ let package = Package(
         ]),
         .target(name: "LandmarkMining", dependencies: [
             "LandmarkPipeline", "LandmarkTraining", "LandmarkLinearAlgebra", "LandmarkStorage", "LandmarkImage",
-            "LandmarkEvaluation",
+            "LandmarkEvaluation", "LandmarkGeometry",
         ]),
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
@@ -63,7 +63,7 @@ let package = Package(
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
             "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
-            "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining",
+            "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining", "LandmarkGeometry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import Foundation
 import LandmarkPipeline
 
@@ -28,7 +29,7 @@ public struct LabelCleaning: Sendable {
     ///   recall 1.00; with the fallback 10–12, precision 0.48–0.52, recall 0.91–1.00.
     /// The vote (`voteNeighbours` 20) raised trainset recall to 1.00 for all seeds but lost 1–3 more clean
     /// images on both sets, so it is an option, not a default.
-    public init(neighbours: Int = 1000, sameLabelNeighbours: Int = 100, minimumInliers: Int = 15, minimumVerified: Int = 0,
+    public init(neighbours: Int = 1000, sameLabelNeighbours: Int = 100, minimumInliers: Int = VerificationThresholds.cleaning, minimumVerified: Int = 0,
                 voteNeighbours: Int = 0, fallbackNeighbours: Int = 5) {
         self.neighbours = max(1, neighbours)
         self.sameLabelNeighbours = max(1, sameLabelNeighbours)

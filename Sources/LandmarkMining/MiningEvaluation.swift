@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import Foundation
 import LandmarkEvaluation
 import LandmarkPipeline
@@ -11,7 +12,7 @@ public struct MiningEvaluation: Sendable {
     public var minimumClusterSize: Int
     public var weakBridgeInliers: Int?
 
-    public init(shortlist: Int = 20, minimumInliers: Int = 20, minimumClusterSize: Int = 2, weakBridgeInliers: Int? = nil) {
+    public init(shortlist: Int = 20, minimumInliers: Int = VerificationThresholds.miningEdge, minimumClusterSize: Int = 2, weakBridgeInliers: Int? = nil) {
         self.shortlist = shortlist
         self.minimumInliers = minimumInliers
         self.minimumClusterSize = minimumClusterSize

@@ -42,7 +42,7 @@ public struct RetrievalReport: Sendable, Codable, Equatable {
 
 /// A JSON value of a flat report, so reports print with stable key order and plain numbers.
 public enum JSONScalar: Sendable, Equatable, Codable {
-    case string(String), integer(Int), number(Double)
+    case string(String), integer(Int), number(Double), boolean(Bool)
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
@@ -50,12 +50,14 @@ public enum JSONScalar: Sendable, Equatable, Codable {
         case .string(let value): try container.encode(value)
         case .integer(let value): try container.encode(value)
         case .number(let value): try container.encode(value.isFinite ? value : 0)
+        case .boolean(let value): try container.encode(value)
         }
     }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let value = try? container.decode(Int.self) { self = .integer(value) }
+        if let value = try? container.decode(Bool.self) { self = .boolean(value) }
+        else if let value = try? container.decode(Int.self) { self = .integer(value) }
         else if let value = try? container.decode(Double.self) { self = .number(value) }
         else { self = .string(try container.decode(String.self)) }
     }

@@ -18,7 +18,7 @@ public struct SpatialVerifier: Sendable {
     public var plausibility: ModelPlausibility
 
     public init(sift: SIFT = SIFT(), ransac: RANSACConfiguration = RANSACConfiguration(), ratio: Float = 0.8,
-                minimumInliers: Int = 15, decoding: ImageDecodingOptions = .init(),
+                minimumInliers: Int = VerificationThresholds.verified, decoding: ImageDecodingOptions = .init(),
                 plausibility: ModelPlausibility = ModelPlausibility()) {
         self.sift = sift
         self.ransac = ransac
@@ -38,6 +38,10 @@ public struct SpatialVerifier: Sendable {
         public var distinctInlierCount: Int
         /// Why the final model is implausible, or nil.
         public var implausibility: String?
+        /// How much of the images the inliers cover: for each image, the area of the box between the 10th
+        /// and 90th percentiles of the inliers' x and y, as a fraction of the image; the smaller of the two.
+        /// True matches spread over the landmark; chance matches on repeated texture bunch up.
+        public var inlierSpread: Double
         /// Verified with at least `minimumInliers` distinct inliers by a plausible model.
         public var isVerified: Bool
         public var inlierCount: Int { isVerified ? distinctInlierCount : 0 }
@@ -70,22 +74,49 @@ public struct SpatialVerifier: Sendable {
         let inliers = result.inliers.map { correspondences[$0] }
         let distinct = plausibility.distinctCount(inliers)
         let implausibility = result.model.flatMap { plausibility.implausibility(of: $0, inliers: inliers) }
+        let spread = min(Self.spread(inliers.map(\.source), width: a.imageWidth, height: a.imageHeight),
+                         Self.spread(inliers.map(\.target), width: b.imageWidth, height: b.imageHeight))
         return PairVerification(matches: matches, result: result, distinctInlierCount: distinct, implausibility: implausibility,
-                                isVerified: result.isVerified && implausibility == nil && distinct >= minimumInliers)
+                                inlierSpread: spread, isVerified: result.isVerified && implausibility == nil && distinct >= minimumInliers)
     }
 }
 
 extension SpatialVerifier {
+    /// Fraction of a width × height image covered by the box between the 10th and 90th percentiles of the
+    /// points' coordinates (robust to a stray inlier); 0 for fewer than 3 points or an empty image.
+    static func spread(_ points: [SIMD2<Double>], width: Int, height: Int) -> Double {
+        guard points.count >= 3, width > 0, height > 0 else { return 0 }
+        func range(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            let low = sorted[Int((Double(sorted.count - 1) * 0.1).rounded())]
+            let high = sorted[Int((Double(sorted.count - 1) * 0.9).rounded())]
+            return high - low
+        }
+        return min(1, range(points.map(\.x)) * range(points.map(\.y)) / (Double(width) * Double(height)))
+    }
+
+    /// What verification measured about one pair, for scores and ROC curves.
+    public struct PairMeasurement: Sendable, Equatable {
+        /// `PairVerification.score`: distinct inliers of a plausible model, even below the threshold.
+        public var inliers: Int
+        /// Tentative matches RANSAC started from.
+        public var matches: Int
+        /// `PairVerification.inlierSpread` (0 for an implausible model).
+        public var spread: Double
+        /// Verified by the verifier's own threshold.
+        public var isVerified: Bool
+
+        public static let missing = PairMeasurement(inliers: 0, matches: 0, spread: 0, isVerified: false)
+    }
+
     /// Verifies many pairs at once: pairs spread over the cores, each pair's matrix product on one BLAS
     /// thread (multi-threaded OpenBLAS inside parallel workers spins and collapses). A pair whose
-    /// features are missing scores 0.
-    /// - Parameter raw: `PairVerification.score`, the distinct inliers of a plausible model even below
-    ///   `minimumInliers` (for ROC curves); otherwise `PairVerification.inlierCount`, 0 unless verified.
-    public func inlierCounts(_ pairs: [(first: Int, second: Int)], raw: Bool = false,
+    /// features are missing measures as `PairMeasurement.missing`.
+    public func measurements(_ pairs: [(first: Int, second: Int)],
                              firstFeatures: @Sendable (Int) -> LocalFeatures?,
                              secondFeatures: @Sendable (Int) -> LocalFeatures?,
-                             progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> [Int] {
-        let counts = ResultSlots<Int>(count: pairs.count, initial: 0)
+                             progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> [PairMeasurement] {
+        let results = ResultSlots<PairMeasurement>(count: pairs.count, initial: .missing)
         let counter = ProgressCounter(total: pairs.count, report: progress)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let previousThreadCount = BLAS.threadCount
@@ -97,13 +128,28 @@ extension SpatialVerifier {
                 let (first, second) = pairs[position]
                 if let a = firstFeatures(first), let b = secondFeatures(second) {
                     let verification = verify(a, b)
-                    counts.set(position, raw ? verification.score : verification.inlierCount)
+                    results.set(position, PairMeasurement(
+                        inliers: verification.score, matches: verification.matches.count,
+                        spread: verification.implausibility == nil ? verification.inlierSpread : 0,
+                        isVerified: verification.isVerified))
                 }
                 counter.advance(current: "verifying")
                 position += cores
             }
         }
-        return counts.values
+        return results.values
+    }
+
+    /// Inlier counts of many pairs (see `measurements`).
+    /// - Parameter raw: `PairVerification.score`, the distinct inliers of a plausible model even below
+    ///   `minimumInliers` (for ROC curves); otherwise `PairVerification.inlierCount`, 0 unless verified.
+    public func inlierCounts(_ pairs: [(first: Int, second: Int)], raw: Bool = false,
+                             firstFeatures: @Sendable (Int) -> LocalFeatures?,
+                             secondFeatures: @Sendable (Int) -> LocalFeatures?,
+                             progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> [Int] {
+        measurements(pairs, firstFeatures: firstFeatures, secondFeatures: secondFeatures, progress: progress).map {
+            raw || $0.isVerified ? $0.inliers : 0
+        }
     }
 }
 

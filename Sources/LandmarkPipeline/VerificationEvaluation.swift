@@ -11,12 +11,17 @@ public struct VerifiedPair: Sendable, Codable, Equatable {
     public var positive: Bool
     /// RANSAC inliers of the pair, not thresholded; 0 when either image could not be read.
     public var inliers: Int
+    /// Tentative matches, and the inliers' spread over the images (`PairVerification.inlierSpread`).
+    public var matches: Int
+    public var spread: Double
 
-    public init(first: Int, second: Int, positive: Bool, inliers: Int) {
+    public init(first: Int, second: Int, positive: Bool, inliers: Int, matches: Int = 0, spread: Double = 0) {
         self.first = first
         self.second = second
         self.positive = positive
         self.inliers = inliers
+        self.matches = matches
+        self.spread = spread
     }
 }
 
@@ -94,9 +99,13 @@ public struct VerificationEvaluation: Sendable {
         }
         let described = extracted
         // The raw count, not `PairVerification.inlierCount`, which is 0 below the verifier's threshold.
-        let inliers = verifier.inlierCounts(pairs.map { ($0.first, $0.second) }, raw: true,
-                                            firstFeatures: { described[$0] }, secondFeatures: { described[$0] })
-        for (position, value) in inliers.enumerated() { pairs[position].inliers = value }
+        let measured = verifier.measurements(pairs.map { ($0.first, $0.second) },
+                                             firstFeatures: { described[$0] }, secondFeatures: { described[$0] })
+        for (position, value) in measured.enumerated() {
+            pairs[position].inliers = value.inliers
+            pairs[position].matches = value.matches
+            pairs[position].spread = value.spread
+        }
         let positiveScores = pairs.filter(\.positive).map { Double($0.inliers) }
         let negativeScores = pairs.filter { !$0.positive }.map { Double($0.inliers) }
         func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }
@@ -108,12 +117,13 @@ public struct VerificationEvaluation: Sendable {
             secondsVerifying: Date().timeIntervalSince(verifyStart), pairs: pairs)
     }
 
-    /// Writes `a<TAB>b<TAB>positive<TAB>inliers` lines (image paths as in `ground_truth.tsv`, positive 1 or 0),
-    /// the form `scripts/verification_roc_opencv.py --pairs-out` writes too, so that the two can be joined.
+    /// Writes `a<TAB>b<TAB>positive<TAB>inliers<TAB>matches<TAB>spread` lines (image paths as in
+    /// `ground_truth.tsv`, positive 1 or 0); the first four columns are the form
+    /// `scripts/verification_roc_opencv.py --pairs-out` writes too, so that the two can be joined.
     public static func writePairs(_ report: VerificationReport, images: [String], to url: URL) throws(PipelineError) {
         var text = ""
         for pair in report.pairs {
-            text += "\(images[pair.first])\t\(images[pair.second])\t\(pair.positive ? 1 : 0)\t\(pair.inliers)\n"
+            text += "\(images[pair.first])\t\(images[pair.second])\t\(pair.positive ? 1 : 0)\t\(pair.inliers)\t\(pair.matches)\t\(pair.spread)\n"
         }
         do {
             try Data(text.utf8).write(to: url, options: .atomic)

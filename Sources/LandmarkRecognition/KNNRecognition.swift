@@ -1,3 +1,5 @@
+import LandmarkGeometry
+
 /// One neighbour of a query in the train set.
 public struct RecognitionNeighbour: Sendable, Equatable {
     public var image: String
@@ -58,7 +60,7 @@ public struct KNNRecognition: Sendable, Equatable {
     /// rejects.
     public var minimumConfidence: Double
 
-    public init(neighbours: Int = 3, inlierWeight: Double = 1, inlierSaturation: Int = 70, minimumConfidence: Double = 0) {
+    public init(neighbours: Int = 3, inlierWeight: Double = 1, inlierSaturation: Int = VerificationThresholds.recognitionSaturation, minimumConfidence: Double = 0) {
         precondition(neighbours >= 0, "the number of voting neighbours cannot be negative")
         precondition(inlierSaturation > 0, "the inlier saturation τ must be positive")
         self.neighbours = neighbours

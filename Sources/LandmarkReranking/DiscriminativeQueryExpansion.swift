@@ -86,38 +86,39 @@ public struct DiscriminativeQueryExpansion: Sendable, Equatable {
 
     /// Up to `negatives` rows that are surely far from the query, never one of `excluding`:
     /// - positions ≥ `negativesFrom` of the ranking, evenly spread, when the ranking reaches that far;
-    /// - otherwise, when the ranking is shorter than the index (a pipeline cut it short), a fixed random
-    ///   sample of the index rows that are not in the ranking at all, since the head of a short ranking is
-    ///   where the landmark's own images are;
-    /// - otherwise (the ranking is the whole of a small index) its bottom half.
+    /// - otherwise the index rows the ranking never reached (a pipeline cut it short), since the head of
+    ///   a short ranking is where the landmark's own images are: a fixed random sample when they are
+    ///   plentiful;
+    /// - when those are too few (the ranking is nearly the whole of a small index), the bottom half of the
+    ///   ranking makes up the rest.
     func chooseNegatives(_ ranking: [Int], databaseRows: Int, excluding avoided: Set<Int>) -> [Int] {
         guard negatives > 0 else { return [] }
         if ranking.count > negativesFrom {
             return evenlySpread(ranking[negativesFrom...].filter { !avoided.contains($0) })
         }
-        if ranking.count < databaseRows {
-            let ranked = Set(ranking)
-            let unranked = databaseRows - ranked.count
+        let ranked = Set(ranking)
+        let unranked = databaseRows - ranked.count
+        if unranked > 4 * negatives {
             var generator = SplitMix64(seed: seed)
             var chosen: [Int] = []
             var taken = Set<Int>()
-            // Rejection sampling while unranked rows are plentiful; a scan when they are few.
-            if unranked > 4 * negatives {
-                var attempts = 0
-                while chosen.count < negatives, attempts < 64 * negatives {
-                    attempts += 1
-                    let row = Int(generator.next() % UInt64(databaseRows))
-                    if !ranked.contains(row), !avoided.contains(row), taken.insert(row).inserted { chosen.append(row) }
-                }
-                return chosen.sorted()
+            var attempts = 0
+            while chosen.count < negatives, attempts < 64 * negatives {
+                attempts += 1
+                let row = Int(generator.next() % UInt64(databaseRows))
+                if !ranked.contains(row), !avoided.contains(row), taken.insert(row).inserted { chosen.append(row) }
             }
-            return evenlySpread((0 ..< databaseRows).filter { !ranked.contains($0) && !avoided.contains($0) })
+            if chosen.count == negatives { return chosen.sorted() }
         }
-        return evenlySpread(ranking[(ranking.count / 2)...].filter { !avoided.contains($0) })
+        let outside = (0 ..< databaseRows).filter { !ranked.contains($0) && !avoided.contains($0) }
+        if outside.count >= negatives { return evenlySpread(outside) }
+        let bottomHalf = ranking[(ranking.count / 2)...].filter { !avoided.contains($0) }
+        return outside + evenlySpread(bottomHalf, limit: negatives - outside.count)
     }
 
-    private func evenlySpread(_ pool: [Int]) -> [Int] {
-        guard pool.count > negatives else { return pool }
-        return (0 ..< negatives).map { pool[$0 * pool.count / negatives] }
+    private func evenlySpread(_ pool: [Int], limit: Int? = nil) -> [Int] {
+        let count = limit ?? negatives
+        guard pool.count > count else { return pool }
+        return (0 ..< count).map { pool[$0 * pool.count / count] }
     }
 }

@@ -35,10 +35,16 @@ import Testing
         let lines = try String(contentsOf: pairsFile, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 15)
         let first = lines[0].split(separator: "\t", omittingEmptySubsequences: false)
-        #expect(first.count == 4)
+        #expect(first.count == 6)
         #expect(first[0] == Substring(benchmark.images[0]) && first[1] == Substring(benchmark.images[1]))
         #expect(first[2] == (report.pairs[0].positive ? "1" : "0"))
         #expect(first[3] == Substring(String(report.pairs[0].inliers)))
+        #expect(first[4] == Substring(String(report.pairs[0].matches)))
+        // Inliers never outnumber the tentative matches they come from; the spread is a fraction.
+        for pair in report.pairs {
+            #expect(pair.inliers <= pair.matches)
+            #expect((0 ... 1).contains(pair.spread))
+        }
     }
 
     @Test func evaluateTaskVerificationPrintsTheSummaryAndWritesThePairList() throws {

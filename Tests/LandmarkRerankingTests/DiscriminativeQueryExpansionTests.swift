@@ -65,11 +65,13 @@ import Testing
         #expect(dqe.chooseNegatives(Array(0 ..< 10), databaseRows: 10, excluding: [4]) == [5, 6, 8])
         #expect(dqe.chooseNegatives(Array(0 ..< 6), databaseRows: 6, excluding: []) == [4, 5])
         // The whole of a small index, too short to reach position 4: its bottom half.
-        #expect(dqe.chooseNegatives([9, 8, 7, 6], databaseRows: 4, excluding: []) == [7, 6])
-        #expect(dqe.chooseNegatives([9], databaseRows: 1, excluding: []) == [9])
+        #expect(dqe.chooseNegatives([3, 2, 1, 0], databaseRows: 4, excluding: []) == [1, 0])
+        #expect(dqe.chooseNegatives([0], databaseRows: 1, excluding: []) == [0])
         // A ranking cut short in a larger index: rows it never reached, not its head or bottom half.
-        let outside = dqe.chooseNegatives([0, 1, 2, 3], databaseRows: 7, excluding: [5])
-        #expect(outside == [4, 6])
+        #expect(dqe.chooseNegatives([0, 1, 2, 3], databaseRows: 10, excluding: [8]) == [4, 5, 7])
+        // Too few rows outside (here only the query's own, excluded): the bottom half makes up the rest.
+        #expect(dqe.chooseNegatives([3, 2, 1, 0], databaseRows: 5, excluding: [4]) == [1, 0])
+        #expect(dqe.chooseNegatives([0, 1, 2, 3], databaseRows: 6, excluding: [5]) == [4, 2, 3])
         let sample = DiscriminativeQueryExpansion(negativesFrom: 200, negatives: 50)
             .chooseNegatives(Array(0 ..< 100), databaseRows: 10_000, excluding: [7_000])
         #expect(sample.count == 50)

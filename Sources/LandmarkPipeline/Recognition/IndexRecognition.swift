@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import Foundation
 import LandmarkLocalFeatures
 import LandmarkRecognition
@@ -25,7 +26,7 @@ public struct IndexRecognition: Sendable {
     public var verifier: SpatialVerifier?
 
     public init(index: RetrievalIndex, labels: LandmarkLabels, recognition: KNNRecognition = KNNRecognition(),
-                verifier: SpatialVerifier? = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC, minimumInliers: 1)) {
+                verifier: SpatialVerifier? = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC, minimumInliers: VerificationThresholds.recognitionCounting)) {
         self.index = index
         self.labels = labels
         self.recognition = recognition

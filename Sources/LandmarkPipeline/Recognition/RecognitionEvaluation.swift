@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import Foundation
 import LandmarkEvaluation
 import LandmarkLinearAlgebra
@@ -15,6 +16,14 @@ public struct RecognitionReport: Sendable, Codable {
     public var predictions: [String: RecognitionPrediction]
     public var skipped: [SkippedImage]
     public var seconds: Double
+    /// Confidence calibrated and "no landmark" answered, K and calibration chosen by cross-validation
+    /// over landmarks (`CalibratedLeaveOneOut`).
+    public var calibrated: Bool = false
+    /// GAP over the landmark queries only (distractors left out), NaN when not computed.
+    public var gapWithoutDistractors: Double = .nan
+    /// With `calibrated`: how many images' folds chose each K, and each "no landmark" threshold.
+    public var chosenNeighbours: [Int: Int] = [:]
+    public var chosenThresholds: [Double: Int] = [:]
 
     /// The flat JSON object scripts read.
     public var summary: [String: JSONScalar] {
@@ -26,6 +35,8 @@ public struct RecognitionReport: Sendable, Codable {
             "distractor_queries": .integer(scores.distractorQueries),
             "distractors_rejected": .number(scores.distractorsRejected),
             "skipped": .integer(skipped.count), "seconds": .number(seconds),
+            "calibrated": .boolean(calibrated), "GAP_without_distractors": .number(gapWithoutDistractors),
+            "no_landmark_below": .number(chosenThresholds.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? 0),
         ]
     }
 }
@@ -38,7 +49,7 @@ public struct RecognitionEvaluation: Sendable {
     public var verifier: SpatialVerifier
 
     public init(recognition: KNNRecognition = KNNRecognition(),
-                verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC, minimumInliers: 1)) {
+                verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC, minimumInliers: VerificationThresholds.recognitionCounting)) {
         self.recognition = recognition
         self.verifier = verifier
     }
@@ -63,12 +74,62 @@ public struct RecognitionEvaluation: Sendable {
         let predictions = LeaveOneOutRecognition.predict(labels: labels, similarities: similarities,
                                                          recognition: recognition, inliers: inliers)
         let scores = LeaveOneOutRecognition.score(labels: labels, predictions: predictions)
+        let landmarkQueries = labels.indices.filter { labels[$0] != nil }
+        let withoutDistractors = LeaveOneOutRecognition.score(labels: landmarkQueries.map { labels[$0] },
+                                                              predictions: landmarkQueries.map { predictions[$0] })
         var byName: [String: RecognitionPrediction] = [:]
         for (row, prediction) in predictions.enumerated() { byName[benchmark.images[prepared.databaseImages[row]]] = prediction }
         return RecognitionReport(
             dataset: benchmark.directory.path, pipeline: pipeline, neighbours: recognition.neighbours,
             inlierWeight: inliers == nil ? 0 : recognition.inlierWeight, inlierSaturation: recognition.inlierSaturation,
             scores: scores, predictions: byName, skipped: prepared.skipped,
-            seconds: Date().timeIntervalSince(start))
+            seconds: Date().timeIntervalSince(start), gapWithoutDistractors: withoutDistractors.globalAveragePrecision)
+    }
+
+    /// Leave-one-out recognition with the calibrated confidence and "no landmark" answers, K and the
+    /// calibration chosen per landmark on the other landmarks (`CalibratedLeaveOneOut`). The pairs the
+    /// inlier term needs are verified together, spread over the cores.
+    public func evaluateCalibrated(_ prepared: PreparedFolderBenchmark, pipeline: String,
+                                   settings: CalibratedLeaveOneOut) -> RecognitionReport {
+        let start = Date()
+        let benchmark = prepared.benchmark
+        let labels = prepared.databaseImages.map { benchmark.labels[$0] }
+        let database = prepared.database
+        let similarities = database.rows > 0 ? database.multiplied(byTransposeOf: database) : Matrix(rows: 0, columns: 0)
+        var settings = settings
+        var inliers: ((Int, Int) -> Int?)? = nil
+        if settings.inlierWeight > 0, prepared.localFeatures.count == database.rows {
+            let lists = settings.neighbourLists(labels: labels, similarities: similarities)
+            var pairs: [(first: Int, second: Int)] = []
+            var seen = Set<SIMD2<Int>>()
+            for query in labels.indices {
+                for row in lists.own[query] + lists.landmarkHidden[query].compactMap({ $0 })
+                where seen.insert(SIMD2(query, row)).inserted { pairs.append((query, row)) }
+            }
+            let features = prepared.localFeatures
+            let counts = verifier.inlierCounts(pairs, firstFeatures: { features[$0] }, secondFeatures: { features[$0] })
+            var table: [SIMD2<Int>: Int] = [:]
+            for (pair, count) in zip(pairs, counts) { table[SIMD2(pair.first, pair.second)] = count }
+            inliers = { table[SIMD2($0, $1)] }
+        } else {
+            settings.inlierWeight = 0
+        }
+        let outcome = settings.predict(labels: labels, similarities: similarities, inliers: inliers)
+        let scores = LeaveOneOutRecognition.score(labels: labels, predictions: outcome.predictions)
+        let landmarkQueries = labels.indices.filter { labels[$0] != nil }
+        let withoutDistractors = LeaveOneOutRecognition.score(labels: landmarkQueries.map { labels[$0] },
+                                                              predictions: landmarkQueries.map { outcome.predictions[$0] })
+        var byName: [String: RecognitionPrediction] = [:]
+        for (row, prediction) in outcome.predictions.enumerated() { byName[benchmark.images[prepared.databaseImages[row]]] = prediction }
+        var chosen: [Int: Int] = [:]
+        for k in outcome.chosenNeighbours { chosen[k, default: 0] += 1 }
+        var thresholds: [Double: Int] = [:]
+        for threshold in outcome.chosenThresholds { thresholds[threshold, default: 0] += 1 }
+        return RecognitionReport(
+            dataset: benchmark.directory.path, pipeline: pipeline, neighbours: outcome.neighbours,
+            inlierWeight: settings.inlierWeight, inlierSaturation: settings.inlierSaturation,
+            scores: scores, predictions: byName, skipped: prepared.skipped, seconds: Date().timeIntervalSince(start),
+            calibrated: true, gapWithoutDistractors: withoutDistractors.globalAveragePrecision, chosenNeighbours: chosen,
+            chosenThresholds: thresholds)
     }
 }

@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import Foundation
 import LandmarkDescriptors
 
@@ -83,9 +84,8 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
         self.stages = stages
     }
 
-    // 2000 RootSIFT features with ratio 0.8 give repetitive structures (windows, bricks) tens of chance
-    // inliers; on devset, 15 lowered mAP while 80 raised it.
-    public static let defaultMinimumInliers = 80
+    /// T of `spatial<R>` when the token gives none (see `VerificationThresholds.reranking`).
+    public static let defaultMinimumInliers = VerificationThresholds.reranking
 
     /// Named pipelines. `best` was chosen by ablations on the development set (see README); it needs
     /// no train set, only the evaluated images (and their local features).

@@ -230,6 +230,9 @@ struct EvaluateCommand: ParsableCommand {
             }
             let pipelineName = ([prepared.descriptor] + description.stages.map(\.description)).joined(separator: ",")
             reports.append(RecognitionEvaluation(recognition: recognition).evaluate(prepared, pipeline: pipelineName))
+            // The defaults: calibrated confidence and "no landmark", K chosen by cross-validation. Last line.
+            reports.append(RecognitionEvaluation(recognition: recognition).evaluateCalibrated(
+                prepared, pipeline: pipelineName + ",calibrated", settings: recognitionOptions.calibration(recognition)))
             try printRecognition(reports, skipped: prepared.skipped)
             return
         }
@@ -291,11 +294,17 @@ struct EvaluateCommand: ParsableCommand {
             if json {
                 print(JSONOutput.line(report.summary))
             } else {
-                print(String(format: "%@ [recognition] %@: K %d  λ %g  τ %d  GAP %.2f  accuracy %.2f  (%d landmark queries, %d distractors, %.0f%% rejected)",
+                print(String(format: "%@ [recognition] %@: K %d  λ %g  τ %d  GAP %.2f (%.2f without distractors)  accuracy %.2f  (%d landmark queries, %d distractors, %.0f%% rejected)",
                              report.dataset, report.pipeline, report.neighbours, report.inlierWeight,
                              report.inlierSaturation, 100 * report.scores.globalAveragePrecision,
+                             100 * report.gapWithoutDistractors,
                              100 * report.scores.accuracy, report.scores.labelledQueries,
                              report.scores.distractorQueries, 100 * report.scores.distractorsRejected))
+                if report.calibrated {
+                    let chosen = report.chosenNeighbours.sorted { $0.key < $1.key }.map { "K=\($0.key) ×\($0.value)" }
+                    let thresholds = report.chosenThresholds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
+                    print("  calibrated confidence; per held-out landmark, K chosen: \(chosen.joined(separator: ", ")); \"no landmark\" below: \(thresholds.joined(separator: ", "))")
+                }
             }
         }
         if !skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }

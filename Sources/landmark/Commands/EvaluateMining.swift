@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import ArgumentParser
 import Foundation
 import LandmarkEvaluation
@@ -13,7 +14,7 @@ struct MiningOptions: ParsableArguments {
     var shortlist: Int = 20
 
     @Option(help: "Distinct inliers a mined edge needs.")
-    var miningMinInliers: Int = 20
+    var miningMinInliers: Int = VerificationThresholds.miningEdge
 
     @Option(help: "Smallest mined cluster kept.")
     var minClusterSize: Int = 2

@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import ArgumentParser
 import Foundation
 import LandmarkEvaluation
@@ -30,7 +31,7 @@ struct MineCommand: ParsableCommand {
     var shortlist: Int = 20
 
     @Option(help: "Distinct inliers an edge of the graph needs.")
-    var minInliers: Int = 20
+    var minInliers: Int = VerificationThresholds.miningEdge
 
     @Option(help: "Smallest cluster kept.")
     var minClusterSize: Int = 2

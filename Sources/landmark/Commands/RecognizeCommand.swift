@@ -1,3 +1,4 @@
+import LandmarkGeometry
 import ArgumentParser
 import Foundation
 import LandmarkPipeline
@@ -12,16 +13,38 @@ struct RecognitionOptions: ParsableArguments {
     var inlierWeight: Double = 1
 
     @Option(help: "τ: inliers at which the inlier term saturates.")
-    var inlierSaturation: Int = 70
+    var inlierSaturation: Int = VerificationThresholds.recognitionSaturation
 
     @Option(help: "Confidence below which the answer is \"no landmark\".")
     var minConfidence: Double = 0
 
+    @Option(help: "Calibrated recognition: share of photos of unknown landmarks the calibration assumes.")
+    var unknownShare: Double = 0.05
+
+    @Option(help: "Calibrated recognition (evaluate): K values cross-validation chooses from, comma-separated.")
+    var neighbourCandidates: String = "1,3,5,10"
+
     func validate() throws {
         guard neighbours > 0 else { throw ValidationError("--neighbours must be positive") }
+        guard unknownShare > 0, unknownShare < 1 else { throw ValidationError("--unknown-share must lie in (0, 1)") }
+        guard let candidates = Self.integers(neighbourCandidates), !candidates.isEmpty, candidates.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--neighbour-candidates must be positive whole numbers separated by commas, e.g. 1,3,5,10")
+        }
         guard inlierWeight >= 0, inlierSaturation > 0 else {
             throw ValidationError("--inlier-weight must be ≥ 0 and --inlier-saturation positive")
         }
+    }
+
+    static func integers(_ text: String) -> [Int]? {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return values.contains(nil) ? nil : values.compactMap { $0 }
+    }
+
+    /// The cross-validated calibration settings of `evaluate --task recognition`.
+    func calibration(_ recognition: KNNRecognition) -> CalibratedLeaveOneOut {
+        CalibratedLeaveOneOut(candidateNeighbours: Self.integers(neighbourCandidates) ?? [recognition.neighbours],
+                              inlierWeight: recognition.inlierWeight, inlierSaturation: recognition.inlierSaturation,
+                              unknownShare: unknownShare)
     }
 
     /// The kNN settings; the inlier term only when the pipeline verifies.

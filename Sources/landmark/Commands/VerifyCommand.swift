@@ -28,7 +28,7 @@ struct VerifyCommand: ParsableCommand {
     var threshold: Double = 4
 
     @Option(help: "Inliers needed to call the pair verified.")
-    var minInliers: Int = 15
+    var minInliers: Int = VerificationThresholds.verified
 
     @Option(help: "Longer image side for feature extraction.")
     var size: Int = 1024
