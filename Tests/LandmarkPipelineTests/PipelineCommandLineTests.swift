@@ -170,8 +170,15 @@ import Testing
                                                   "--pipeline", "baseline", "--json", "--quiet"])
         #expect(global.status == 0, "\(global.error)")
         let globalReports = try Self.jsonLines(global.output)
-        #expect(globalReports.count == 1)
+        // The raw votes, then (last) the defaults: calibrated confidence and "no landmark".
+        #expect(globalReports.count == 2)
         let report = try #require(globalReports.first)
+        let calibrated = try #require(globalReports.last)
+        #expect(report["calibrated"] as? Bool == false && calibrated["calibrated"] as? Bool == true)
+        #expect((calibrated["pipeline"] as? String)?.hasSuffix(",calibrated") == true)
+        #expect((0...1).contains(try #require(calibrated["distractors_rejected"] as? Double)))
+        #expect([1, 3, 5, 10].contains(try #require(calibrated["K"] as? Int)))
+        #expect((0...1).contains(try #require(calibrated["GAP_without_distractors"] as? Double)))
         #expect(report["task"] as? String == "recognition")
         #expect(report["labelled_queries"] as? Int == 16)
         #expect(report["distractor_queries"] as? Int == 4)
@@ -187,8 +194,8 @@ import Testing
                                                    "--pipeline", "baseline,spatial", "--json", "--quiet"])
         #expect(spatial.status == 0, "\(spatial.error)")
         let spatialReports = try Self.jsonLines(spatial.output)
-        #expect(spatialReports.count == 2)
-        #expect(spatialReports.map { $0["lambda"] as? Double } == [0, 1])
+        #expect(spatialReports.count == 3)
+        #expect(spatialReports.map { $0["lambda"] as? Double } == [0, 1, 1])
         for report in spatialReports {
             #expect((0...1).contains(try #require(report["GAP"] as? Double)))
             #expect((0...1).contains(try #require(report["accuracy"] as? Double)))
@@ -196,12 +203,13 @@ import Testing
         // Without the inlier term the votes are those of the global run.
         #expect(spatialReports.first?["GAP"] as? Double == gap)
         #expect(spatialReports.first?["accuracy"] as? Double == accuracy)
-        #expect((spatialReports.last?["pipeline"] as? String)?.hasSuffix("spatial100") == true)
+        #expect((spatialReports[1]["pipeline"] as? String)?.hasSuffix("spatial100") == true)
+        #expect((spatialReports.last?["pipeline"] as? String)?.hasSuffix("spatial100,calibrated") == true)
 
         let text = try runLandmark(executable, ["evaluate", "--dataset", dataset.path, "--task", "recognition",
                                                 "--pipeline", "baseline", "--quiet"])
         #expect(text.status == 0)
-        #expect(text.output.split(separator: "\n").count == 1)
+        #expect(text.output.split(separator: "\n").count == 3)
         #expect(text.output.contains("GAP"))
 
         // Recognition pipelines are a descriptor and at most the inlier term.
@@ -343,7 +351,7 @@ import Testing
 
         for pipeline in ["global", "global,spatial"] {
             let result = try runLandmark(executable, ["recognize", index.path] + queries.map(\.path)
-                                         + ["--labels", labelsURL.path, "--pipeline", pipeline, "--json"])
+                                         + ["--labels", labelsURL.path, "--pipeline", pipeline, "--json", "--no-calibration"])
             #expect(result.status == 0, "\(pipeline): \(result.error)")
             let lines = try Self.jsonLines(result.output)
             #expect(lines.count == queries.count)
@@ -360,6 +368,27 @@ import Testing
             }
             // Three landmarks: guessing names one right on average.
             #expect(correct >= 2, "\(pipeline): \(result.output)")
+        }
+
+        // By default the confidence is calibrated on the train index itself, once, and cached there.
+        for run in 0 ..< 2 {
+            let calibrated = try runLandmark(executable, ["recognize", index.path] + queries.map(\.path)
+                                             + ["--labels", labelsURL.path, "--pipeline", "global", "--json"])
+            #expect(calibrated.status == 0, "\(calibrated.error)")
+            #expect(calibrated.error.contains("calibrated on 12 train images"), "\(calibrated.error)")
+            let lines = try Self.jsonLines(calibrated.output)
+            #expect(lines.count == queries.count)
+            var right = 0
+            for (line, query) in zip(lines, queries) {
+                let confidence = try #require(line["confidence"] as? Double)
+                #expect((0 ... 1).contains(confidence), "run \(run): a probability, got \(confidence)")
+                if line["landmark"] as? String == query.landmark { right += 1 }
+                // Never a wrong landmark here: a doubtful answer is "no landmark".
+                #expect(line["landmark"] == nil || line["landmark"] as? String == query.landmark, "\(calibrated.output)")
+            }
+            #expect(right >= 2, "\(calibrated.output)")
+            let cached = try FileManager.default.contentsOfDirectory(atPath: index.path).filter { $0.hasPrefix("recognition-calibration-") }
+            #expect(cached.count == 1)
         }
 
         // An indexed view is recognised as its own landmark.

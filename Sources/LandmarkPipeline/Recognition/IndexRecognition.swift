@@ -1,5 +1,6 @@
 import LandmarkGeometry
 import Foundation
+import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
 import LandmarkRecognition
 
@@ -24,6 +25,8 @@ public struct IndexRecognition: Sendable {
     public let labels: LandmarkLabels
     public var recognition: KNNRecognition
     public var verifier: SpatialVerifier?
+    /// When set, confidences are calibrated probabilities and low ones answer "no landmark".
+    public var calibration: RecognitionCalibration?
 
     public init(index: RetrievalIndex, labels: LandmarkLabels, recognition: KNNRecognition = KNNRecognition(),
                 verifier: SpatialVerifier? = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC, minimumInliers: VerificationThresholds.recognitionCounting)) {
@@ -63,12 +66,111 @@ public struct IndexRecognition: Sendable {
                         }
                     }
                 }
-                let prediction = recognition.predict(neighbours)
+                var prediction = recognition.predict(neighbours)
+                if let calibration {
+                    prediction = calibration.apply(prediction, evidence: recognition.evidence(neighbours, prediction: prediction))
+                }
                 return .success(RecognitionAnswer(prediction: prediction, neighbours: neighbours.map {
                     RecognitionAnswer.Neighbour(image: $0.image, label: $0.label, similarity: $0.similarity, inliers: $0.inliers)
                 }))
             }
         }
+    }
+}
+
+extension IndexRecognition {
+    /// What `calibrated(settings:…)` chose: the calibration, K, and how it was found.
+    public struct FittedCalibration: Sendable, Codable, Equatable {
+        public var key: String
+        public var neighbours: Int
+        public var calibration: RecognitionCalibration
+        /// Labelled train images the fit used (a sample of large train sets).
+        public var images: Int
+    }
+
+    /// This recogniser with K and the calibration fitted on the train index itself (`CalibratedLeaveOneOut`:
+    /// every sampled train image predicted with itself, and with its landmark, left out), cached in the
+    /// index directory (`recognition-calibration-<hash>.json`) for this store, these labels and settings.
+    /// Large train sets are sampled (`maximumImages`, evenly over the rows); the neighbours of the sample
+    /// are searched among every labelled image.
+    public func calibrated(settings: CalibratedLeaveOneOut, maximumImages: Int = 2000,
+                           progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> (IndexRecognition, FittedCalibration) {
+        let identifiers = index.store.identifiers
+        let labelledRows = identifiers.indices.filter { labels.label(of: identifiers[$0]) != nil }
+        let step = max(1, labelledRows.count / max(maximumImages, 1))
+        let sample = Array(stride(from: 0, to: labelledRows.count, by: step).map { labelledRows[$0] }.prefix(maximumImages))
+        var settings = settings
+        if verifier == nil { settings.inlierWeight = 0 }
+        let labelHash = stableHash(sample.map { identifiers[$0] + "\t" + (labels.label(of: identifiers[$0]) ?? "") }.joined(separator: "\n"))
+        let key = "store=\(index.storeVersion) labels=\(String(labelHash, radix: 16)) K=\(settings.candidateNeighbours) "
+            + "λ=\(settings.inlierWeight) τ=\(settings.inlierSaturation) unknown=\(settings.unknownShare) thresholds=\(settings.candidateThresholds)"
+        let url = index.directory.appendingPathComponent("recognition-calibration-\(String(stableHash(key), radix: 16)).json")
+        if let data = try? Data(contentsOf: url), let cached = try? JSONDecoder().decode(FittedCalibration.self, from: data),
+           cached.key == key {
+            return (with(cached), cached)
+        }
+        // The sample against itself: neighbours of a sampled image are other sampled images, so that leaving
+        // an image (or its landmark) out means the same as for a query.
+        let database = index.store.matrix()
+        let rows = Matrix(stacking: sample.map { database.row($0) }, dimension: database.columns)
+        let similarities = rows.multiplied(byTransposeOf: rows)
+        let sampleLabels = sample.map { labels.label(of: identifiers[$0]) }
+        var inliers: ((Int, Int) -> Int?)? = nil
+        if settings.inlierWeight > 0, let verifier {
+            let lists = settings.neighbourLists(labels: sampleLabels, similarities: similarities)
+            var pairs: [(first: Int, second: Int)] = []
+            for query in sample.indices {
+                for row in lists.own[query] + lists.landmarkHidden[query].compactMap({ $0 }) { pairs.append((query, row)) }
+            }
+            let features = FeatureCache(index: self.index, verifier: verifier, rows: sample)
+            let counts = verifier.inlierCounts(pairs, firstFeatures: { features.features($0) }, secondFeatures: { features.features($0) },
+                                               progress: progress)
+            var table: [SIMD2<Int>: Int] = [:]
+            for (pair, count) in zip(pairs, counts) { table[SIMD2(pair.first, pair.second)] = count }
+            inliers = { table[SIMD2($0, $1)] }
+        }
+        let outcome = settings.predict(labels: sampleLabels, similarities: similarities, inliers: inliers)
+        let fitted = FittedCalibration(key: key, neighbours: outcome.neighbours, calibration: outcome.calibration, images: sample.count)
+        // Not writable: fitted again next time.
+        try? writeAtomically(fitted, to: url)
+        return (with(fitted), fitted)
+    }
+
+    private func with(_ fitted: FittedCalibration) -> IndexRecognition {
+        var copy = self
+        copy.recognition.neighbours = fitted.neighbours
+        copy.recognition.minimumConfidence = 0
+        copy.calibration = fitted.calibration
+        return copy
+    }
+}
+
+/// Local features of sampled train images: the index's stored ones, else extracted from the photograph
+/// once (slot per sample row, filled by whichever worker first needs it).
+final class FeatureCache: @unchecked Sendable {
+    private let index: RetrievalIndex
+    private let verifier: SpatialVerifier
+    private let rows: [Int]
+    private var cache: [Int: LocalFeatures?] = [:]
+    private let lock = NSLock()
+
+    init(index: RetrievalIndex, verifier: SpatialVerifier, rows: [Int]) {
+        self.index = index
+        self.verifier = verifier
+        self.rows = rows
+    }
+
+    func features(_ position: Int) -> LocalFeatures? {
+        lock.lock()
+        if let cached = cache[position] { lock.unlock(); return cached }
+        lock.unlock()
+        let row = rows[position]
+        let features = index.localFeatures(ofImage: row)
+            ?? (try? verifier.features(of: index.imageURL(index.store.identifiers[row])).get().features)
+        lock.lock()
+        cache[position] = features
+        lock.unlock()
+        return features
     }
 }
 

@@ -65,8 +65,12 @@ struct RecognizeCommand: ParsableCommand {
         abstract: "Name the landmark in each photograph by kNN voting against a labelled train index.",
         discussion: """
         Each query's K nearest labelled train images vote: label l scores Σ (similarity + λ·min(inliers, τ)/τ) \
-        over its neighbours; the answer is the best label, with that score as confidence, or "no landmark" \
-        below --min-confidence. Inliers come from RootSIFT + RANSAC verification of the K neighbours against the index's stored local features \
+        over its neighbours; the answer is the best label. By default the confidence is calibrated: the \
+        probability that the answer is right, learnt from the train index itself (every train image \
+        predicted with itself, and with its whole landmark, left out; K and the "no landmark" threshold \
+        chosen by cross-validation over landmarks; cached in the index directory), and a photo whose answer \
+        is probably wrong gets "no landmark". With --no-calibration the confidence is the raw score and \
+        "no landmark" is answered below --min-confidence. Inliers come from RootSIFT + RANSAC verification of the K neighbours against the index's stored local features \
         (index with --local) or else the train photographs in the indexed folder (pipeline `global,spatial`, the default); \
         `--pipeline global` votes on similarities alone.
         """)
@@ -88,6 +92,9 @@ struct RecognizeCommand: ParsableCommand {
 
     @Flag(help: "One JSON object per query and line: {\"query\", \"landmark\", \"confidence\", \"neighbours\"}.")
     var json = false
+
+    @Flag(help: "Raw vote scores as confidence, --neighbours as K, --min-confidence as the \"no landmark\" bar.")
+    var noCalibration = false
 
     func validate() throws {
         guard !queries.isEmpty else { throw ValidationError("give at least one query image") }
@@ -122,10 +129,23 @@ struct RecognizeCommand: ParsableCommand {
             throw fail(error)
         }
         try checkPipelineDescriptor(description, matches: index)
-        let recognizer = IndexRecognition(index: index, labels: trainLabels, recognition: recognition)
+        var recognizer = IndexRecognition(index: index, labels: trainLabels, recognition: recognition)
         guard recognizer.labelledImageCount > 0 else {
             throw fail(PipelineError(code: .invalidDataset, file: labels ?? index.manifest.imageRoot,
                                      reason: "no image of the index \(trainIndex) has a label here; pass --labels"))
+        }
+        if !noCalibration {
+            let landmarkCounts = Dictionary(grouping: index.store.identifiers.compactMap { trainLabels.label(of: $0) }, by: { $0 })
+            if landmarkCounts.count >= 2, landmarkCounts.values.contains(where: { $0.count >= 2 }) {
+                let progress = ProgressBar(label: "calibrating", enabled: !json)
+                let (calibrated, fitted) = recognizer.calibrated(settings: recognitionOptions.calibration(recognition),
+                                                                 progress: progress.handler)
+                recognizer = calibrated
+                Console.error(String(format: "calibrated on %d train images: K %d, \"no landmark\" below %.2f",
+                                     fitted.images, fitted.neighbours, fitted.calibration.threshold))
+            } else {
+                Console.error("warning: too few labelled landmarks to calibrate (need 2, one with 2 images); raw scores are used")
+            }
         }
         let answers = recognizer.recognize(queries.map { URL(fileURLWithPath: $0) })
         // The index decides the descriptor; the pipeline only whether neighbours are verified.
