@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
             "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkGeometry", "LandmarkLocalFeatures",
-            "LandmarkTraining",
+            "LandmarkTraining", "LandmarkReranking",
         ]),
 
         // Front end.

@@ -2,6 +2,7 @@ import Foundation
 import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
 import LandmarkPipeline
+import LandmarkReranking
 
 /// Time per query of every retrieval stage (METHODS.md §3) on an index of realistic size, excluding
 /// description: the issue's bound is one second per query on a 10k-image index.
@@ -18,8 +19,9 @@ public struct PipelineStageBenchmarkResult: Sendable, CustomStringConvertible {
     /// Local features per image of the spatial stage, and where they came from.
     public let featuresPerImage: Int
     public let featureSource: String
-    /// Database-side augmentation runs once per index, not per query.
+    /// Database-side augmentation and the diffusion graph are built once per index, not per query.
     public let augmentationSeconds: Double
+    public let diffusionGraphSeconds: Double
     public let entries: [Entry]
 
     public var description: String {
@@ -30,14 +32,15 @@ public struct PipelineStageBenchmarkResult: Sendable, CustomStringConvertible {
                 + String(format: "%9.2f ms/query", 1000 * entry.secondsPerQuery))
         }
         lines.append(String(format: "  database-side augmentation of the whole index (once): %.2f s", augmentationSeconds))
+        lines.append(String(format: "  diffusion graph (mutual 50-NN) of the whole index (once): %.2f s", diffusionGraphSeconds))
         lines.append("  spatial: \(featuresPerImage) features per image on average, from \(featureSource)")
         return lines.joined(separator: "\n")
     }
 }
 
 public enum PipelineStageBenchmark {
-    /// Runs search, αQE, DQE, discriminative re-ranking and spatial verification (top 100) for `queries`
-    /// queries on a clustered synthetic index; spatial verification matches the local features of
+    /// Runs search, αQE, DQE (after spatial verification, which gives it its positives), discriminative
+    /// re-ranking, spatial verification (top 100) and diffusion (full and truncated) for `queries` queries on a clustered synthetic index; spatial verification matches the local features of
     /// `images` (real photographs when given) cycled over the index.
     public static func run(databaseCount: Int = 10_000, dimension: Int = 1280, queries queryCount: Int = 20,
                            images: [URL], log: (String) -> Void) throws(PipelineError) -> PipelineStageBenchmarkResult {
@@ -63,19 +66,27 @@ public enum PipelineStageBenchmark {
             throw PipelineError(code: .invalidRequest, file: "", reason: "no photograph gave local features")
         }
         let averageFeatures = features.reduce(0) { $0 + $1.count } / features.count
-        let resources = RetrievalResources(
+        var resources = RetrievalResources(
             databaseFeatures: { features[$0 % features.count] }, queryFeatures: { features[($0 + 1) % features.count] },
             verifier: verifier, databaseLabels: labels, queryLabels: queryRows.map { labels[$0] })
+        log("building the diffusion graph…")
+        let graphStart = Date()
+        let graph = DiffusionGraph(database: database, neighbours: 50)
+        let diffusionGraphSeconds = Date().timeIntervalSince(graphStart)
+        resources.diffusionGraph = { _, _, _ in graph }
 
         var entries: [PipelineStageBenchmarkResult.Entry] = []
-        let stages: [PipelineDescription.Stage?] = [
-            nil, .queryExpansion(neighbours: 2, alpha: 3), .queryExpansion(neighbours: 10, alpha: 3),
-            .discriminativeQueryExpansion(depth: 100), .discriminativeReranking(depth: 100),
-            .spatialVerification(depth: 100, minimumInliers: PipelineDescription.defaultMinimumInliers),
+        let spatial = PipelineDescription.Stage.spatialVerification(depth: 100, minimumInliers: PipelineDescription.defaultMinimumInliers)
+        // The last stage of each list is timed.
+        let stages: [[PipelineDescription.Stage]] = [
+            [], [.queryExpansion(neighbours: 2, alpha: 3)], [.queryExpansion(neighbours: 10, alpha: 3)],
+            [spatial, .discriminativeQueryExpansion(depth: 100)], [.discriminativeReranking(depth: 100)], [spatial],
+            [.diffusion(neighbours: 50, queryNeighbours: 10, alpha: 0.99, truncation: nil)],
+            [.diffusion(neighbours: 50, queryNeighbours: 10, alpha: 0.99, truncation: 1000)],
         ]
         for stage in stages {
-            log("timing \(stage?.description ?? "search")…")
-            let output = try RetrievalPipeline(stages: stage.map { [$0] } ?? [])
+            log("timing \(stage.last?.description ?? "search")…")
+            let output = try RetrievalPipeline(stages: stage)
                 .run(database: database, queries: queries, excluded: queryRows, resources: resources)
             if let timing = output.timings.last {
                 entries.append(.init(stage: timing.stage, secondsPerQuery: timing.seconds / Double(queryCount)))
@@ -90,6 +101,6 @@ public enum PipelineStageBenchmark {
             databaseCount: databaseCount, dimension: dimension, queries: queryCount,
             featuresPerImage: averageFeatures,
             featureSource: "\(features.count) photographs cycled over the index",
-            augmentationSeconds: Date().timeIntervalSince(start), entries: entries)
+            augmentationSeconds: Date().timeIntervalSince(start), diffusionGraphSeconds: diffusionGraphSeconds, entries: entries)
     }
 }

@@ -250,7 +250,7 @@ struct BenchCommand: ParsableCommand {
     struct Pipeline: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "pipeline",
-            abstract: "Time per query of every retrieval stage (search, αQE, DQE, discriminative and spatial re-ranking) on a 10k-image index.",
+            abstract: "Time per query of every retrieval stage (search, αQE, DQE, discriminative and spatial re-ranking, diffusion) on a 10k-image index (--count 100000 for 100k).",
             discussion: """
             The index is synthetic (clustered unit vectors of the default descriptor's 1280 dimensions, labels \
             per cluster); spatial verification of the top 100 matches real RootSIFT features of the photographs \
