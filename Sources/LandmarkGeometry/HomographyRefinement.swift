@@ -1,3 +1,4 @@
+import LandmarkLinearAlgebra
 extension MinimalSolvers {
     /// Levenberg–Marquardt refinement of a homography on the summed squared forward transfer error
     /// over `correspondences` (its inliers), the error RANSAC scores with. The DLT minimises an
@@ -62,7 +63,7 @@ extension MinimalSolvers {
             for _ in 0 ..< 6 {
                 var damped = normal
                 for r in 0 ..< 8 { damped[r * 8 + r] *= 1 + lambda }
-                guard let step = solveLinearSystem(damped, gradient.map { -$0 }, n: 8) else { lambda *= 10; continue }
+                guard let step = LinearSystem.solve(damped, gradient.map { -$0 }, n: 8) else { lambda *= 10; continue }
                 var candidate = h
                 for r in 0 ..< 8 { candidate[r] += step[r] }
                 let candidateCost = cost(candidate)
@@ -87,35 +88,5 @@ extension MinimalSolvers {
         var c = [Double](repeating: 0, count: 9)
         for r in 0 ..< 3 { for k in 0 ..< 3 { for j in 0 ..< 3 { c[r * 3 + j] += a[r * 3 + k] * b[k * 3 + j] } } }
         return c
-    }
-
-    /// Gaussian elimination with partial pivoting on an n×n row-major system; nil when singular.
-    static func solveLinearSystem(_ matrix: [Double], _ rhs: [Double], n: Int) -> [Double]? {
-        var a = matrix, b = rhs
-        var largest = 0.0
-        for value in a { largest = max(largest, abs(value)) }
-        guard largest > 0, largest.isFinite else { return nil }
-        for column in 0 ..< n {
-            var pivot = column
-            for row in column + 1 ..< n where abs(a[row * n + column]) > abs(a[pivot * n + column]) { pivot = row }
-            guard abs(a[pivot * n + column]) > 1e-14 * largest else { return nil }
-            if pivot != column {
-                for k in 0 ..< n { a.swapAt(pivot * n + k, column * n + k) }
-                b.swapAt(pivot, column)
-            }
-            for row in column + 1 ..< n {
-                let factor = a[row * n + column] / a[column * n + column]
-                if factor == 0 { continue }
-                for k in column ..< n { a[row * n + k] -= factor * a[column * n + k] }
-                b[row] -= factor * b[column]
-            }
-        }
-        var x = [Double](repeating: 0, count: n)
-        for row in stride(from: n - 1, through: 0, by: -1) {
-            var value = b[row]
-            for k in row + 1 ..< n { value -= a[row * n + k] * x[k] }
-            x[row] = value / a[row * n + row]
-        }
-        return x.allSatisfy(\.isFinite) ? x : nil
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkLinearAlgebra
 
 /// What the K voting neighbours say about how sure a prediction is, beyond its raw score s_ŷ: the
 /// inputs of `RecognitionCalibration`.
@@ -120,7 +121,7 @@ public struct RecognitionCalibration: Sendable, Equatable, Codable {
                 hessian[i * dimension + i] += regularisation
             }
             hessian[(dimension - 1) * dimension + dimension - 1] += 1e-12
-            guard let step = solve(hessian, gradient, dimension: dimension) else { break }
+            guard let step = LinearSystem.solve(hessian, gradient, n: dimension) else { break }
             var largest = 0.0
             for index in 0 ..< dimension {
                 parameters[index] -= step[index]
@@ -130,32 +131,5 @@ public struct RecognitionCalibration: Sendable, Equatable, Codable {
         }
         return RecognitionCalibration(weights: Array(parameters.prefix(dimension - 1)), bias: parameters[dimension - 1],
                                       threshold: threshold)
-    }
-
-    /// Solves the small symmetric positive definite system by Gaussian elimination with partial pivoting.
-    static func solve(_ matrix: [Double], _ vector: [Double], dimension n: Int) -> [Double]? {
-        var a = matrix, b = vector
-        for column in 0 ..< n {
-            var pivot = column
-            for row in column + 1 ..< n where abs(a[row * n + column]) > abs(a[pivot * n + column]) { pivot = row }
-            guard abs(a[pivot * n + column]) > 1e-300 else { return nil }
-            if pivot != column {
-                for k in 0 ..< n { a.swapAt(column * n + k, pivot * n + k) }
-                b.swapAt(column, pivot)
-            }
-            for row in column + 1 ..< n {
-                let factor = a[row * n + column] / a[column * n + column]
-                if factor == 0 { continue }
-                for k in column ..< n { a[row * n + k] -= factor * a[column * n + k] }
-                b[row] -= factor * b[column]
-            }
-        }
-        var x = [Double](repeating: 0, count: n)
-        for row in stride(from: n - 1, through: 0, by: -1) {
-            var sum = b[row]
-            for k in row + 1 ..< n { sum -= a[row * n + k] * x[k] }
-            x[row] = sum / a[row * n + row]
-        }
-        return x
     }
 }

@@ -20,4 +20,37 @@ import Testing
         #expect(report.meanAveragePrecision > 0.6)
         #expect(report.meanAveragePrecision <= 1)
     }
+
+    /// The `best` preset stage by stage on the real photographs, with the figures measured when the preset
+    /// was chosen (scripts/choose_pipeline.py). Each figure moves when its stage breaks: the plain search
+    /// (decoding, the network, pooling), DBA and αQE (their weights), the spatial stage (matching, RANSAC,
+    /// the plausibility checks, the threshold) and DQE (its positives and negatives, the SVM).
+    @Test(.enabled(if: developmentSet != nil && CNNExtractionTests.weightsPresent,
+                   "needs ../shared/devset and the Lite2 weights (scripts/setup.sh)"))
+    func bestPresetReachesItsMeasuredFiguresStageByStage() throws {
+        let directory = try #require(developmentSet)
+        let benchmark = try FolderBenchmark.load(directory)
+        let extractor = try CNNGlobalDescriptor(CNNDescriptorConfiguration())
+        let evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        let pipeline = try PipelineDescription.parse("best")
+        let prepared = evaluation.prepare(benchmark, localFeatures: pipeline.needsLocalFeatures)
+        #expect(prepared.skipped.isEmpty)
+        let reports = try evaluation.ablation(prepared, pipeline: pipeline)
+        let figures = reports.map(\.retrieval.meanAveragePrecision)
+        let expected = BestPresetFigures.devset
+        #expect(reports.map { $0.timings.last?.stage ?? "" } == ["search"] + pipeline.stages.map(\.description))
+        #expect(figures.count == expected.count)
+        for (stage, (figure, measured)) in zip(reports.map(\.pipeline), zip(figures, expected)) {
+            #expect(abs(figure - measured) < 0.002, "\(stage): mAP \(figure), measured \(measured)")
+        }
+        // What the preset is for: at least 3 points over the plain descriptor, no stage costing more than 0.3.
+        #expect(figures.last! >= figures[0] + 0.03)
+        for (before, after) in zip(figures, figures.dropFirst()) { #expect(after >= before - 0.003) }
+    }
+}
+
+/// mAP after each stage of `best` on ../shared/devset, as `landmark evaluate --dataset ../shared/devset
+/// --pipeline best --ablation` printed it when the preset was chosen.
+enum BestPresetFigures {
+    static let devset: [Double] = [0.8592, 0.8894, 0.9004, 0.9026, 0.9037]
 }
