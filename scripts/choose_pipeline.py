@@ -45,6 +45,12 @@ CANDIDATES = [
     "dba3,aqe3,spatial30t80,dqe100",
     "diffusion5q1a0.5",
     "dba3,aqe3,diffusion5q1a0.5",
+    # Added after the first run, when dba3 failed the trainset guard by 0.001: lighter augmentation.
+    "dba1",
+    "dba1,aqe3",
+    "dba1,aqe3,spatial30,dqe100",
+    "dba1,aqe2,spatial30,dqe100",
+    "dba3a5,aqe3,spatial30,dqe100",
 ]
 
 

@@ -25,7 +25,7 @@ struct EvaluateCommand: ParsableCommand {
         spatial stage before it verified; dre<K> discriminative \
         re-ranking with a labelled train set (--train-index); diffusion<k>[q<kq>][a<α>][t<N>] diffusion on the \
         mutual k-NN graph of the images, seeded by the query's kq nearest, truncated to its top N. Presets: global (the descriptor alone), best \
-        (dba3,aqe3,spatial30,dqe100: the most accurate pipeline needing nothing but the evaluated folder). \
+        (dba1,aqe3,spatial30,dqe100: the most accurate pipeline needing nothing but the evaluated folder, chosen by scripts/choose_pipeline.py). \
         Every report names its pipeline.
 
         RECOGNITION (--task recognition): on a folder benchmark, leave-one-out (every labelled image against \
