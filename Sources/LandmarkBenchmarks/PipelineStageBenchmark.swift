@@ -28,7 +28,7 @@ public struct PipelineStageBenchmarkResult: Sendable, CustomStringConvertible {
         var lines = [String(format: "pipeline stages on a %d × %d index, %d queries (time per query, description excluded):",
                             databaseCount, dimension, queries)]
         for entry in entries {
-            lines.append("  " + entry.stage.padding(toLength: 11, withPad: " ", startingAt: 0)
+            lines.append("  " + entry.stage.padding(toLength: max(11, entries.map(\.stage.count).max() ?? 0), withPad: " ", startingAt: 0)
                 + String(format: "%9.2f ms/query", 1000 * entry.secondsPerQuery))
         }
         lines.append(String(format: "  database-side augmentation of the whole index (once): %.2f s", augmentationSeconds))
