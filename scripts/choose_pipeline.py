@@ -51,6 +51,10 @@ CANDIDATES = [
     "dba1,aqe3,spatial30,dqe100",
     "dba1,aqe2,spatial30,dqe100",
     "dba3a5,aqe3,spatial30,dqe100",
+    # Score fusion of ASMK and global similarities.
+    "fusion100",
+    "fusion100w0.3",
+    "dba1,aqe3,fusion100w0.3,spatial30,dqe100",
 ]
 
 

@@ -34,6 +34,39 @@ public struct ASMKRetrieval: Sendable {
 
     static func format(_ value: Float) -> String { String(format: "%g", value) }
 
+    /// A vocabulary trained on an even sample of every image's descriptors, and the ASMK index of
+    /// `features` (one image per element; nil or empty for an image without features).
+    public func buildIndex(_ features: [LocalFeatures?], file: String) throws(PipelineError) -> ASMKIndex {
+        let available = features.compactMap { $0 }.filter { $0.count > 0 }
+        let total = available.reduce(0) { $0 + $1.count }
+        guard total > vocabularySize, let first = available.first else {
+            throw PipelineError(code: .invalidDataset, file: file,
+                                reason: "only \(total) local features in the dataset; a \(vocabularySize)-word vocabulary needs more")
+        }
+        let stride = max(1, total / vocabularySamples)
+        var sample: [Float] = []
+        var running = 0
+        for item in available {
+            for row in 0..<item.count {
+                if running % stride == 0 { sample.append(contentsOf: item.descriptors.row(row)) }
+                running += 1
+            }
+        }
+        let dimension = first.descriptors.columns
+        let vocabulary: VisualVocabulary
+        do {
+            vocabulary = try VisualVocabulary.train(
+                Matrix(rows: sample.count / dimension, columns: dimension, storage: sample),
+                size: vocabularySize, iterations: vocabularyIterations, seed: 0)
+        } catch {
+            throw PipelineError(code: .invalidDataset, file: file, reason: error.description)
+        }
+        var index = ASMKIndex(vocabulary: vocabulary, configuration: configuration)
+        let empty = Matrix(rows: 0, columns: dimension)
+        for item in features { _ = index.add(imageDescriptors: item?.descriptors ?? empty) }
+        return index
+    }
+
     /// Evaluates a folder benchmark: every image with a landmark queries all the others by ASMK score.
     public func evaluate(_ benchmark: FolderBenchmark, progress: (@Sendable (PipelineProgress) -> Void)? = nil)
         throws(PipelineError) -> (report: RetrievalReport, rankings: [QueryRanking]) {
@@ -52,34 +85,7 @@ public struct ASMKRetrieval: Sendable {
             }
         }
 
-        // Vocabulary on an even sample of every image's descriptors.
-        let available = extracted.compactMap { $0 }.filter { $0.count > 0 }
-        let total = available.reduce(0) { $0 + $1.count }
-        guard total > vocabularySize else {
-            throw PipelineError(code: .invalidDataset, file: benchmark.directory.path,
-                                reason: "only \(total) local features in the dataset; a \(vocabularySize)-word vocabulary needs more")
-        }
-        let stride = max(1, total / vocabularySamples)
-        var sample: [Float] = []
-        var running = 0
-        for item in available {
-            for row in 0..<item.count {
-                if running % stride == 0 { sample.append(contentsOf: item.descriptors.row(row)) }
-                running += 1
-            }
-        }
-        let dimension = available[0].descriptors.columns
-        let vocabulary: VisualVocabulary
-        do {
-            vocabulary = try VisualVocabulary.train(
-                Matrix(rows: sample.count / dimension, columns: dimension, storage: sample),
-                size: vocabularySize, iterations: vocabularyIterations, seed: 0)
-        } catch {
-            throw PipelineError(code: .invalidDataset, file: benchmark.directory.path, reason: error.description)
-        }
-        var index = ASMKIndex(vocabulary: vocabulary, configuration: configuration)
-        let empty = Matrix(rows: 0, columns: dimension)
-        for item in extracted { _ = index.add(imageDescriptors: item?.descriptors ?? empty) }
+        let index = try buildIndex(extracted, file: benchmark.directory.path)
         let describeSeconds = Date().timeIntervalSince(describeStart)
 
         let searchStart = Date()

@@ -310,15 +310,18 @@ import Testing
         let index = temporary.path("index")
         try Self.index(executable, dataset, into: index, extra: ["--local", "rootsift-asmk", "--vocabulary-size", "16"])
         let query = dataset.appendingPathComponent(try #require(entries.first).relativePath).path
-        let result = try runLandmark(executable, ["search", index.path, query, "--pipeline", "aqe2,spatial100t5",
-                                                  "--top", "3", "--json"])
-        #expect(result.status == 0, "\(result.error)")
-        let line = try #require(try Self.jsonLines(result.output).first)
-        let results = try #require(line["results"] as? [[String: Any]])
-        #expect(results.count == 3)
-        // The query is in the index: it matches itself with every feature, so it stays first.
-        let top = results.first?["image"] as? String
-        #expect(top.map { query.hasSuffix($0) } == true, "\(String(describing: top))")
+        // Spatial verification, and score fusion with the index's ASMK (fully weighted: ASMK alone orders).
+        for pipeline in ["aqe2,spatial100t5", "fusion10w1"] {
+            let result = try runLandmark(executable, ["search", index.path, query, "--pipeline", pipeline,
+                                                      "--top", "3", "--json"])
+            #expect(result.status == 0, "\(pipeline): \(result.error)")
+            let line = try #require(try Self.jsonLines(result.output).first)
+            let results = try #require(line["results"] as? [[String: Any]])
+            #expect(results.count == 3)
+            // The query is in the index: it matches itself with every feature, so it stays first.
+            let top = results.first?["image"] as? String
+            #expect(top.map { query.hasSuffix($0) } == true, "\(pipeline): \(String(describing: top))")
+        }
     }
 
     @Test func recognizePredictsTheLandmarkOfAnUnseenView() throws {

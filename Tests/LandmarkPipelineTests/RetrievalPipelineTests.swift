@@ -36,6 +36,17 @@ import Testing
         }
     }
 
+    @Test func parsesScoreFusion() throws {
+        let fusion = try PipelineDescription.parse("dba1,fusion50w0.3")
+        #expect(fusion.stages.last == .scoreFusion(depth: 50, weight: 0.3))
+        #expect(fusion.description == "dba1,fusion50w0.3")
+        #expect(try PipelineDescription.parse("fusion").stages == [.scoreFusion(depth: 100, weight: 0.5)])
+        #expect(fusion.needsLocalFeatures)
+        for malformed in ["fusion1", "fusion10w2", "fusion10t3", "asmk,fusion10"] {
+            #expect(throws: PipelineError.self, "\(malformed)") { try PipelineDescription.parse(malformed) }
+        }
+    }
+
     @Test func defaultsAverageExpansionAndSizes() throws {
         let description = try PipelineDescription.parse("mac-resnet101@1024,qe5,aqe10a0.5,dba,spatial")
         #expect(description.stages == [

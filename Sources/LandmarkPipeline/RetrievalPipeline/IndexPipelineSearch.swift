@@ -55,6 +55,12 @@ extension RetrievalIndex {
             let queryFeatures = extracted.map { try? $0.get() }
             resources.queryFeatures = { queryFeatures[$0] }
             resources.databaseFeatures = { index.localFeatures(ofImage: $0) }
+            if let asmk {
+                resources.asmkScores = { query in
+                    guard let features = queryFeatures[query] else { return [] }
+                    return asmk.scores(for: asmk.represent(features.descriptors, multipleAssignment: asmk.configuration.queryMultipleAssignment))
+                }
+            }
         }
         if pipeline.needsTrainSet {
             guard let trainSet else {

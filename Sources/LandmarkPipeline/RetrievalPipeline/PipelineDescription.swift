@@ -18,7 +18,9 @@ import LandmarkDescriptors
 /// - `dre<K>` discriminative re-ranking with a labelled train set, sort- and insert-step over the top K [100];
 /// - `diffusion<k>[q<kq>][a<α>][t<N>]` diffusion on the index's mutual k-NN graph [k 50], seeded by the
 ///   query's kq nearest images [10], with α [0.99], truncated to the query's top N [no truncation]; the
-///   defaults are the paper's for large indexes.
+///   defaults are the paper's for large indexes;
+/// - `fusion<R>[w<w>]` the top R [100] re-ranked by (1 − w)·global + w·ASMK similarity, each min–max
+///   normalised over those R [w 0.5] (needs local features, like spatial).
 ///
 /// Presets: `global` (the descriptor alone) and `best` (the most accurate pipeline that needs nothing
 /// beyond the evaluated folder); neither names a descriptor, so they run on the command's descriptor
@@ -44,6 +46,7 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
         case discriminativeQueryExpansion(depth: Int)
         case discriminativeReranking(depth: Int)
         case diffusion(neighbours: Int, queryNeighbours: Int, alpha: Float, truncation: Int?)
+        case scoreFusion(depth: Int, weight: Float)
 
         /// The canonical token.
         public var description: String {
@@ -57,6 +60,8 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
                 return "spatial\(depth)" + (minimum == PipelineDescription.defaultMinimumInliers ? "" : "t\(minimum)")
             case .discriminativeQueryExpansion(let depth): return "dqe\(depth)"
             case .discriminativeReranking(let depth): return "dre\(depth)"
+            case .scoreFusion(let depth, let weight):
+                return "fusion\(depth)" + (weight == 0.5 ? "" : "w\(PipelineDescription.format(weight))")
             case .diffusion(let k, let queryNeighbours, let alpha, let truncation):
                 return "diffusion\(k)" + (queryNeighbours == 10 ? "" : "q\(queryNeighbours)")
                     + (alpha == 0.99 ? "" : "a\(PipelineDescription.format(alpha))") + (truncation.map { "t\($0)" } ?? "")
@@ -72,6 +77,7 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
             case .discriminativeQueryExpansion: return "discriminative query expansion"
             case .discriminativeReranking: return "discriminative re-ranking"
             case .diffusion: return "diffusion"
+            case .scoreFusion: return "ASMK + global score fusion"
             }
         }
     }
@@ -101,7 +107,12 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
 
     /// Does any stage need local features?
     public var needsLocalFeatures: Bool {
-        retrieval == .asmk || stages.contains { if case .spatialVerification = $0 { return true } else { return false } }
+        retrieval == .asmk || stages.contains {
+            switch $0 {
+            case .spatialVerification, .scoreFusion: return true
+            default: return false
+            }
+        }
     }
 
     /// Does any stage need a labelled train set?
@@ -193,7 +204,7 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
     private static func stage(_ token: String, in text: String) throws(PipelineError) -> Stage {
         // Longest names first: "aqe" before "qe", "dqe" before "qe".
         if token.hasPrefix("diffusion") { return try diffusionStage(token, in: text) }
-        for name in ["dba", "aqe", "qe", "spatial", "dqe", "dre"].sorted(by: { $0.count > $1.count })
+        for name in ["dba", "aqe", "qe", "spatial", "dqe", "dre", "fusion"].sorted(by: { $0.count > $1.count })
         where token.hasPrefix(name) {
             let rest = String(token.dropFirst(name.count))
             let (first, secondKey, second) = try numbers(rest, token: token, in: text)
@@ -214,6 +225,11 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
                 let depth = Int(first ?? 100), minimum = Int(second ?? Double(defaultMinimumInliers))
                 guard depth >= 1, minimum >= 1 else { throw invalid(text, "'\(token)': R and T must be ≥ 1") }
                 return .spatialVerification(depth: depth, minimumInliers: minimum)
+            case "fusion":
+                guard secondKey == nil || secondKey == "w" else { throw invalid(text, "'\(token)': expected fusion<R>[w<w>]") }
+                let depth = Int(first ?? 100), weight = Float(second ?? 0.5)
+                guard depth >= 2, (0 ... 1).contains(weight) else { throw invalid(text, "'\(token)': R must be ≥ 2 and 0 ≤ w ≤ 1") }
+                return .scoreFusion(depth: depth, weight: weight)
             case "dqe", "dre":
                 guard secondKey == nil else { throw invalid(text, "'\(token)': expected \(name)<R>") }
                 let depth = Int(first ?? 100)
@@ -222,7 +238,7 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
             default: break
             }
         }
-        throw invalid(text, "unknown stage '\(token)' (stages: dba, qe, aqe, spatial, dqe, dre, diffusion; presets: \(presets.keys.sorted().joined(separator: ", ")))")
+        throw invalid(text, "unknown stage '\(token)' (stages: dba, qe, aqe, spatial, dqe, dre, diffusion, fusion; presets: \(presets.keys.sorted().joined(separator: ", ")))")
     }
 
     /// `diffusion<k>[q<kq>][a<α>][t<N>]`, the keys in any order, each at most once.

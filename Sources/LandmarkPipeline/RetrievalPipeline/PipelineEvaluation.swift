@@ -157,6 +157,15 @@ public struct PipelineEvaluation: Sendable {
             let features = prepared.localFeatures
             resources.databaseFeatures = { features[$0] }
             resources.queryFeatures = { features[queryRows[$0]] }
+            if pipeline.stages.contains(where: { if case .scoreFusion = $0 { return true } else { return false } }) {
+                // ASMK over the benchmark's own features, its vocabulary trained on them.
+                let asmk = try ASMKRetrieval().buildIndex(features, file: benchmark.directory.path)
+                let queryScores = queryRows.map { row -> [Float] in
+                    guard let query = features[row] else { return [] }
+                    return asmk.scores(for: asmk.represent(query.descriptors, multipleAssignment: asmk.configuration.queryMultipleAssignment))
+                }
+                resources.asmkScores = { queryScores[$0] }
+            }
         }
         if pipeline.needsTrainSet {
             guard let trainSet else {

@@ -15,6 +15,8 @@ public struct RetrievalResources: Sendable {
     /// Predicted landmark of every database row and of every query, for discriminative re-ranking.
     public var databaseLabels: [String?]?
     public var queryLabels: [String?]?
+    /// ASMK similarity of a query (by position) to every database row, for score fusion (nil: not available).
+    public var asmkScores: (@Sendable (Int) -> [Float])?
     /// The mutual kNN graph for diffusion over the database as it stands after `stagesBefore`, from a cache
     /// (an index directory keeps it like the DBA descriptors); built on the spot when nil or when it returns nil.
     public var diffusionGraph: (@Sendable (_ neighbours: Int, _ stagesBefore: [PipelineDescription.Stage], _ database: Matrix) -> DiffusionGraph?)?
@@ -161,6 +163,20 @@ public struct RetrievalPipeline: Sendable {
                             current[query], depth: depth, queryLabel: label, candidates: candidates,
                             label: { databaseLabels[$0] },
                             similarity: { Self.dot(currentQueries, query, currentDatabase, $0) })
+                    }
+                }
+            case .scoreFusion(let depth, let weight):
+                guard let asmkScores = resources.asmkScores else {
+                    throw PipelineError(code: .invalidRequest, file: "",
+                                        reason: "\(stage): score fusion needs ASMK (index with --local rootsift-asmk, or evaluate a dataset)")
+                }
+                let currentQueries = queries, currentDatabase = database, current = rankings
+                rankings = try timed(stage.description) {
+                    current.indices.map { query in
+                        let local = asmkScores(query)
+                        return ScoreFusion.rerank(current[query], depth: depth, weight: weight,
+                                                  global: { Self.dot(currentQueries, query, currentDatabase, $0) },
+                                                  local: { $0 < local.count ? local[$0] : -.infinity })
                     }
                 }
             case .diffusion(let neighbours, let queryNeighbours, let alpha, let truncation):
