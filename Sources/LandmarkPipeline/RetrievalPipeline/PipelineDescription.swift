@@ -95,9 +95,9 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
 
     /// Named pipelines. `best` needs no train set, only the evaluated images (and their local features).
     /// It was chosen by `scripts/choose_pipeline.py`: leave-one-landmark-out cross-validation on
-    /// ../shared/devset (chosen in 16 of 18 folds; cross-validated mAP 90.52 against 85.92 for the plain
-    /// descriptor, +4.60 points, bootstrap interval [+1.76, +8.47]) among the candidates none of whose
-    /// stages lowers ../shared/trainset by more than 0.3 points. dba3 (the earlier preset's first stage)
+    /// ../shared/devset over 20 candidates (chosen in 15 of 18 folds; cross-validated mAP 89.14 against
+    /// 85.92 for the plain descriptor, +3.22 points, bootstrap interval [+1.21, +5.85]) among the
+    /// candidates none of whose stages lowers ../shared/trainset by more than 0.3 points. dba3 (the earlier preset's first stage)
     /// lowered trainset by 0.30 points; with one neighbour, DBA keeps most of its devset gain and none of
     /// that loss.
     public static let presets: [String: String] = [

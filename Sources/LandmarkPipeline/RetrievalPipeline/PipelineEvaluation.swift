@@ -160,11 +160,11 @@ public struct PipelineEvaluation: Sendable {
             if pipeline.stages.contains(where: { if case .scoreFusion = $0 { return true } else { return false } }) {
                 // ASMK over the benchmark's own features, its vocabulary trained on them.
                 let asmk = try ASMKRetrieval().buildIndex(features, file: benchmark.directory.path)
-                let queryScores = queryRows.map { row -> [Float] in
-                    guard let query = features[row] else { return [] }
-                    return asmk.scores(for: asmk.represent(query.descriptors, multipleAssignment: asmk.configuration.queryMultipleAssignment))
+                // Scored when the stage asks, so that its timing includes the ASMK query.
+                resources.asmkScores = { query in
+                    guard let features = features[queryRows[query]] else { return [] }
+                    return asmk.scores(for: asmk.represent(features.descriptors, multipleAssignment: asmk.configuration.queryMultipleAssignment))
                 }
-                resources.asmkScores = { queryScores[$0] }
             }
         }
         if pipeline.needsTrainSet {

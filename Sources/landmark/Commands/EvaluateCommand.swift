@@ -24,7 +24,8 @@ struct EvaluateCommand: ParsableCommand {
         verification of the top R (T inliers); dqe<R> discriminative query expansion learnt from the results a \
         spatial stage before it verified; dre<K> discriminative \
         re-ranking with a labelled train set (--train-index); diffusion<k>[q<kq>][a<α>][t<N>] diffusion on the \
-        mutual k-NN graph of the images, seeded by the query's kq nearest, truncated to its top N. Presets: global (the descriptor alone), best \
+        mutual k-NN graph of the images, seeded by the query's kq nearest, truncated to its top N; fusion<R>[w<w>] \
+        the top R by a weighted sum of normalised global and ASMK similarities. Presets: global (the descriptor alone), best \
         (dba1,aqe3,spatial30,dqe100: the most accurate pipeline needing nothing but the evaluated folder, chosen by scripts/choose_pipeline.py). \
         Every report names its pipeline.
 
