@@ -55,6 +55,9 @@ public struct DiffusionGraph: Sendable, Equatable {
         self.init(nodes: nodes, neighbours: neighbours, exponent: exponent, rowStarts: rowStarts, columns: columns, weights: weights)
     }
 
+    /// D^(-1/2): every query's solve uses it, so it is computed once with the graph (0 for an isolated node).
+    let inverseRootDegree: [Double]
+
     init(nodes: Int, neighbours: Int, exponent: Float, rowStarts: [Int], columns: [Int32], weights: [Float]) {
         self.nodes = nodes
         self.neighbours = neighbours
@@ -62,6 +65,11 @@ public struct DiffusionGraph: Sendable, Equatable {
         self.rowStarts = rowStarts
         self.columns = columns
         self.weights = weights
+        inverseRootDegree = (0 ..< nodes).map { row in
+            var degree = 0.0
+            for entry in rowStarts[row] ..< rowStarts[row + 1] { degree += Double(weights[entry]) }
+            return degree > 0 ? 1 / degree.squareRoot() : 0
+        }
     }
 
     static func affinity(_ similarity: Float, exponent: Float) -> Float {
@@ -98,11 +106,7 @@ public struct DiffusionGraph: Sendable, Equatable {
     /// neighbour) keep f = y.
     public func solve(_ y: [Double], alpha: Double, iterations: Int, tolerance: Double) -> [Double] {
         precondition(y.count == nodes, "y needs one entry per node")
-        let inverseRootDegree = (0 ..< nodes).map { row -> Double in
-            var degree = 0.0
-            for entry in entries(of: row) { degree += Double(weights[entry]) }
-            return degree > 0 ? 1 / degree.squareRoot() : 0
-        }
+        let inverseRootDegree = self.inverseRootDegree
         func apply(_ x: [Double]) -> [Double] {
             var out = [Double](repeating: 0, count: nodes)
             columns.withUnsafeBufferPointer { columns in
@@ -185,7 +189,8 @@ public struct Diffusion: Sendable, Equatable {
     ///   must not use, such as its own).
     public func scores(similarities: [Float], graph: DiffusionGraph, exponent: Float, excluded: Int? = nil) -> [Double] {
         precondition(similarities.count == graph.nodes, "one similarity per graph node")
-        let order = Self.descending(similarities, excluded: excluded)
+        // Only the seeds (and the truncated rows) are needed: a bounded selection, not a sort of the index.
+        let order = Self.descending(similarities, excluded: excluded, count: max(truncation ?? 0, queryNeighbours))
         let seeds = order.prefix(queryNeighbours)
         guard let truncation, truncation < graph.nodes else {
             var y = [Double](repeating: 0, count: graph.nodes)
@@ -214,10 +219,11 @@ public struct Diffusion: Sendable, Equatable {
         return reached + ranking.filter { !(scores[$0] > 0) }
     }
 
-    /// Rows by decreasing similarity (ties by row), the excluded row left out.
-    static func descending(_ similarities: [Float], excluded: Int?) -> [Int] {
-        similarities.indices.filter { $0 != excluded }
-            .sorted { similarities[$0] != similarities[$1] ? similarities[$0] > similarities[$1] : $0 < $1 }
+    /// The first `count` rows (all when nil) by decreasing similarity, ties by row, the excluded row left out.
+    static func descending(_ similarities: [Float], excluded: Int?, count: Int? = nil) -> [Int] {
+        let wanted = min(count ?? similarities.count, similarities.count)
+        let best = similarities.withUnsafeBufferPointer { topK($0, k: min(wanted + 1, similarities.count)) }
+        return Array(best.lazy.map(\.index).filter { $0 != excluded }.prefix(wanted))
     }
 }
 

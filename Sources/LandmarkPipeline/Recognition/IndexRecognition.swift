@@ -117,17 +117,9 @@ extension IndexRecognition {
         let sampleLabels = sample.map { labels.label(of: identifiers[$0]) }
         var inliers: ((Int, Int) -> Int?)? = nil
         if settings.inlierWeight > 0, let verifier {
-            let lists = settings.neighbourLists(labels: sampleLabels, similarities: similarities)
-            var pairs: [(first: Int, second: Int)] = []
-            for query in sample.indices {
-                for row in lists.own[query] + lists.landmarkHidden[query].compactMap({ $0 }) { pairs.append((query, row)) }
-            }
             let features = FeatureCache(index: self.index, verifier: verifier, rows: sample)
-            let counts = verifier.inlierCounts(pairs, firstFeatures: { features.features($0) }, secondFeatures: { features.features($0) },
-                                               progress: progress)
-            var table: [SIMD2<Int>: Int] = [:]
-            for (pair, count) in zip(pairs, counts) { table[SIMD2(pair.first, pair.second)] = count }
-            inliers = { table[SIMD2($0, $1)] }
+            inliers = verifier.calibrationInliers(settings, labels: sampleLabels, similarities: similarities,
+                                                  features: { features.features($0) }, progress: progress)
         }
         let outcome = settings.predict(labels: sampleLabels, similarities: similarities, inliers: inliers)
         let fitted = FittedCalibration(key: key, neighbours: outcome.neighbours, calibration: outcome.calibration, images: sample.count)

@@ -2,6 +2,7 @@ import LandmarkGeometry
 import Foundation
 import LandmarkEvaluation
 import LandmarkLinearAlgebra
+import LandmarkLocalFeatures
 import LandmarkRecognition
 
 /// Figures of one leave-one-out recognition run on a folder benchmark.
@@ -99,18 +100,9 @@ public struct RecognitionEvaluation: Sendable {
         var settings = settings
         var inliers: ((Int, Int) -> Int?)? = nil
         if settings.inlierWeight > 0, prepared.localFeatures.count == database.rows {
-            let lists = settings.neighbourLists(labels: labels, similarities: similarities)
-            var pairs: [(first: Int, second: Int)] = []
-            var seen = Set<SIMD2<Int>>()
-            for query in labels.indices {
-                for row in lists.own[query] + lists.landmarkHidden[query].compactMap({ $0 })
-                where seen.insert(SIMD2(query, row)).inserted { pairs.append((query, row)) }
-            }
             let features = prepared.localFeatures
-            let counts = verifier.inlierCounts(pairs, firstFeatures: { features[$0] }, secondFeatures: { features[$0] })
-            var table: [SIMD2<Int>: Int] = [:]
-            for (pair, count) in zip(pairs, counts) { table[SIMD2(pair.first, pair.second)] = count }
-            inliers = { table[SIMD2($0, $1)] }
+            inliers = verifier.calibrationInliers(settings, labels: labels, similarities: similarities,
+                                                  features: { features[$0] })
         } else {
             settings.inlierWeight = 0
         }
@@ -131,5 +123,25 @@ public struct RecognitionEvaluation: Sendable {
             scores: scores, predictions: byName, skipped: prepared.skipped, seconds: Date().timeIntervalSince(start),
             calibrated: true, gapWithoutDistractors: withoutDistractors.globalAveragePrecision, chosenNeighbours: chosen,
             chosenThresholds: thresholds)
+    }
+}
+
+extension SpatialVerifier {
+    /// Inliers of every (image, neighbour) pair a calibrated leave-one-out run votes with — each image's own
+    /// neighbours and its landmark-hidden ones — verified together over the cores, as a lookup.
+    func calibrationInliers(_ settings: CalibratedLeaveOneOut, labels: [String?], similarities: Matrix,
+                            features: @escaping @Sendable (Int) -> LocalFeatures?,
+                            progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> (Int, Int) -> Int? {
+        let lists = settings.neighbourLists(labels: labels, similarities: similarities)
+        var pairs: [(first: Int, second: Int)] = []
+        var seen = Set<SIMD2<Int>>()
+        for query in labels.indices {
+            for row in lists.own[query] + lists.landmarkHidden[query].compactMap({ $0 })
+            where seen.insert(SIMD2(query, row)).inserted { pairs.append((query, row)) }
+        }
+        let counts = inlierCounts(pairs, firstFeatures: features, secondFeatures: features, progress: progress)
+        var table: [SIMD2<Int>: Int] = [:]
+        for (pair, count) in zip(pairs, counts) { table[SIMD2(pair.first, pair.second)] = count }
+        return { table[SIMD2($0, $1)] }
     }
 }
