@@ -63,7 +63,7 @@ let package = Package(
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
             "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
-            "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining", "LandmarkGeometry",
+            "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining", "LandmarkGeometry", "LandmarkIndex",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -79,6 +79,25 @@ public struct DescriptorStore: Sendable {
         return DescriptorStore(file: file, header: header, identifiers: identifiers, metadata: metadata)
     }
 
+    /// The CRC-32 recorded in the header when the file was written. Files derived from the store (an
+    /// approximate index) record it, so that they are recognised as stale after the store changes.
+    public var storedChecksum: UInt32 {
+        UInt32(truncatingIfNeeded: StoreFileSections.uint64(file.bytes, at: StoreFileSections.checksumOffset))
+    }
+
+    /// Size of the file in bytes.
+    public var fileSize: Int { file.bytes.count }
+
+    /// Recomputes the CRC-32 over the whole file (reading every byte once) and compares it with the
+    /// stored one; for stores opened without verification, e.g. by `landmark check`.
+    /// - Throws: `.checksumMismatch` naming the file.
+    public func verifyChecksum() throws(DescriptorStoreError) {
+        let path = file.path
+        try StoreFileSections.verifyChecksum(file.bytes) { code, reason in
+            DescriptorStoreError(code: code, file: path, reason: reason)
+        }
+    }
+
     /// The raw payload bytes (count × dimension × element size), row-major.
     var payload: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: file.bytes[header.payloadOffset ..< header.fileSize])

@@ -25,7 +25,7 @@ public struct ExactSearch: Sendable {
     }
 
     /// One descriptor per row; for cosine similarity the rows must be L2-normalised.
-    public let database: Matrix
+    public let database: DatabaseRows
     /// Database rows per sgemm block. 8192 measured best (4096 and 16384 were 10–40 % slower).
     @_spi(Benchmarks) public var blockRows: Int = 8192
     /// Queries per sgemm; bounds the scratch buffer at `queryBatch × blockRows` floats (32 MB).
@@ -35,36 +35,44 @@ public struct ExactSearch: Sendable {
 
     /// Search over `database`, whose rows are scored by inner product with each query.
     public init(database: Matrix) {
-        self.database = database
+        self.database = DatabaseRows(database)
+    }
+
+    /// Search over rows read in place, e.g. a memory-mapped store (float16 rows are converted one
+    /// block at a time, so the store is never expanded as a whole).
+    public init(rows: DatabaseRows) {
+        self.database = rows
     }
 
     /// The `k` highest-scoring database rows for each query row, best first, ties broken by
     /// the smaller index. `k` is clamped to the database size.
-    /// - Precondition: `queries.columns == database.columns`, `k >= 0`.
+    /// - Precondition: `queries.columns == database.dimension`, `k >= 0`.
     /// - Complexity: O(queries × database × dimension) arithmetic, in BLAS.
     public func search(_ queries: Matrix, k: Int) -> [[Neighbor]] {
-        precondition(queries.columns == database.columns,
-                     "Queries have dimension \(queries.columns), the database \(database.columns)")
+        precondition(queries.columns == database.dimension,
+                     "Queries have dimension \(queries.columns), the database \(database.dimension)")
         precondition(k >= 0, "k must be non-negative")
         precondition(blockRows > 0 && queryBatch > 0 && workerCount > 0, "Block sizes must be positive")
-        let k = min(k, database.rows)
+        let k = min(k, database.count)
         guard queries.rows > 0 else { return [] }
-        guard k > 0, database.columns > 0 else { return Array(repeating: [], count: queries.rows) }
+        guard k > 0, database.dimension > 0 else { return Array(repeating: [], count: queries.rows) }
         switch parallelism {
         case .threadedBLAS: return searchWithThreadedBLAS(queries, k: k)
         case .blockWorkers: return searchWithBlockWorkers(queries, k: k)
         }
     }
 
-    private var blockCount: Int { (database.rows + blockRows - 1) / blockRows }
+    private var blockCount: Int { (database.count + blockRows - 1) / blockRows }
 
     private func searchWithThreadedBLAS(_ queries: Matrix, k: Int) -> [[Neighbor]] {
         var accumulators = [TopKAccumulator](repeating: TopKAccumulator(capacity: k), count: queries.rows)
-        var scratch = [Float](repeating: 0, count: min(queryBatch, queries.rows) * min(blockRows, database.rows))
+        var scratch = [Float](repeating: 0, count: min(queryBatch, queries.rows) * min(blockRows, database.count))
+        var converted: [Float] = []
         let foldWorkers = max(1, min(workerCount, queries.rows))
         accumulators.withUnsafeMutableBufferPointer { heaps in
             for block in 0 ..< blockCount {
-                scoreBlock(block, queries: queries, scratch: &scratch, heaps: heaps, foldWorkers: foldWorkers)
+                scoreBlock(block, queries: queries, scratch: &scratch, converted: &converted, heaps: heaps,
+                           foldWorkers: foldWorkers)
             }
         }
         return accumulators.map { $0.sorted() }
@@ -78,10 +86,12 @@ public struct ExactSearch: Sendable {
         let shared = SharedBuffer(buffer: slots)
         let worker: @Sendable (Int) -> Void = { workerIndex in
             var accumulators = [TopKAccumulator](repeating: TopKAccumulator(capacity: k), count: queries.rows)
-            var scratch = [Float](repeating: 0, count: min(queryBatch, queries.rows) * min(blockRows, database.rows))
+            var scratch = [Float](repeating: 0, count: min(queryBatch, queries.rows) * min(blockRows, database.count))
+            var converted: [Float] = []
             accumulators.withUnsafeMutableBufferPointer { heaps in
                 for block in stride(from: workerIndex, to: blockCount, by: workers) {
-                    scoreBlock(block, queries: queries, scratch: &scratch, heaps: heaps, foldWorkers: 1)
+                    scoreBlock(block, queries: queries, scratch: &scratch, converted: &converted, heaps: heaps,
+                               foldWorkers: 1)
                 }
             }
             shared.buffer[workerIndex] = accumulators
@@ -104,22 +114,21 @@ public struct ExactSearch: Sendable {
 
     /// Scores database block `block` against every query, batch by batch, and folds each
     /// query's scores into `heaps[query]`, split over `foldWorkers` threads by query.
-    private func scoreBlock(_ block: Int, queries: Matrix, scratch: inout [Float],
+    private func scoreBlock(_ block: Int, queries: Matrix, scratch: inout [Float], converted: inout [Float],
                             heaps: UnsafeMutableBufferPointer<TopKAccumulator>, foldWorkers: Int) {
-        let dimension = database.columns
+        let dimension = database.dimension
         let blockStart = block * blockRows
-        let blockCount = min(blockRows, database.rows - blockStart)
-        database.storage.withUnsafeBufferPointer { databaseBuffer in
+        let blockCount = min(blockRows, database.count - blockStart)
+        database.withFloat32Rows(blockStart ..< blockStart + blockCount, scratch: &converted) { databaseBase in
             queries.storage.withUnsafeBufferPointer { queryBuffer in
                 scratch.withUnsafeMutableBufferPointer { scores in
-                    guard let databaseBase = databaseBuffer.baseAddress, let queryBase = queryBuffer.baseAddress,
-                          let scoreBase = scores.baseAddress else { return }
+                    guard let queryBase = queryBuffer.baseAddress, let scoreBase = scores.baseAddress else { return }
                     for batchStart in stride(from: 0, to: queries.rows, by: queryBatch) {
                         let batchCount = min(queryBatch, queries.rows - batchStart)
                         // scores (batch × block) = queries[batch] · database[block]ᵀ
                         BLAS.gemm(transposeA: false, transposeB: true, m: batchCount, n: blockCount, k: dimension,
                                   alpha: 1, a: queryBase + batchStart * dimension, lda: dimension,
-                                  b: databaseBase + blockStart * dimension, ldb: dimension,
+                                  b: databaseBase, ldb: dimension,
                                   beta: 0, c: scoreBase, ldc: blockCount)
                         let fold = FoldJob(scores: UnsafePointer(scoreBase), heaps: heaps, rowLength: blockCount,
                                            firstIndex: blockStart, firstQuery: batchStart)

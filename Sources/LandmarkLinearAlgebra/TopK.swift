@@ -38,14 +38,22 @@ public struct TopKAccumulator: Sendable {
     public init(capacity: Int) {
         precondition(capacity >= 0, "Capacity must be non-negative")
         self.capacity = capacity
-        heapScores = [Float](repeating: 0, count: capacity)
-        heapIndices = [Int](repeating: 0, count: capacity)
+        // Storage grows with what is offered, not with the capacity: a ranking bounded by a whole
+        // index's size costs memory only for the pairs actually seen.
+        heapScores = []
+        heapIndices = []
     }
 
     /// Offers every score of `scores`; element `i` has index `firstIndex + i`.
     public mutating func add(_ scores: UnsafeBufferPointer<Float>, firstIndex: Int) {
         guard capacity > 0 else { return }
         let capacity = self.capacity
+        let needed = min(capacity, count + scores.count)
+        if heapScores.count < needed {
+            let grown = min(capacity, max(needed, 2 * heapScores.count))
+            heapScores.append(contentsOf: repeatElement(0, count: grown - heapScores.count))
+            heapIndices.append(contentsOf: repeatElement(0, count: grown - heapIndices.count))
+        }
         var count = self.count
         heapScores.withUnsafeMutableBufferPointer { heapScores in
             heapIndices.withUnsafeMutableBufferPointer { heapIndices in

@@ -23,6 +23,9 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// Local features and ASMK, when the index was built with `--local` (format version 2; absent in
     /// version 1 manifests, which still open).
     public var local: LocalIndexManifest? = nil
+    /// How the global descriptors are searched (`IndexFactory`); absent in indexes made before
+    /// approximate search existed, which are searched exactly.
+    public var vectorIndex: IndexFactory? = nil
 
     /// The `descriptor` of an index without global descriptors (local features only).
     public static let noGlobalDescriptor = "none"
@@ -35,6 +38,7 @@ public struct IndexManifest: Sendable, Codable, Equatable {
 /// - `descriptors.lmd`: the descriptor store (one row per indexed image, in sorted path order);
 /// - `index.json`: the `IndexManifest`;
 /// - with local features: `local-features.lmf`, `asmk-vocabulary.lmv`, `asmk-index.lmi`;
+/// - with an approximate index (`--index IVF…`/`HNSW…`): `vector-index.lmx`;
 /// - `partial/`: only while indexing — finished shards `shard-NNNNNN.lmd` and `skipped.json`, which a
 ///   rerun after an interruption picks up instead of redoing the work.
 public enum IndexLayout {
@@ -49,6 +53,8 @@ public enum IndexLayout {
     public static let vocabularyFileName = "asmk-vocabulary.lmv"
     /// The ASMK inverted file (`ASMKIndex.write`), image numbers = store order.
     public static let asmkFileName = "asmk-index.lmi"
+    /// The approximate index over the store (`VectorIndexBuilder`), when the factory is not `Flat`.
+    public static let vectorIndexFileName = "vector-index.lmx"
     static let localShardPrefix = "local-"
     static let localExtractorMetadataKey = "extractor"
 }
@@ -71,13 +77,16 @@ public struct IndexBuildOptions: Sendable {
     public var shardSize: Int
     public var decoding: ImageDecodingOptions
     public var workerCount: Int
+    /// How the global descriptors will be searched; nil keeps an existing index's choice (else `Flat`).
+    public var factory: IndexFactory?
 
     public init(shardSize: Int = 128, decoding: ImageDecodingOptions = .init(),
-                workerCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                workerCount: Int = ProcessInfo.processInfo.activeProcessorCount, factory: IndexFactory? = nil) {
         precondition(shardSize > 0, "shardSize must be positive")
         self.shardSize = shardSize
         self.decoding = decoding
         self.workerCount = workerCount
+        self.factory = factory
     }
 }
 
@@ -123,6 +132,8 @@ public enum IndexBuilder {
             throw PipelineError(code: .invalidRequest, file: localStoreURL.path,
                                 reason: "this index has local features; pass --local \(LocalIndexConfiguration.rootSIFTASMK) to update it")
         }
+        let previousManifest = (try? Data(contentsOf: indexDirectory.appendingPathComponent(IndexManifest.fileName)))
+            .flatMap { try? JSONDecoder().decode(IndexManifest.self, from: $0) }
         let partialDirectory = indexDirectory.appendingPathComponent(IndexLayout.partialDirectoryName, isDirectory: true)
         do {
             try fileManager.createDirectory(at: partialDirectory, withIntermediateDirectories: true)
@@ -239,12 +250,21 @@ public enum IndexBuilder {
             start += chunk.count
         }
 
-        // Assemble the final stores in path order, then the local index, the manifest, and drop the checkpoints.
+        // Assemble the final stores in path order, then the search index, the local index, the manifest,
+        // and drop the checkpoints.
         let indexed = paths.filter(isComplete)
+        let factory = options.factory ?? previousManifest?.vectorIndex ?? .defaultFactory
         if let extractor {
+            do {
+                try VectorIndexBuilder.validate(factory, count: indexed.count, dimension: extractor.dimension)
+            } catch {
+                throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
+                                    reason: "--index \(error.file): \(error.reason) (the described images are kept; rerun with another --index)")
+            }
             let vectors = indexed.compactMap { known[$0] }
             try writeStore(Matrix(stacking: vectors, dimension: extractor.dimension), identifiers: indexed,
-                           descriptorName: extractor.name, to: storeURL)
+                           descriptorName: extractor.name, elementType: factory.storeElementType, to: storeURL)
+            try buildVectorIndex(factory, store: storeURL, in: indexDirectory, progress: progress)
         } else {
             // No global descriptors: the store still lists the indexed images, with zero-length vectors.
             try writeStore(Matrix(rows: indexed.count, columns: 0), identifiers: indexed,
@@ -267,7 +287,8 @@ public enum IndexBuilder {
             descriptor: extractor?.name ?? IndexManifest.noGlobalDescriptor,
             dimension: extractor?.dimension ?? 0,
             imageRoot: imagesDirectory.standardizedFileURL.resolvingSymlinksInPath().path,
-            count: indexed.count, skipped: skipped, local: localManifest)
+            count: indexed.count, skipped: skipped, local: localManifest,
+            vectorIndex: extractor == nil || factory == .defaultFactory ? nil : factory)
         try writeAtomically(manifest, to: indexDirectory.appendingPathComponent(IndexManifest.fileName))
         try? fileManager.removeItem(at: partialDirectory)
         return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped)
@@ -336,13 +357,45 @@ public enum IndexBuilder {
     }
 
     static func writeStore(_ matrix: Matrix, identifiers: [String], descriptorName: String,
-                           to url: URL) throws(PipelineError) {
+                           elementType: DescriptorElementType = .float32, to url: URL) throws(PipelineError) {
         do {
             try DescriptorStoreWriter.write(matrix, identifiers: identifiers,
                                             metadata: [IndexLayout.descriptorMetadataKey: descriptorName],
-                                            to: url)
+                                            elementType: elementType, to: url)
         } catch {
             throw PipelineError(code: .writeFailed, file: url.path, reason: error.reason)
+        }
+    }
+
+    /// Makes the approximate index `factory` names over the store just written, or keeps the one already
+    /// in the directory when it was built from exactly these descriptors (same store checksum), so a
+    /// rerun that changes nothing retrains nothing. An exact factory needs no file; one left by an
+    /// earlier approximate choice is removed (the builder made it).
+    static func buildVectorIndex(_ factory: IndexFactory, store storeURL: URL, in indexDirectory: URL,
+                                 progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) {
+        let url = indexDirectory.appendingPathComponent(IndexLayout.vectorIndexFileName)
+        guard !factory.isExact else {
+            try? FileManager.default.removeItem(at: url)
+            return
+        }
+        let store: DescriptorStore
+        do {
+            store = try DescriptorStore.open(storeURL, verifyChecksum: false)
+        } catch {
+            throw PipelineError(code: .invalidIndex, file: storeURL.path, reason: error.reason)
+        }
+        let rows = DatabaseRows(store)
+        if (try? VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: rows, storeChecksum: store.storedChecksum)) != nil {
+            return
+        }
+        let label = "building \(factory)"
+        do {
+            let index = try VectorIndexBuilder.build(factory, rows: rows) { done, total in
+                progress?(PipelineProgress(completed: done, total: total, current: label))
+            }
+            try VectorIndexBuilder.write(index, storeChecksum: store.storedChecksum, to: url)
+        } catch {
+            throw PipelineError(code: error.code == .cannotTrain ? .invalidRequest : .writeFailed, file: error.file, reason: error.reason)
         }
     }
 

@@ -28,7 +28,11 @@ public struct RetrievalIndex: Sendable {
     public let store: DescriptorStore
     /// The global descriptor; for a local-only index a stand-in named "none" that describes nothing.
     public let extractor: any GlobalDescriptorExtractor
-    private let search: ExactSearch
+    /// How the global descriptors are searched: exact over the mapped store, or the directory's
+    /// approximate index (the manifest's `vectorIndex`).
+    public let vectorIndex: any VectorIndex
+    /// nprobe / efSearch / re-ranking depth for an approximate `vectorIndex`.
+    public var searchParameters = SearchParameters()
     /// SIFT features of every indexed image (store order), when the index was built with `--local`.
     public let localFeatureStore: LocalFeatureStore?
     /// The ASMK inverted file over `localFeatureStore`; image numbers are store rows.
@@ -49,7 +53,16 @@ public struct RetrievalIndex: Sendable {
         return LocalFeatureStorage.rootSIFTFeatures(localFeatureStore.record(at: index), dimension: localFeatureStore.dimension)
     }
 
-    /// Opens an index written by `IndexBuilder`, with the descriptor it was built with.
+    /// Stores up to this size are checksummed on open (about a tenth of a second); larger ones are
+    /// opened with header checks only, so that a 10-million-image index opens at once, and are
+    /// verified in full by `landmark check INDEX`.
+    public static let checksumOnOpenLimit = 256 << 20
+
+    /// The store's rows as searches read them: in place from the memory map, never copied.
+    public var vectors: DatabaseRows { DatabaseRows(store) }
+
+    /// Opens an index written by `IndexBuilder`, with the descriptor it was built with. Nothing is
+    /// copied: descriptors are searched from the memory-mapped store.
     public static func open(_ directory: URL) throws(PipelineError) -> RetrievalIndex {
         let manifestURL = directory.appendingPathComponent(IndexManifest.fileName)
         let data: Data
@@ -76,7 +89,8 @@ public struct RetrievalIndex: Sendable {
         let storeURL = directory.appendingPathComponent(IndexLayout.storeFileName)
         let store: DescriptorStore
         do {
-            store = try DescriptorStore.open(storeURL)
+            store = try DescriptorStore.open(storeURL, verifyChecksum: false)
+            if store.fileSize <= checksumOnOpenLimit { try store.verifyChecksum() }
         } catch {
             throw PipelineError(code: .invalidIndex, file: storeURL.path, reason: error.reason)
         }
@@ -105,8 +119,16 @@ public struct RetrievalIndex: Sendable {
             let parts = try openLocalPart(local, in: directory, identifiers: store.identifiers)
             (localFeatureStore, asmk, localExtractor) = (parts.store, parts.asmk, parts.extractor)
         }
+        let vectorIndex: any VectorIndex
+        let vectorIndexURL = directory.appendingPathComponent(IndexLayout.vectorIndexFileName)
+        do {
+            vectorIndex = try VectorIndexBuilder.load(contentsOf: vectorIndexURL, factory: manifest.vectorIndex ?? .defaultFactory,
+                                                      rows: DatabaseRows(store), storeChecksum: store.storedChecksum)
+        } catch {
+            throw PipelineError(code: .invalidIndex, file: error.file, reason: error.reason)
+        }
         return RetrievalIndex(directory: directory, manifest: manifest, store: store, extractor: extractor,
-                              search: ExactSearch(database: store.matrix()), localFeatureStore: localFeatureStore,
+                              vectorIndex: vectorIndex, localFeatureStore: localFeatureStore,
                               asmk: asmk, localExtractor: localExtractor)
     }
 
@@ -151,13 +173,13 @@ public struct RetrievalIndex: Sendable {
     }
 
     private init(directory: URL, manifest: IndexManifest, store: DescriptorStore,
-                 extractor: any GlobalDescriptorExtractor, search: ExactSearch, localFeatureStore: LocalFeatureStore?,
+                 extractor: any GlobalDescriptorExtractor, vectorIndex: any VectorIndex, localFeatureStore: LocalFeatureStore?,
                  asmk: ASMKIndex?, localExtractor: SIFT?) {
         self.directory = directory
         self.manifest = manifest
         self.store = store
         self.extractor = extractor
-        self.search = search
+        self.vectorIndex = vectorIndex
         self.localFeatureStore = localFeatureStore
         self.asmk = asmk
         self.localExtractor = localExtractor
@@ -165,7 +187,7 @@ public struct RetrievalIndex: Sendable {
 
     /// Ranks the index for each query descriptor (rows of `queries`), best first.
     public func search(descriptors queries: Matrix, top k: Int) -> [[SearchHit]] {
-        search.search(queries, k: k).map { neighbours in
+        vectorIndex.search(queries, k: k, parameters: searchParameters).map { neighbours in
             neighbours.map { SearchHit(image: store.identifiers[$0.index], score: $0.score) }
         }
     }

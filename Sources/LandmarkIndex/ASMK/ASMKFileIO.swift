@@ -27,6 +27,10 @@ struct ASMKByteWriter {
         for value in values { append(value.bitPattern) }
     }
 
+    mutating func append(bytes values: [UInt8]) {
+        bytes.append(contentsOf: values)
+    }
+
     mutating func append(_ values: [UInt32]) {
         bytes.reserveCapacity(bytes.count + 4 * values.count)
         for value in values { append(value) }
@@ -120,6 +124,11 @@ struct ASMKByteReader {
             throw ASMKError(code: .truncated, file: file, reason: "a section claims \(count) elements but the file is shorter — rebuild it")
         }
         return count
+    }
+
+    mutating func readBytes(_ count: Int) throws(ASMKError) -> [UInt8] {
+        let start = try take(count)
+        return Array(bytes[start ..< start + count])
     }
 
     mutating func readFloats(_ count: Int) throws(ASMKError) -> [Float] {

@@ -44,7 +44,7 @@ public struct VisualVocabulary: Sendable, Equatable {
     ///   `.nonFinite` for NaN or infinite input.
     /// - Complexity: O(iterations × n × k × D) with n = min(rows, maximumSamples).
     public static func train(_ descriptors: Matrix, size k: Int, iterations: Int = 20, seed: UInt64 = 0,
-                             maximumSamples: Int = 200_000) throws(ASMKError) -> VisualVocabulary {
+                             maximumSamples: Int = 200_000, seeding: Seeding = .kMeansPlusPlus) throws(ASMKError) -> VisualVocabulary {
         let operation = "VisualVocabulary.train"
         guard k >= 1 else {
             throw ASMKError(code: .invalidArgument, file: operation, reason: "vocabulary size must be at least 1, got \(k)")
@@ -64,7 +64,13 @@ public struct VisualVocabulary: Sendable, Equatable {
         let n = sample.rows, dimension = sample.columns
         let sampleNorms = squaredRowNorms(sample)
 
-        var centroids = try kMeansPlusPlus(sample, sampleNorms: sampleNorms, k: k, random: &random)
+        var centroids: Matrix
+        switch seeding {
+        case .kMeansPlusPlus:
+            centroids = try kMeansPlusPlus(sample, sampleNorms: sampleNorms, k: k, random: &random)
+        case .randomRows:
+            centroids = sampledRows(sample, maximum: k, random: &random)
+        }
         var assignment = [Int](repeating: -1, count: n)
         var distances = [Float](repeating: 0, count: n)
         for _ in 0 ..< max(iterations, 0) {
@@ -105,6 +111,45 @@ public struct VisualVocabulary: Sendable, Equatable {
             }
         }
         return VisualVocabulary(centroids: centroids)
+    }
+
+    /// How the first centroids are chosen.
+    public enum Seeding: Sendable {
+        /// k-means++ (better vocabularies; k matrix-vector passes over the sample).
+        case kMeansPlusPlus
+        /// k distinct sample rows drawn at random, as FAISS does; for the thousands of cells of an
+        /// inverted file, where k-means++ would cost more than the Lloyd iterations.
+        case randomRows
+    }
+
+    /// The nearest word of every descriptor (squared L2, ties to the smaller word), in one pass of
+    /// blocked BLAS products; cheaper than `assign` when one word per descriptor is wanted.
+    public func nearestWords(_ descriptors: Matrix) -> [Int32] {
+        guard descriptors.rows > 0, size > 0 else { return [Int32](repeating: 0, count: descriptors.rows) }
+        precondition(descriptors.columns == dimension,
+                     "Descriptors have dimension \(descriptors.columns), vocabulary has \(dimension)")
+        var result = [Int32](repeating: 0, count: descriptors.rows)
+        let k = size
+        var products = [Float](repeating: 0, count: Self.blockRows * k)
+        for blockStart in stride(from: 0, to: descriptors.rows, by: Self.blockRows) {
+            let blockCount = min(Self.blockRows, descriptors.rows - blockStart)
+            Self.blockProducts(descriptors, firstRow: blockStart, rowCount: blockCount, centroids: centroids, into: &products)
+            products.withUnsafeBufferPointer { products in
+                centroidSquaredNorms.withUnsafeBufferPointer { norms in
+                    for local in 0 ..< blockCount {
+                        var best = 0
+                        var bestDistance = Float.infinity
+                        let base = local * k
+                        for word in 0 ..< k {
+                            let distance = norms[word] - 2 * products[base + word]
+                            if distance < bestDistance { bestDistance = distance; best = word }
+                        }
+                        result[blockStart + local] = Int32(best)
+                    }
+                }
+            }
+        }
+        return result
     }
 
     /// The `count` nearest visual words of every descriptor, nearest first (squared L2; ties go to

@@ -80,6 +80,12 @@ public struct PipelineEvaluation: Sendable {
     public var extraction: DescriptorExtraction
     /// Matching and RANSAC settings of spatial verification.
     public var verifier: SpatialVerifier
+    /// The index the rankings are searched with (exact by default), and its search settings.
+    public var searchIndex: IndexFactory = .defaultFactory
+    public var searchParameters = SearchParameters()
+    /// Results an approximate index returns per query; positives beyond them count as not retrieved.
+    /// Exact search ranks the whole benchmark.
+    public var approximateDepth = 100
 
     public init(extraction: DescriptorExtraction,
                 verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC)) {
@@ -175,9 +181,9 @@ public struct PipelineEvaluation: Sendable {
             resources.databaseLabels = trainSet.predictLabels(prepared.database)
             resources.queryLabels = queryRows.map { resources.databaseLabels?[$0] ?? nil }
         }
-        return try RetrievalPipeline(stages: pipeline.stages)
+        return try RetrievalPipeline(stages: pipeline.stages, searchIndex: searchIndex, searchParameters: searchParameters)
             .run(database: prepared.database, queries: queries, excluded: queryRows, resources: resources,
-                 keepEveryStage: keepEveryStage, progress: progress)
+                 depth: searchIndex.isExact ? nil : approximateDepth, keepEveryStage: keepEveryStage, progress: progress)
     }
 
     /// Scores rankings of the described queries (database rows, in query order) as a report.

@@ -53,8 +53,17 @@ public struct RetrievalPipeline: Sendable {
         return configuration
     }()
 
-    public init(stages: [PipelineDescription.Stage]) {
+    /// The index the first search (and every re-search after DBA or αQE) runs on. Exact by default;
+    /// an approximate one is built over the database as it stands (again after DBA changes it).
+    public var searchIndex: IndexFactory = .defaultFactory
+    /// nprobe / efSearch / re-ranking depth of an approximate `searchIndex`.
+    public var searchParameters = SearchParameters()
+
+    public init(stages: [PipelineDescription.Stage], searchIndex: IndexFactory = .defaultFactory,
+                searchParameters: SearchParameters = SearchParameters()) {
         self.stages = stages
+        self.searchIndex = searchIndex
+        self.searchParameters = searchParameters
     }
 
     /// The result of a run.
@@ -80,9 +89,24 @@ public struct RetrievalPipeline: Sendable {
         let listLength = min(count, depth ?? count)
         var timings: [StageTiming] = []
 
-        func search() -> [[Neighbor]] {
+        // The approximate index of the current database, built when first searched.
+        var approximate: (database: Matrix, index: any VectorIndex)?
+        func search() throws(PipelineError) -> [[Neighbor]] {
             // One extra, so that dropping the excluded row still leaves `listLength` results.
-            let hits = ExactSearch(database: database).search(queries, k: min(count, listLength + 1))
+            let k = min(count, listLength + 1)
+            let hits: [[Neighbor]]
+            if searchIndex.isExact {
+                hits = ExactSearch(database: database).search(queries, k: k)
+            } else {
+                if approximate?.database != database {
+                    do {
+                        approximate = (database, try VectorIndexBuilder.build(searchIndex, rows: DatabaseRows(database), progress: nil))
+                    } catch {
+                        throw PipelineError(code: .invalidRequest, file: error.file, reason: error.reason)
+                    }
+                }
+                hits = approximate?.index.search(queries, k: k, parameters: searchParameters) ?? []
+            }
             return hits.enumerated().map { query, list in
                 Array(list.lazy.filter { $0.index != excluded[query] }.prefix(listLength))
             }
@@ -94,7 +118,7 @@ public struct RetrievalPipeline: Sendable {
             return value
         }
 
-        var results = try timed("search") { search() }
+        var results = try timed("search") { () throws(PipelineError) in try search() }
         var rankings = results.map { $0.map(\.index) }
         // Spatially verified rows per query, for discriminative query expansion.
         var verified: [Set<Int>] = Array(repeating: [], count: queries.rows)
@@ -103,13 +127,13 @@ public struct RetrievalPipeline: Sendable {
         for (position, stage) in stages.enumerated() {
             switch stage {
             case .databaseAugmentation(let neighbours, let alpha):
-                results = try timed(stage.description) {
+                results = try timed(stage.description) { () throws(PipelineError) in
                     database = DatabaseAugmentation(neighbours: neighbours, alpha: alpha).augment(database)
-                    return search()
+                    return try search()
                 }
                 rankings = results.map { $0.map(\.index) }
             case .queryExpansion(let neighbours, let alpha):
-                results = try timed(stage.description) {
+                results = try timed(stage.description) { () throws(PipelineError) in
                     let current = zip(rankings, queries.rowIndices).map { ranking, query in
                         ranking.prefix(neighbours).map { row in
                             Neighbor(index: row, score: Self.dot(queries, query, database, row))
@@ -117,7 +141,7 @@ public struct RetrievalPipeline: Sendable {
                     }
                     queries = QueryExpansion(neighbours: neighbours, alpha: alpha)
                         .expand(queries: queries, database: database, results: current)
-                    return search()
+                    return try search()
                 }
                 rankings = results.map { $0.map(\.index) }
             case .spatialVerification(let depth, let minimumInliers):

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LandmarkBenchmarks
 import LandmarkDescriptors
+import LandmarkIndex
 import LandmarkLinearAlgebra
 import LandmarkNetworks
 import LandmarkPipeline
@@ -10,9 +11,9 @@ import LandmarkTraining
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure this machine: image decoding, matrix products, exact search, CNN extraction, local features, pipeline stages.",
+        abstract: "Measure this machine: image decoding, matrix products, exact and approximate search, CNN extraction, local features, pipeline stages.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Train.self],
+        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Train.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -278,5 +279,88 @@ struct BenchCommand: ParsableCommand {
             }
         }
     }
-}
 
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "search",
+            abstract: "Exact, inverted-file (IVF, IVF-PQ) and graph (HNSW) search on a synthetic store: build time, memory, queries/s at 1 and all threads, recall@1/10/100 against exact.",
+            discussion: """
+            The vectors are clustered unit vectors near a 64-dimensional subspace (ClusteredVectors), written to \
+            a descriptor store and searched from its memory map, as an index directory is. With --export-raw the \
+            same vectors are also written as raw float32 (database.f32, queries.f32) for \
+            scripts/bench_search_side_by_side.sh, which runs FAISS on them.
+
+            Examples: landmark bench search --count 1000000 --dimension 512 --index IVF4096,PQ64 --index HNSW32
+                      landmark bench search --count 1000000 --dimension 1280 --float16 --index Flat,f16
+            """)
+
+        @Option(help: "Vectors in the store.")
+        var count: Int = 100_000
+
+        @Option(help: "Components per vector.")
+        var dimension: Int = 512
+
+        @Option(help: "Queries (exact search answers them in one batch).")
+        var queries: Int = 1000
+
+        @Flag(help: "Store the vectors as float16 (searched in float16 blocks converted per block).")
+        var float16 = false
+
+        @Option(help: "Index to measure besides exact search (repeatable): IVF<cells>,Flat, IVF<cells>,PQ<bytes>, HNSW<links>.")
+        var index: [String] = ["IVF1024,PQ64", "HNSW32"]
+
+        @Option(help: "Cells probed, comma-separated, for IVF indexes.")
+        var nprobe: String = "8,16,32,64"
+
+        @Option(help: "Beam widths, comma-separated, for HNSW.")
+        var efSearch: String = "32,64,128,256"
+
+        @Option(help: "Product-quantised candidates re-scored with full vectors.")
+        var rerank: Int = 256
+
+        @Option(help: "Directory for the store (and raw vectors); a temporary one, removed afterwards, when absent.")
+        var data: String?
+
+        @Flag(help: "Also write database.f32 and queries.f32 for the FAISS side-by-side script.")
+        var exportRaw = false
+
+        @Flag(help: "Print the report as one JSON object.")
+        var json = false
+
+        func run() throws {
+            guard count > 0, dimension > 0, queries > 0 else { throw ValidationError("--count, --dimension and --queries must be positive") }
+            func numbers(_ text: String, _ name: String) throws -> [Int] {
+                let values = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !values.isEmpty, values.allSatisfy({ $0 > 0 }) else { throw ValidationError("\(name) takes positive numbers separated by commas") }
+                return values
+            }
+            let factories: [IndexFactory]
+            do {
+                factories = try index.map { text throws(VectorIndexError) in try IndexFactory(parsing: text) }
+            } catch {
+                throw ValidationError(error.description)
+            }
+            let directory: URL
+            let temporary = data == nil
+            if let data {
+                directory = URL(fileURLWithPath: data)
+            } else {
+                directory = FileManager.default.temporaryDirectory.appendingPathComponent("landmark-bench-search-\(getpid())")
+            }
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { if temporary { try? FileManager.default.removeItem(at: directory) } }
+            do {
+                let report = try ApproximateSearchBenchmark.run(
+                    count: count, dimension: dimension, queries: queries, float16: float16, factories: factories,
+                    probes: try numbers(nprobe, "--nprobe"), efSearch: try numbers(efSearch, "--ef-search"),
+                    rerankDepth: rerank, dataDirectory: directory, exportRaw: exportRaw, log: { Console.error($0) })
+                print(json ? JSONOutput.line(report) : report.table)
+            } catch let error as ValidationError {
+                throw error
+            } catch {
+                Console.error("error: \(error)")
+                throw LandmarkExitCode.failure
+            }
+        }
+    }
+}

@@ -89,6 +89,15 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup(title: "Mining (--task mining)")
     var miningOptions: MiningOptions
 
+    @Option(name: .customLong("index"), help: "Search with this index instead of exact search: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, HNSW<links> (built over the benchmark's descriptors; an approximate index returns --search-depth results per query).")
+    var indexFactory: String?
+
+    @Option(help: "Results per query an approximate --index returns; positives beyond them count as not retrieved.")
+    var searchDepth: Int = 100
+
+    @OptionGroup(title: "Approximate search")
+    var searchOptions: SearchParameterOptions
+
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
 
@@ -149,9 +158,12 @@ struct EvaluateCommand: ParsableCommand {
         if ablation && (taskName != "retrieval" || description.stages.isEmpty) {
             throw ValidationError("--ablation needs --task retrieval and a pipeline with stages (e.g. --pipeline best)")
         }
+        let name = dataset.lowercased()
+        if indexFactory != nil, taskName != "retrieval" || description.retrieval == .asmk || ["gldv2", "roxford5k", "rparis6k"].contains(name) {
+            throw ValidationError("--index applies to retrieval by global descriptors on a folder benchmark")
+        }
         let extractor = try extractor(for: description)
         let progress = ProgressBar(label: "describing", enabled: !quiet)
-        let name = dataset.lowercased()
         if name == "gldv2" {
             guard taskName == "recognition", !ablation else {
                 throw ValidationError("--dataset gldv2 is evaluated with --task recognition")
@@ -197,7 +209,12 @@ struct EvaluateCommand: ParsableCommand {
         } catch {
             throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
         }
-        let evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        var evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        if let indexFactory {
+            evaluation.searchIndex = try parseIndexFactory(indexFactory)
+            evaluation.searchParameters = searchOptions.parameters
+            evaluation.approximateDepth = searchDepth
+        }
         if description.retrieval == .asmk {
             guard taskName == "retrieval" else {
                 throw ValidationError("asmk is a retrieval method; recognition votes with global descriptors")

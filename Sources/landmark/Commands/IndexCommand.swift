@@ -34,6 +34,9 @@ struct IndexCommand: ParsableCommand {
     @Option(help: "Visual words of the ASMK vocabulary (with --local).")
     var vocabularySize: Int = ASMKRetrieval().vocabularySize
 
+    @Option(name: .customLong("index"), help: "How the descriptors are searched: Flat (exact, the default), Flat,f16 (exact over a float16 store, half the size), IVF<cells>,Flat, IVF<cells>,PQ<bytes> or HNSW<links> (approximate; for large collections). An existing index keeps its choice unless this is given.")
+    var indexFactory: String?
+
     @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
 
@@ -62,6 +65,8 @@ struct IndexCommand: ParsableCommand {
     var isLocalOnly: Bool { descriptorOptions.descriptor.lowercased() == IndexManifest.noGlobalDescriptor }
 
     func run() throws {
+        let factory = try indexFactory.map(parseIndexFactory)
+        if factory != nil, isLocalOnly { throw ValidationError("--index chooses how global descriptors are searched; --descriptor none has none") }
         let extractor: (any GlobalDescriptorExtractor)? = isLocalOnly ? nil : try descriptorOptions.makeExtractor()
         let localConfiguration = local.map { _ in LocalIndexConfiguration(vocabularySize: vocabularySize) }
         let progress = ProgressBar(label: "indexing", enabled: !quiet)
@@ -71,7 +76,8 @@ struct IndexCommand: ParsableCommand {
                 images: URL(fileURLWithPath: imagesDirectory), index: URL(fileURLWithPath: output),
                 extractor: extractor, local: localConfiguration,
                 options: IndexBuildOptions(shardSize: checkpointEvery,
-                                           decoding: ImageDecodingOptions(maximumPixelCount: maxPixels)),
+                                           decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
+                                           factory: factory),
                 progress: progress.handler)
         } catch {
             throw fail(error)

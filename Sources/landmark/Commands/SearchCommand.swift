@@ -37,6 +37,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "With dre: confidence below which an image gets no label (and is neither moved nor inserted).")
     var minConfidence: Double = 0
 
+    @OptionGroup(title: "Approximate search (indexes built with --index IVF…/HNSW…)")
+    var searchOptions: SearchParameterOptions
+
     @Flag(help: "One JSON object per query and line: {\"query\": …, \"results\": [{\"image\": …, \"score\": …}]}.")
     var json = false
 
@@ -53,12 +56,13 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let index: RetrievalIndex
+        var index: RetrievalIndex
         do {
             index = try RetrievalIndex.open(URL(fileURLWithPath: indexDirectory))
         } catch {
             throw fail(error)
         }
+        index.searchParameters = searchOptions.parameters
         let outcomes: [Result<[SearchHit], SkippedImage>]
         let urls = queries.map { URL(fileURLWithPath: $0) }
         let description = try pipelineDescription(for: index)

@@ -1,0 +1,21 @@
+import LandmarkLinearAlgebra
+
+/// Exact search as a `VectorIndex`: every row scored, read in place from the store (float32, or
+/// float16 converted block by block). The reference every approximate index is measured against.
+public struct FlatIndex: VectorIndex {
+    public let rows: DatabaseRows
+    private let exact: ExactSearch
+
+    public init(rows: DatabaseRows) {
+        self.rows = rows
+        exact = ExactSearch(rows: rows)
+    }
+
+    public var factory: IndexFactory { .flat(float16: rows.needsConversion) }
+    public var dimension: Int { rows.dimension }
+    public var count: Int { rows.count }
+
+    public func search(_ queries: Matrix, k: Int, parameters: SearchParameters) -> [[Neighbor]] {
+        exact.search(queries, k: k)
+    }
+}

@@ -1,0 +1,122 @@
+import LandmarkLinearAlgebra
+
+/// Product quantisation (Jégou et al., PAMI 2011): a vector is cut into `subquantizers` equal
+/// sub-vectors, each replaced by the nearest of 256 centroids learnt for its sub-space, so a
+/// vector costs `subquantizers` bytes.
+///
+/// Inner products with a query need no decoding: one table of 256 sub-products per sub-space is
+/// made per query, and a code's score is the sum of `subquantizers` table entries (asymmetric
+/// distance computation).
+public struct ProductQuantizer: Sendable, Equatable {
+    /// Centroids per sub-quantiser: one byte per sub-vector.
+    public static let centroidsPerSubquantizer = 256
+
+    public let dimension: Int
+    public let subquantizers: Int
+    /// `subquantizers × 256 × subDimension` centroid components, sub-space by sub-space.
+    public let codebooks: [Float]
+
+    public var subDimension: Int { dimension / subquantizers }
+
+    init(dimension: Int, subquantizers: Int, codebooks: [Float]) {
+        self.dimension = dimension
+        self.subquantizers = subquantizers
+        self.codebooks = codebooks
+    }
+
+    /// Learns the codebooks by k-means in every sub-space.
+    /// - Parameters:
+    ///   - vectors: training vectors (for an inverted file, the residuals to their cells).
+    ///   - maximumSamples: rows used per sub-space (FAISS uses 256 per centroid, 65,536).
+    /// - Throws: `.cannotTrain` when the dimension is not a multiple of `subquantizers` or there are
+    ///   fewer than 256 distinct training vectors.
+    public static func train(_ vectors: Matrix, subquantizers: Int, seed: UInt64 = 0,
+                             maximumSamples: Int = 65_536) throws(VectorIndexError) -> ProductQuantizer {
+        let dimension = vectors.columns
+        let name = "PQ\(subquantizers)"
+        guard subquantizers >= 1, dimension % subquantizers == 0 else {
+            throw VectorIndexError(code: .cannotTrain, file: name,
+                                   reason: "the dimension \(dimension) is not a multiple of \(subquantizers) sub-quantisers")
+        }
+        guard vectors.rows >= centroidsPerSubquantizer else {
+            throw VectorIndexError(code: .cannotTrain, file: name,
+                                   reason: "\(vectors.rows) training vectors cannot make \(centroidsPerSubquantizer) centroids per sub-space; "
+                                       + "product quantisation needs at least \(centroidsPerSubquantizer) (ideally 10,000+) — use IVF<n>,Flat, HNSW or Flat")
+        }
+        let subDimension = dimension / subquantizers
+        var codebooks = [Float]()
+        codebooks.reserveCapacity(subquantizers * centroidsPerSubquantizer * subDimension)
+        for part in 0 ..< subquantizers {
+            let sub = columns(of: vectors, part: part, width: subDimension)
+            do {
+                let codebook = try VisualVocabulary.train(sub, size: centroidsPerSubquantizer, iterations: 25,
+                                                          seed: seed &+ UInt64(part), maximumSamples: maximumSamples,
+                                                          seeding: .randomRows)
+                codebooks.append(contentsOf: codebook.centroids.storage)
+            } catch {
+                throw VectorIndexError(code: .cannotTrain, file: name, reason: "sub-space \(part): \(error.reason)")
+            }
+        }
+        return ProductQuantizer(dimension: dimension, subquantizers: subquantizers, codebooks: codebooks)
+    }
+
+    /// The codes of `vectors`, `subquantizers` bytes per row.
+    public func encode(_ vectors: Matrix) -> [UInt8] {
+        precondition(vectors.columns == dimension, "Vectors have dimension \(vectors.columns), the quantiser \(dimension)")
+        var codes = [UInt8](repeating: 0, count: vectors.rows * subquantizers)
+        let width = subDimension, entries = Self.centroidsPerSubquantizer * width
+        for part in 0 ..< subquantizers {
+            let codebook = VisualVocabulary(centroids: Matrix(rows: Self.centroidsPerSubquantizer, columns: width,
+                                                              storage: Array(codebooks[part * entries ..< (part + 1) * entries])))
+            let nearest = codebook.nearestWords(Self.columns(of: vectors, part: part, width: width))
+            for row in 0 ..< vectors.rows { codes[row * subquantizers + part] = UInt8(truncatingIfNeeded: nearest[row]) }
+        }
+        return codes
+    }
+
+    /// The vectors the codes stand for (sub-space centroids side by side).
+    public func decode(_ codes: [UInt8]) -> Matrix {
+        let rows = codes.count / subquantizers, width = subDimension
+        var result = Matrix(rows: rows, columns: dimension)
+        for row in 0 ..< rows {
+            for part in 0 ..< subquantizers {
+                let centroid = (part * Self.centroidsPerSubquantizer + Int(codes[row * subquantizers + part])) * width
+                for component in 0 ..< width {
+                    result.storage[row * dimension + part * width + component] = codebooks[centroid + component]
+                }
+            }
+        }
+        return result
+    }
+
+    /// `table[part × 256 + c]` = the query's sub-vector `part` · centroid `c` of that sub-space.
+    func innerProductTable(_ query: UnsafePointer<Float>, into table: UnsafeMutablePointer<Float>) {
+        let width = subDimension
+        codebooks.withUnsafeBufferPointer { codebooks in
+            guard let base = codebooks.baseAddress else { return }
+            for part in 0 ..< subquantizers {
+                let subQuery = query + part * width
+                let partBase = base + part * Self.centroidsPerSubquantizer * width
+                for centroid in 0 ..< Self.centroidsPerSubquantizer {
+                    table[part * Self.centroidsPerSubquantizer + centroid] =
+                        innerProduct(subQuery, partBase + centroid * width, count: width)
+                }
+            }
+        }
+    }
+
+    /// Columns `part × width ..< (part + 1) × width` of `matrix`, as a matrix.
+    static func columns(of matrix: Matrix, part: Int, width: Int) -> Matrix {
+        var storage = [Float](repeating: 0, count: matrix.rows * width)
+        matrix.storage.withUnsafeBufferPointer { source in
+            storage.withUnsafeMutableBufferPointer { target in
+                for row in 0 ..< matrix.rows {
+                    for component in 0 ..< width {
+                        target[row * width + component] = source[row * matrix.columns + part * width + component]
+                    }
+                }
+            }
+        }
+        return Matrix(rows: matrix.rows, columns: width, storage: storage)
+    }
+}
