@@ -85,7 +85,8 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkGeometryTests", dependencies: ["LandmarkGeometry", "LandmarkLinearAlgebra"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"]),
+        .testTarget(name: "LandmarkIndexTests", dependencies: ["LandmarkIndex", "LandmarkLinearAlgebra"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkEvaluationTests", dependencies: ["LandmarkEvaluation", "LandmarkPickle", "LandmarkImage"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkDescriptorsTests", dependencies: [

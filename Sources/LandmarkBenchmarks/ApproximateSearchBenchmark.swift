@@ -117,10 +117,21 @@ public enum ApproximateSearchBenchmark {
                            log: (String) -> Void) throws -> ApproximateSearchReport {
         let threads = ProcessInfo.processInfo.activeProcessorCount
         let clusters = max(1, count / 1000)
-        log("generating \(count) × \(dimension) clustered vectors …")
         let storeURL = dataDirectory.appendingPathComponent("descriptors.lmd")
+        let databaseFile = dataDirectory.appendingPathComponent("database.f32")
+        let queriesFile = dataDirectory.appendingPathComponent("queries.f32")
+        // Raw vectors already in the directory (e.g. real descriptors) are measured instead of synthetic ones.
+        let given = !exportRaw && FileManager.default.fileExists(atPath: databaseFile.path) && FileManager.default.fileExists(atPath: queriesFile.path)
+        func readRaw(_ url: URL) throws -> Matrix {
+            let data = try Data(contentsOf: url)
+            let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            return Matrix(rows: values.count / dimension, columns: dimension, storage: Array(values.prefix(values.count / dimension * dimension)))
+        }
+        log(given ? "reading \(databaseFile.path) …" : "generating \(count) × \(dimension) clustered vectors …")
         do {
-            let database = ClusteredVectors.generate(count: count, dimension: dimension, clusters: clusters, seed: 1, sampleSeed: 2)
+            let database = given ? try readRaw(databaseFile)
+                : ClusteredVectors.generate(count: count, dimension: dimension, clusters: clusters, seed: 1, sampleSeed: 2)
+            let count = database.rows
             let identifiers = (0 ..< count).map { "v\($0)" }
             try DescriptorStoreWriter.write(database, identifiers: identifiers, metadata: ["descriptor": "synthetic"],
                                             elementType: float16 ? .float16 : .float32, to: storeURL)
@@ -129,7 +140,9 @@ public enum ApproximateSearchBenchmark {
                     .write(to: dataDirectory.appendingPathComponent("database.f32"))
             }
         }
-        let queries = ClusteredVectors.generate(count: queryCount, dimension: dimension, clusters: clusters, seed: 1, sampleSeed: 3)
+        let queries = given ? try readRaw(queriesFile)
+            : ClusteredVectors.generate(count: queryCount, dimension: dimension, clusters: clusters, seed: 1, sampleSeed: 3)
+        let queryCount = queries.rows
         if exportRaw {
             try Data(bytes: queries.storage, count: queries.storage.count * 4).write(to: dataDirectory.appendingPathComponent("queries.f32"))
         }
@@ -200,7 +213,7 @@ public enum ApproximateSearchBenchmark {
                     recallAt100: recall(hits, truth, at: 100)))
             }
         }
-        return ApproximateSearchReport(count: count, dimension: dimension, float16: float16, queries: queryCount,
+        return ApproximateSearchReport(count: store.count, dimension: dimension, float16: float16, queries: queryCount,
                                        threads: threads, storeBytes: store.fileSize, openSeconds: openSeconds,
                                        openMemoryMegabytes: openMemory, firstQueryMemoryMegabytes: firstQueryMemory,
                                        peakResidentMegabytes: CNNExtractionBenchmark.peakResidentMegabytes(), measurements: measurements)

@@ -55,6 +55,12 @@ public enum IndexLayout {
     public static let asmkFileName = "asmk-index.lmi"
     /// The approximate index over the store (`VectorIndexBuilder`), when the factory is not `Flat`.
     public static let vectorIndexFileName = "vector-index.lmx"
+
+    /// A name the manifest may give a file: inside the index directory, no path components, so an
+    /// edited manifest cannot make the index open files elsewhere.
+    public static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0")
+    }
     static let localShardPrefix = "local-"
     static let localExtractorMetadataKey = "extractor"
 }

@@ -98,6 +98,12 @@ public struct RetrievalIndex: Sendable {
             throw PipelineError(code: .invalidIndex, file: storeURL.path,
                                 reason: "store holds \(store.count) × \(store.dimension) descriptors but the manifest says \(manifest.count) × \(manifest.dimension)")
         }
+        // The store names the descriptor that made it; a manifest edited to another one would describe
+        // queries differently from the index and rank wrongly.
+        if let made = store.metadata[IndexLayout.descriptorMetadataKey], made != manifest.descriptor {
+            throw PipelineError(code: .invalidIndex, file: manifestURL.path,
+                                reason: "says descriptor '\(manifest.descriptor)' but \(IndexLayout.storeFileName) was made with '\(made)' — rebuild the index or restore the manifest")
+        }
         let extractor: any GlobalDescriptorExtractor
         if manifest.descriptor == IndexManifest.noGlobalDescriptor {
             guard manifest.local != nil else {
@@ -135,6 +141,10 @@ public struct RetrievalIndex: Sendable {
     private static func openLocalPart(_ local: LocalIndexManifest, in directory: URL, identifiers: [String])
         throws(PipelineError) -> (store: LocalFeatureStore, asmk: ASMKIndex, extractor: SIFT) {
         let manifestPath = directory.appendingPathComponent(IndexManifest.fileName).path
+        for name in [local.featuresFile, local.vocabularyFile, local.asmkFile] where !IndexLayout.isPlainFileName(name) {
+            throw PipelineError(code: .invalidIndex, file: manifestPath,
+                                reason: "names '\(name)', which is not a file of the index directory — rebuild the index")
+        }
         guard local.method == LocalIndexConfiguration.rootSIFTASMK else {
             throw PipelineError(code: .invalidIndex, file: manifestPath, reason: "unknown local method '\(local.method)'")
         }

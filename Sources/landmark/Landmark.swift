@@ -19,5 +19,5 @@ struct Landmark: ParsableCommand {
         version: "0.1.0",
         subcommands: [DemoCommand.self, IndexCommand.self, SearchCommand.self, EvaluateCommand.self,
                       BenchCommand.self, WhitenCommand.self, VerifyCommand.self, RecognizeCommand.self,
-                      TrainCommand.self, MineCommand.self, CleanCommand.self])
+                      TrainCommand.self, MineCommand.self, CleanCommand.self, CheckCommand.self])
 }

@@ -318,7 +318,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Product-quantised candidates re-scored with full vectors.")
         var rerank: Int = 256
 
-        @Option(help: "Directory for the store (and raw vectors); a temporary one, removed afterwards, when absent.")
+        @Option(help: "Directory for the store (and raw vectors); a temporary one, removed afterwards, when absent. When it holds database.f32 and queries.f32 (raw float32 rows of --dimension) and --export-raw is not given, those vectors are measured instead of synthetic ones.")
         var data: String?
 
         @Flag(help: "Also write database.f32 and queries.f32 for the FAISS side-by-side script.")
