@@ -1,6 +1,7 @@
 import Foundation
 import LandmarkDescriptors
 import LandmarkEvaluation
+import LandmarkIndex
 import LandmarkPipeline
 import Testing
 
@@ -46,6 +47,31 @@ import Testing
         // What the preset is for: at least 3 points over the plain descriptor, no stage costing more than 0.3.
         #expect(figures.last! >= figures[0] + 0.03)
         for (before, after) in zip(figures, figures.dropFirst()) { #expect(after >= before - 0.003) }
+    }
+
+    /// Approximate search on the real descriptors: an HNSW graph and an inverted file with every cell
+    /// probed must rank the benchmark as exact search does, to within 0.01 mAP (their rankings are cut
+    /// at 100 results; positives beyond count as not retrieved).
+    @Test(.enabled(if: developmentSet != nil && CNNExtractionTests.weightsPresent,
+                   "needs ../shared/devset and the Lite2 weights (scripts/setup.sh)"))
+    func approximateIndexesMatchExactSearch() throws {
+        let directory = try #require(developmentSet)
+        let benchmark = try FolderBenchmark.load(directory)
+        let extractor = try CNNGlobalDescriptor(CNNDescriptorConfiguration())
+        var evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        let pipeline = try PipelineDescription.parse("global")
+        let prepared = evaluation.prepare(benchmark, localFeatures: false)
+        let exact = try evaluation.evaluate(prepared, pipeline: pipeline).retrieval.meanAveragePrecision
+        for (factory, parameters) in [(IndexFactory.hierarchicalGraph(links: 32), SearchParameters()),
+                                      (.invertedFile(cells: 16, productQuantizerBytes: nil), SearchParameters(probes: 16))] {
+            evaluation.searchIndex = factory
+            evaluation.searchParameters = parameters
+            let approximate = try evaluation.evaluate(prepared, pipeline: pipeline).retrieval.meanAveragePrecision
+            #expect(abs(approximate - exact) <= 0.01, "\(factory): mAP \(approximate), exact \(exact)")
+        }
+        // Product quantisation cannot be trained on a few dozen photographs; it says so.
+        evaluation.searchIndex = .invertedFile(cells: 16, productQuantizerBytes: 16)
+        #expect(throws: PipelineError.self) { try evaluation.evaluate(prepared, pipeline: pipeline) }
     }
 }
 
