@@ -1,5 +1,6 @@
 import LandmarkGeometry
 import Foundation
+import LandmarkIndex
 import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
 import LandmarkRecognition
@@ -40,18 +41,34 @@ public struct IndexRecognition: Sendable {
     public var labelledImageCount: Int { index.store.identifiers.filter { labels.label(of: $0) != nil }.count }
 
     public func recognize(_ images: [URL]) -> [Result<RecognitionAnswer, SkippedImage>] {
-        let everything = index.store.count
         var rowOfIdentifier: [String: Int] = [:]
         if index.localFeatureStore != nil {
             for (row, identifier) in index.store.identifiers.enumerated() { rowOfIdentifier[identifier] = row }
         }
-        let searched = index.search(images: images, top: everything)
-        return zip(images, searched).map { url, outcome in
-            outcome.flatMap { hits -> Result<RecognitionAnswer, SkippedImage> in
-                let labelled = hits.lazy.compactMap { hit -> RecognitionNeighbour? in
-                    guard let label = labels.label(of: hit.image) else { return nil }
-                    return RecognitionNeighbour(image: hit.image, label: label, similarity: hit.score)
+        let searched: [Result<[RecognitionNeighbour], SkippedImage>]
+        if index.defaultRetrieval == .global {
+            // Describe once, then search only as deep as K labelled neighbours need.
+            let described = DescriptorExtraction(extractor: index.extractor)
+                .describeAll(images.map { ExtractionItem(url: $0, name: $0.path) })
+            let vectors = described.compactMap { try? $0.get() }
+            var lists = Self.labelledNeighbours(Matrix(stacking: vectors, dimension: index.extractor.dimension),
+                                                index: index.vectorIndex, parameters: index.searchParameters,
+                                                identifiers: index.store.identifiers, labels: labels,
+                                                neighbours: recognition.neighbours).lists.makeIterator()
+            searched = described.map { result in result.map { _ in lists.next() ?? [] } }
+        } else {
+            // ASMK scores every image anyway; its ranking is cut to the labelled K below.
+            searched = index.search(images: images, top: index.store.count).map { outcome in
+                outcome.map { hits in
+                    Array(hits.lazy.compactMap { hit -> RecognitionNeighbour? in
+                        guard let label = labels.label(of: hit.image) else { return nil }
+                        return RecognitionNeighbour(image: hit.image, label: label, similarity: hit.score)
+                    }.prefix(recognition.neighbours))
                 }
+            }
+        }
+        return zip(images, searched).map { url, outcome in
+            outcome.flatMap { labelled -> Result<RecognitionAnswer, SkippedImage> in
                 var neighbours = Array(labelled.prefix(recognition.neighbours))
                 if let verifier, recognition.inlierWeight > 0 {
                     switch verifier.features(of: url) {
@@ -79,6 +96,43 @@ public struct IndexRecognition: Sendable {
 }
 
 extension IndexRecognition {
+    /// The `neighbours` best labelled images for each query row, best first, searching no deeper than
+    /// needed: K results when every image is labelled, otherwise a depth that grows (doubling) only for
+    /// the queries whose first results were not labelled enough. Memory is O(queries × depth), not
+    /// O(queries × index), which is what lets a GLDv2-sized train index recognise millions of photos.
+    /// - Returns: the lists, and the deepest ranking any query needed.
+    static func labelledNeighbours(_ queries: Matrix, index: any VectorIndex, parameters: SearchParameters,
+                                   identifiers: [String], labels: LandmarkLabels,
+                                   neighbours: Int) -> (lists: [[RecognitionNeighbour]], depth: Int) {
+        let total = index.count
+        let labelled = identifiers.lazy.filter { labels.label(of: $0) != nil }.count
+        guard queries.rows > 0, neighbours > 0, labelled > 0 else { return (Array(repeating: [], count: queries.rows), 0) }
+        // Enough when labels are spread evenly; deeper only for queries that still lack K.
+        var depth = min(total, Int((Double(neighbours) * Double(total) / Double(labelled)).rounded(.up)) + neighbours)
+        var lists = [[RecognitionNeighbour]](repeating: [], count: queries.rows)
+        var pending = Array(0 ..< queries.rows)
+        var deepest = 0
+        while !pending.isEmpty {
+            let batch = Matrix(stacking: pending.map { queries.row($0) }, dimension: queries.columns)
+            let results = index.search(batch, k: depth, parameters: parameters)
+            deepest = depth
+            var stillShort: [Int] = []
+            for (query, hits) in zip(pending, results) {
+                let found = Array(hits.lazy.compactMap { hit -> RecognitionNeighbour? in
+                    let image = identifiers[hit.index]
+                    guard let label = labels.label(of: image) else { return nil }
+                    return RecognitionNeighbour(image: image, label: label, similarity: hit.score)
+                }.prefix(neighbours))
+                lists[query] = found
+                // A short list at full depth is all there is (an approximate index may return fewer).
+                if found.count < min(neighbours, labelled), depth < total, hits.count >= depth { stillShort.append(query) }
+            }
+            pending = stillShort
+            depth = min(total, depth * 2)
+        }
+        return (lists, deepest)
+    }
+
     /// What `calibrated(settings:…)` chose: the calibration, K, and how it was found.
     public struct FittedCalibration: Sendable, Codable, Equatable {
         public var key: String
