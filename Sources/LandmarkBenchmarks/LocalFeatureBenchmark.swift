@@ -147,6 +147,7 @@ public enum LocalFeatureBenchmark {
         for image in 0 ..< max(asmkImages, representations.count) {
             _ = asmk.add(representation: representations[image % representations.count])
         }
+        asmk.prepareForSearch()
         log("timing ASMK queries…")
         var queryTimes: [Double] = []
         for features in rootFeatures {

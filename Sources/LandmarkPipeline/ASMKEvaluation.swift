@@ -64,6 +64,7 @@ public struct ASMKRetrieval: Sendable {
         var index = ASMKIndex(vocabulary: vocabulary, configuration: configuration)
         let empty = Matrix(rows: 0, columns: dimension)
         for item in features { _ = index.add(imageDescriptors: item?.descriptors ?? empty) }
+        index.prepareForSearch()
         return index
     }
 

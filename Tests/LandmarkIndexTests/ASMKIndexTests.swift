@@ -58,6 +58,17 @@ struct ASMKIndexTests {
         #expect((results.first?.score ?? 0) > 1.5 * (results.dropFirst().first?.score ?? 0))
     }
 
+    @Test("idf and image normalisers computed once give the same scores as computed per query", arguments: [true, false])
+    func preparedWeightsGiveTheSameScores(binary: Bool) throws {
+        let scene = try scene()
+        var (index, images) = build(scene, configuration: ASMKConfiguration(binary: binary))
+        let before = images.map { index.scores(for: index.represent($0, multipleAssignment: 5)) }
+        let rankings = images.map { index.search($0, k: 8).map(\.image) }
+        index.prepareForSearch()
+        #expect(images.map { index.scores(for: index.represent($0, multipleAssignment: 5)) } == before)
+        #expect(images.map { index.search($0, k: 8).map(\.image) } == rankings)
+    }
+
     @Test(arguments: [true, false])
     func identicalImageScoresHighest(binary: Bool) throws {
         let scene = try scene()

@@ -64,6 +64,10 @@ public struct ASMKIndex: Sendable {
     var postingResiduals: [[Float]]
     /// Number of words of each database image.
     var wordCounts: [Int]
+    /// idf of every word and 1/√(normaliser) of every image, which depend on the whole index: made
+    /// once by ``prepareForSearch()`` (and on load) instead of on every query, which would walk
+    /// every posting list. Dropped when an image is added.
+    var searchWeights: (idf: [Float], inverseRootNorms: [Float])?
 
     /// Number of indexed images.
     public var imageCount: Int { wordCounts.count }
@@ -165,7 +169,26 @@ public struct ASMKIndex: Sendable {
             }
         }
         wordCounts.append(representation.words.count)
+        searchWeights = nil
         return image
+    }
+
+    /// Computes the idf and image normalisers once the index has all its images, so that each query
+    /// only visits the posting lists of its own words. Searching without it gives the same scores,
+    /// computing them per query.
+    public mutating func prepareForSearch() {
+        searchWeights = computeSearchWeights()
+    }
+
+    func computeSearchWeights() -> (idf: [Float], inverseRootNorms: [Float]) {
+        let idf = idfWeights()
+        var imageNorms = [Float](repeating: 0, count: imageCount)
+        if configuration.useIDF {
+            for (word, list) in postingImages.enumerated() { for image in list { imageNorms[Int(image)] += idf[word] } }
+        } else {
+            for image in 0 ..< imageCount { imageNorms[image] = Float(wordCounts[image]) }
+        }
+        return (idf, imageNorms.map { $0 > 0 ? 1 / $0.squareRoot() : 0 })
     }
 
     /// The selectivity function σ_α with threshold τ: 0 below τ, else sign(u)·|u|^α.
@@ -194,14 +217,7 @@ public struct ASMKIndex: Sendable {
                      && (configuration.binary ? query.codes.count == query.words.count * codeWords
                                               : query.residuals.count == query.words.count * vocabulary.dimension),
                      "Query representation does not match the index's vocabulary or binary setting")
-        let idf = idfWeights()
-        var imageNorms = [Float](repeating: 0, count: imageCount)
-        if configuration.useIDF {
-            for (word, list) in postingImages.enumerated() { for image in list { imageNorms[Int(image)] += idf[word] } }
-        } else {
-            for image in 0 ..< imageCount { imageNorms[image] = Float(wordCounts[image]) }
-        }
-        let inverseRootNorms = imageNorms.map { $0 > 0 ? 1 / $0.squareRoot() : 0 }
+        let (idf, inverseRootNorms) = searchWeights ?? computeSearchWeights()
         let alpha = configuration.alpha, threshold = configuration.threshold
         let perWord = codeWords, dimension = vocabulary.dimension
         // A binary similarity takes one of B + 1 values, so σ_α is tabulated by Hamming distance
@@ -259,8 +275,8 @@ public struct ASMKIndex: Sendable {
     public func search(representation: ASMKImageRepresentation, k: Int) -> [(image: Int, score: Float)] {
         guard k > 0, !representation.words.isEmpty, imageCount > 0 else { return [] }
         let all = scores(for: representation)
-        let order = all.indices.sorted { all[$0] != all[$1] ? all[$0] > all[$1] : $0 < $1 }
-        return order.prefix(k).map { (image: $0, score: all[$0]) }
+        // Bounded selection, same order as a full sort (score, then the smaller image id).
+        return all.withUnsafeBufferPointer { topK($0, k: k) }.map { (image: $0.index, score: $0.score) }
     }
 
     // MARK: - Files
@@ -326,6 +342,7 @@ public struct ASMKIndex: Sendable {
         guard reader.isAtEnd, entriesPerImage == index.wordCounts else {
             throw ASMKError(code: .corrupt, file: url.path, reason: "inverted file and word counts disagree — rebuild the index")
         }
+        index.prepareForSearch()
         return index
     }
 
