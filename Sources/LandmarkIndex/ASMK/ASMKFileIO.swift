@@ -22,23 +22,21 @@ struct ASMKByteWriter {
 
     mutating func append(_ value: Float) { append(value.bitPattern) }
 
-    mutating func append(_ values: [Float]) {
-        bytes.reserveCapacity(bytes.count + 4 * values.count)
-        for value in values { append(value.bitPattern) }
-    }
+    // Arrays are appended as one block of little-endian bytes. (Reserving exactly `count + n` before
+    // each array defeated the array's geometric growth and made writing an index quadratic in its size.)
+    mutating func append(_ values: [Float]) { appendLittleEndian(values.map(\.bitPattern)) }
 
     mutating func append(bytes values: [UInt8]) {
         bytes.append(contentsOf: values)
     }
 
-    mutating func append(_ values: [UInt32]) {
-        bytes.reserveCapacity(bytes.count + 4 * values.count)
-        for value in values { append(value) }
-    }
+    mutating func append(_ values: [UInt32]) { appendLittleEndian(values) }
 
-    mutating func append(_ values: [UInt64]) {
-        bytes.reserveCapacity(bytes.count + 8 * values.count)
-        for value in values { append(value) }
+    mutating func append(_ values: [UInt64]) { appendLittleEndian(values) }
+
+    private mutating func appendLittleEndian<Value: FixedWidthInteger>(_ values: [Value]) {
+        let encoded = values.map(\.littleEndian)
+        encoded.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
 
     /// The finished file: body followed by its checksum.

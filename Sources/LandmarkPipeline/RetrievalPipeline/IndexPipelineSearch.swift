@@ -72,7 +72,7 @@ extension RetrievalIndex {
         }
         let output = try RetrievalPipeline(stages: stages).run(
             database: database, queries: queries, excluded: Array(repeating: nil, count: queries.rows),
-            resources: resources, progress: progress)
+            resources: resources, depth: pipeline.rankingDepth(top: k), progress: progress)
         var hitsOfImage: [Int: [SearchHit]] = [:]
         for (query, (image, ranking)) in zip(describedImages, output.rankings).enumerated() {
             hitsOfImage[image] = ranking.prefix(k).map { row in

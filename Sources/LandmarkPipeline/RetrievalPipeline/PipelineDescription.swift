@@ -105,6 +105,29 @@ public struct PipelineDescription: Sendable, Equatable, CustomStringConvertible 
         "best": "dba1,aqe3,spatial30,dqe100",
     ]
 
+    /// How deep the rankings must be for a search returning `top` results: the deepest stage, and
+    /// at least 1000 (DQE draws negatives from position 200 on); nil — the whole index — when a full
+    /// diffusion may promote any image. Bounding it keeps a pipeline's memory at queries × depth on a
+    /// large index instead of queries × index.
+    public func rankingDepth(top: Int) -> Int? {
+        var depth = max(top, 1000)
+        for stage in stages {
+            switch stage {
+            case .spatialVerification(let stageDepth, _), .discriminativeQueryExpansion(let stageDepth),
+                 .discriminativeReranking(let stageDepth), .scoreFusion(let stageDepth, _):
+                depth = max(depth, stageDepth)
+            case .queryExpansion(let neighbours, _):
+                depth = max(depth, neighbours)
+            case .diffusion(_, _, _, let truncation):
+                guard let truncation else { return nil }
+                depth = max(depth, truncation)
+            case .databaseAugmentation:
+                break
+            }
+        }
+        return depth
+    }
+
     /// Does any stage need local features?
     public var needsLocalFeatures: Bool {
         retrieval == .asmk || stages.contains {
