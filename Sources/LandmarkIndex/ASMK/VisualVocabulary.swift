@@ -129,25 +129,8 @@ public struct VisualVocabulary: Sendable, Equatable {
         precondition(descriptors.columns == dimension,
                      "Descriptors have dimension \(descriptors.columns), vocabulary has \(dimension)")
         var result = [Int32](repeating: 0, count: descriptors.rows)
-        let k = size
-        var products = [Float](repeating: 0, count: Self.blockRows * k)
-        for blockStart in stride(from: 0, to: descriptors.rows, by: Self.blockRows) {
-            let blockCount = min(Self.blockRows, descriptors.rows - blockStart)
-            Self.blockProducts(descriptors, firstRow: blockStart, rowCount: blockCount, centroids: centroids, into: &products)
-            products.withUnsafeBufferPointer { products in
-                centroidSquaredNorms.withUnsafeBufferPointer { norms in
-                    for local in 0 ..< blockCount {
-                        var best = 0
-                        var bestDistance = Float.infinity
-                        let base = local * k
-                        for word in 0 ..< k {
-                            let distance = norms[word] - 2 * products[base + word]
-                            if distance < bestDistance { bestDistance = distance; best = word }
-                        }
-                        result[blockStart + local] = Int32(best)
-                    }
-                }
-            }
+        Self.forEachNearest(descriptors, centroids: centroids, centroidNorms: centroidSquaredNorms) { row, word, _ in
+            result[row] = Int32(word)
         }
         return result
     }
@@ -281,13 +264,23 @@ public struct VisualVocabulary: Sendable, Equatable {
     /// Assigns each sample row to its nearest centroid; returns whether any assignment changed.
     static func nearest(_ sample: Matrix, sampleNorms: [Float], centroids: Matrix,
                         assignment: inout [Int], distances: inout [Float]) -> Bool {
-        let k = centroids.rows
-        let centroidNorms = squaredRowNorms(centroids)
-        var products = [Float](repeating: 0, count: blockRows * k)
         var changed = false
-        for blockStart in stride(from: 0, to: sample.rows, by: blockRows) {
-            let blockCount = min(blockRows, sample.rows - blockStart)
-            blockProducts(sample, firstRow: blockStart, rowCount: blockCount, centroids: centroids, into: &products)
+        forEachNearest(sample, centroids: centroids, centroidNorms: squaredRowNorms(centroids)) { row, best, bestDistance in
+            if assignment[row] != best { changed = true; assignment[row] = best }
+            distances[row] = max(bestDistance + sampleNorms[row], 0)
+        }
+        return changed
+    }
+
+    /// Calls `visit(row, nearest centroid, ‖c‖² − 2x·c)` for every row (squared L2 up to the row's
+    /// own ‖x‖²; ties go to the smaller centroid), one blocked BLAS product at a time.
+    static func forEachNearest(_ rows: Matrix, centroids: Matrix, centroidNorms: [Float],
+                               _ visit: (_ row: Int, _ nearest: Int, _ distance: Float) -> Void) {
+        let k = centroids.rows
+        var products = [Float](repeating: 0, count: blockRows * k)
+        for blockStart in stride(from: 0, to: rows.rows, by: blockRows) {
+            let blockCount = min(blockRows, rows.rows - blockStart)
+            blockProducts(rows, firstRow: blockStart, rowCount: blockCount, centroids: centroids, into: &products)
             products.withUnsafeBufferPointer { products in
                 for local in 0 ..< blockCount {
                     var best = 0
@@ -297,13 +290,10 @@ public struct VisualVocabulary: Sendable, Equatable {
                         let distance = centroidNorms[word] - 2 * products[base + word]
                         if distance < bestDistance { bestDistance = distance; best = word }
                     }
-                    let row = blockStart + local
-                    if assignment[row] != best { changed = true; assignment[row] = best }
-                    distances[row] = max(bestDistance + sampleNorms[row], 0)
+                    visit(blockStart + local, best, bestDistance)
                 }
             }
         }
-        return changed
     }
 
     /// `products[r × k + j] = x_(firstRow + r) · c_j` for one block of rows, via one BLAS product.
