@@ -64,6 +64,9 @@ def main():
         start = time.perf_counter()
         quantised = ",PQ" in factory.upper()
         index = faiss.index_factory(arguments.dimension, factory, faiss.METRIC_INNER_PRODUCT)
+        if factory.upper().startswith("IVF"):
+            # Train the cells on 64 vectors per cell, as the Swift index does (FAISS's default is up to 256).
+            faiss.extract_index_ivf(index).cp.max_points_per_centroid = 64
         if quantised:
             index = faiss.IndexRefineFlat(index)
         index.train(database)
