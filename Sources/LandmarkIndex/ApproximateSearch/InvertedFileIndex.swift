@@ -139,9 +139,8 @@ public struct InvertedFileIndex: VectorIndex {
     /// The `probes` cells nearest to the query by squared L2 (‖c‖² − 2⟨q, c⟩; ‖q‖² is common).
     func nearestCells(_ products: [Float], probes: Int) -> [Int] {
         var nearest = TopKAccumulator(capacity: probes)
-        for cell in 0 ..< cellCount {
-            nearest.add(score: 2 * products[cell] - cells.centroidSquaredNorms[cell], index: cell)
-        }
+        let closeness = zip(products, cells.centroidSquaredNorms).map { 2 * $0 - $1 }
+        closeness.withUnsafeBufferPointer { nearest.add($0, firstIndex: 0) }
         return nearest.sorted().map(\.index)
     }
 

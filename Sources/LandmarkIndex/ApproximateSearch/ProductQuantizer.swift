@@ -15,6 +15,9 @@ public struct ProductQuantizer: Sendable, Equatable {
     public let subquantizers: Int
     /// `subquantizers × 256 × subDimension` centroid components, sub-space by sub-space.
     public let codebooks: [Float]
+    /// The same, component-major within each sub-space (`[part][component][centroid]`), so that a
+    /// query's table is `subDimension` multiply-adds over 256 contiguous centroids per sub-space.
+    let componentMajorCodebooks: [Float]
 
     public var subDimension: Int { dimension / subquantizers }
 
@@ -22,6 +25,21 @@ public struct ProductQuantizer: Sendable, Equatable {
         self.dimension = dimension
         self.subquantizers = subquantizers
         self.codebooks = codebooks
+        let width = dimension / max(subquantizers, 1), centroids = Self.centroidsPerSubquantizer
+        var transposed = [Float](repeating: 0, count: codebooks.count)
+        for part in 0 ..< subquantizers {
+            for centroid in 0 ..< centroids {
+                for component in 0 ..< width {
+                    transposed[(part * width + component) * centroids + centroid] =
+                        codebooks[(part * centroids + centroid) * width + component]
+                }
+            }
+        }
+        componentMajorCodebooks = transposed
+    }
+
+    public static func == (lhs: ProductQuantizer, rhs: ProductQuantizer) -> Bool {
+        lhs.dimension == rhs.dimension && lhs.subquantizers == rhs.subquantizers && lhs.codebooks == rhs.codebooks
     }
 
     /// Learns the codebooks by k-means in every sub-space.
@@ -91,15 +109,20 @@ public struct ProductQuantizer: Sendable, Equatable {
 
     /// `table[part × 256 + c]` = the query's sub-vector `part` · centroid `c` of that sub-space.
     func innerProductTable(_ query: UnsafePointer<Float>, into table: UnsafeMutablePointer<Float>) {
-        let width = subDimension
-        codebooks.withUnsafeBufferPointer { codebooks in
+        let width = subDimension, centroids = Self.centroidsPerSubquantizer
+        componentMajorCodebooks.withUnsafeBufferPointer { codebooks in
             guard let base = codebooks.baseAddress else { return }
+            let rawTable = UnsafeMutableRawPointer(table)
             for part in 0 ..< subquantizers {
-                let subQuery = query + part * width
-                let partBase = base + part * Self.centroidsPerSubquantizer * width
-                for centroid in 0 ..< Self.centroidsPerSubquantizer {
-                    table[part * Self.centroidsPerSubquantizer + centroid] =
-                        innerProduct(subQuery, partBase + centroid * width, count: width)
+                let output = rawTable + part * centroids * 4
+                // 256 centroids = 32 lanes of 8: accumulate q_d × (component d of every centroid).
+                for chunk in 0 ..< centroids / 8 {
+                    var sum = SIMD8<Float>()
+                    for component in 0 ..< width {
+                        let row = UnsafeRawPointer(base + ((part * width + component) * centroids + chunk * 8))
+                        sum += SIMD8<Float>(repeating: query[part * width + component]) * row.loadUnaligned(as: SIMD8<Float>.self)
+                    }
+                    output.storeBytes(of: sum, toByteOffset: chunk * 32, as: SIMD8<Float>.self)
                 }
             }
         }
