@@ -58,9 +58,6 @@ public struct RetrievalIndex: Sendable {
     /// verified in full by `landmark check INDEX`.
     public static let checksumOnOpenLimit = 256 << 20
 
-    /// The store's rows as searches read them: in place from the memory map, never copied.
-    public var vectors: DatabaseRows { DatabaseRows(store) }
-
     /// Opens an index written by `IndexBuilder`, with the descriptor it was built with. Nothing is
     /// copied: descriptors are searched from the memory-mapped store.
     public static func open(_ directory: URL) throws(PipelineError) -> RetrievalIndex {
