@@ -51,6 +51,10 @@ public struct LocalIndexConfiguration: Sendable {
     /// Descriptors sampled evenly over the index to train the vocabulary.
     public var vocabularySamples: Int
     public var asmk: ASMKConfiguration
+    /// Train a new vocabulary even when the index directory already has one of the right size. Off by
+    /// default: an index that gains or loses images keeps its visual words, so only the inverted file
+    /// changes and earlier results stay comparable.
+    public var retrainVocabulary = false
 
     /// The settings of `evaluate --local rootsift-asmk` (``ASMKRetrieval``) unless changed.
     public init(vocabularySize: Int = ASMKRetrieval().vocabularySize) {

@@ -56,8 +56,9 @@ struct LocalFeatureExtraction: Sendable {
 
 /// The ASMK part of `landmark index --local rootsift-asmk`.
 enum LocalIndexBuilder {
-    /// Trains the vocabulary on an even sample of the store's RootSIFT descriptors, indexes every image
-    /// in store order, writes `asmk-vocabulary.lmv` and `asmk-index.lmi` into `directory`.
+    /// Trains the vocabulary on an even sample of the store's RootSIFT descriptors (or keeps the one
+    /// already in `directory` when it has the configured size, unless `retrainVocabulary`), indexes every
+    /// image in store order, writes `asmk-vocabulary.lmv` and `asmk-index.lmi` into `directory`.
     static func buildASMK(features url: URL, in directory: URL, configuration: LocalIndexConfiguration,
                           workerCount: Int = ProcessInfo.processInfo.activeProcessorCount) throws(PipelineError) -> LocalIndexManifest {
         let store: LocalFeatureStore
@@ -73,6 +74,12 @@ enum LocalIndexBuilder {
                                     + "vocabulary; use a smaller --vocabulary-size or more images")
         }
         let dimension = store.dimension
+        let vocabularyURL = directory.appendingPathComponent(IndexLayout.vocabularyFileName)
+        if !configuration.retrainVocabulary, let kept = try? VisualVocabulary.load(contentsOf: vocabularyURL),
+           kept.size == configuration.vocabularySize, kept.dimension == dimension {
+            return try indexImages(store, vocabulary: kept, features: url, in: directory, configuration: configuration,
+                                   workerCount: workerCount)
+        }
         let stride = max(1, total / max(1, configuration.vocabularySamples))
         var sample: [Float] = []
         sample.reserveCapacity(min(total, configuration.vocabularySamples + store.imageCount) * dimension)
@@ -94,6 +101,14 @@ enum LocalIndexBuilder {
         } catch {
             throw PipelineError(code: .invalidDataset, file: url.path, reason: error.description)
         }
+        return try indexImages(store, vocabulary: vocabulary, features: url, in: directory, configuration: configuration,
+                               workerCount: workerCount)
+    }
+
+    /// Builds the inverted file of every image of `store` with `vocabulary`, and writes both files.
+    private static func indexImages(_ store: LocalFeatureStore, vocabulary: VisualVocabulary, features url: URL, in directory: URL,
+                                    configuration: LocalIndexConfiguration, workerCount: Int) throws(PipelineError) -> LocalIndexManifest {
+        let dimension = store.dimension, total = store.featureCount
         var index = ASMKIndex(vocabulary: vocabulary, configuration: configuration.asmk)
         let slots = ResultSlots<ASMKImageRepresentation>(
             count: store.imageCount, initial: ASMKImageRepresentation(words: [], codes: [], residuals: []))

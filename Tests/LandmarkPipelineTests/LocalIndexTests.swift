@@ -115,6 +115,40 @@ private func smallLocalConfiguration() -> LocalIndexConfiguration {
         }
     }
 
+    @Test("an index that gains images keeps its ASMK vocabulary unless told to retrain it")
+    func vocabularyIsKeptWhenImagesAreAdded() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 3, views: 3, distractors: 2)
+        // Start from all but two photographs, then add them.
+        let held = temporary.path("held")
+        try FileManager.default.createDirectory(at: held, withIntermediateDirectories: true)
+        for entry in entries.suffix(2) {
+            try FileManager.default.moveItem(at: images.appendingPathComponent(entry.relativePath),
+                                             to: held.appendingPathComponent((entry.relativePath as NSString).lastPathComponent))
+        }
+        let indexURL = temporary.path("index")
+        let vocabularyURL = indexURL.appendingPathComponent(IndexLayout.vocabularyFileName)
+        _ = try IndexBuilder.build(images: images, index: indexURL, extractor: nil, local: smallLocalConfiguration())
+        let first = try Data(contentsOf: vocabularyURL)
+        for entry in entries.suffix(2) {
+            try FileManager.default.moveItem(at: held.appendingPathComponent((entry.relativePath as NSString).lastPathComponent),
+                                             to: images.appendingPathComponent(entry.relativePath))
+        }
+        _ = try IndexBuilder.build(images: images, index: indexURL, extractor: nil, local: smallLocalConfiguration())
+        #expect(try Data(contentsOf: vocabularyURL) == first)
+        let index = try RetrievalIndex.open(indexURL)
+        #expect(index.asmk?.imageCount == entries.count)
+        // Asked to retrain: the vocabulary of a fresh build of the whole folder.
+        var retrain = smallLocalConfiguration()
+        retrain.retrainVocabulary = true
+        _ = try IndexBuilder.build(images: images, index: indexURL, extractor: nil, local: retrain)
+        _ = try IndexBuilder.build(images: images, index: temporary.path("fresh"), extractor: nil, local: smallLocalConfiguration())
+        #expect(try Data(contentsOf: vocabularyURL)
+                == Data(contentsOf: temporary.path("fresh").appendingPathComponent(IndexLayout.vocabularyFileName)))
+    }
+
     @Test func combinedIndexResumesFromLeftoverShardsAndOffersBothRankings() throws {
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }

@@ -34,6 +34,9 @@ struct IndexCommand: ParsableCommand {
     @Option(help: "Visual words of the ASMK vocabulary (with --local).")
     var vocabularySize: Int = ASMKRetrieval().vocabularySize
 
+    @Flag(help: "Train a new ASMK vocabulary; by default an index that already has one of --vocabulary-size words keeps it when images are added or removed.")
+    var retrainVocabulary = false
+
     @Option(name: .customLong("index"), help: "How the descriptors are searched: Flat (exact, the default), Flat,f16 (exact over a float16 store, half the size), IVF<cells>,Flat, IVF<cells>,PQ<bytes> or HNSW<links> (approximate; for large collections). An existing index keeps its choice unless this is given.")
     var indexFactory: String?
 
@@ -68,7 +71,11 @@ struct IndexCommand: ParsableCommand {
         let factory = try indexFactory.map(parseIndexFactory)
         if factory != nil, isLocalOnly { throw ValidationError("--index chooses how global descriptors are searched; --descriptor none has none") }
         let extractor: (any GlobalDescriptorExtractor)? = isLocalOnly ? nil : try descriptorOptions.makeExtractor()
-        let localConfiguration = local.map { _ in LocalIndexConfiguration(vocabularySize: vocabularySize) }
+        let localConfiguration = local.map { _ in
+            var configuration = LocalIndexConfiguration(vocabularySize: vocabularySize)
+            configuration.retrainVocabulary = retrainVocabulary
+            return configuration
+        }
         let progress = ProgressBar(label: "indexing", enabled: !quiet)
         let summary: IndexBuildSummary
         do throws(PipelineError) {
