@@ -209,7 +209,7 @@ public struct HNSWIndex: VectorIndex {
         guard k > 0, entryPoint >= 0 else { return Array(repeating: [], count: queries.rows) }
         let ef = max(k, parameters.efSearch ?? Self.defaultEfSearch)
         let threads = max(1, min(parameters.threads ?? ProcessInfo.processInfo.activeProcessorCount, queries.rows))
-        let results = ResultSlots<[Neighbor]>(count: queries.rows)
+        let results = ResultSlots<[Neighbor]>(count: queries.rows, initial: [])
         let index = self
         let work: @Sendable (Int) -> Void = { worker in
             var search = LayerSearch(nodes: index.count)
@@ -231,7 +231,7 @@ public struct HNSWIndex: VectorIndex {
             }
         }
         if threads == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
-        return results.values(default: [])
+        return results.values
     }
 }
 

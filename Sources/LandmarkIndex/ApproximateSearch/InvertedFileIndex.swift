@@ -111,7 +111,7 @@ public struct InvertedFileIndex: VectorIndex {
         // is the cell's share of every candidate's score.
         let products = queries.multiplied(byTransposeOf: cells.centroids)
         let threads = max(1, min(parameters.threads ?? ProcessInfo.processInfo.activeProcessorCount, queries.rows))
-        let results = ResultSlots<[Neighbor]>(count: queries.rows)
+        let results = ResultSlots<[Neighbor]>(count: queries.rows, initial: [])
         let index = self
         let work: @Sendable (Int) -> Void = { worker in
             var scratch: [Float] = []
@@ -133,7 +133,7 @@ public struct InvertedFileIndex: VectorIndex {
             }
         }
         if threads == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
-        return results.values(default: [])
+        return results.values
     }
 
     /// The `probes` cells nearest to the query by squared L2 (‖c‖² − 2⟨q, c⟩; ‖q‖² is common).
@@ -213,22 +213,4 @@ public struct InvertedFileIndex: VectorIndex {
         }
         return best.sorted()
     }
-}
-
-/// One result slot per query, written by exactly one worker each.
-final class ResultSlots<Value: Sendable>: @unchecked Sendable {
-    // Workers write disjoint slots of a fixed buffer (no array copy-on-write checks shared between
-    // threads), and `values` is read only after they have all finished.
-    private let slots: UnsafeMutableBufferPointer<Value?>
-
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil)
-    }
-
-    deinit { slots.deinitialize().deallocate() }
-
-    func set(_ index: Int, _ value: Value) { slots[index] = value }
-
-    func values(default fallback: Value) -> [Value] { slots.map { $0 ?? fallback } }
 }

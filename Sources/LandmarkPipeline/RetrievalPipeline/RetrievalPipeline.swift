@@ -89,8 +89,9 @@ public struct RetrievalPipeline: Sendable {
         let listLength = min(count, depth ?? count)
         var timings: [StageTiming] = []
 
-        // The approximate index of the current database, built when first searched.
-        var approximate: (database: Matrix, index: any VectorIndex)?
+        // The approximate index of the current database, built when first searched and dropped when
+        // database-side augmentation changes the database.
+        var approximate: (any VectorIndex)?
         func search() throws(PipelineError) -> [[Neighbor]] {
             // One extra, so that dropping the excluded row still leaves `listLength` results.
             let k = min(count, listLength + 1)
@@ -98,14 +99,14 @@ public struct RetrievalPipeline: Sendable {
             if searchIndex.isExact {
                 hits = ExactSearch(database: database).search(queries, k: k)
             } else {
-                if approximate?.database != database {
+                if approximate == nil {
                     do {
-                        approximate = (database, try VectorIndexBuilder.build(searchIndex, rows: DatabaseRows(database), progress: nil))
+                        approximate = try VectorIndexBuilder.build(searchIndex, rows: DatabaseRows(database), progress: nil)
                     } catch {
                         throw PipelineError(code: .invalidRequest, file: error.file, reason: error.reason)
                     }
                 }
-                hits = approximate?.index.search(queries, k: k, parameters: searchParameters) ?? []
+                hits = approximate?.search(queries, k: k, parameters: searchParameters) ?? []
             }
             return hits.enumerated().map { query, list in
                 Array(list.lazy.filter { $0.index != excluded[query] }.prefix(listLength))
@@ -129,6 +130,7 @@ public struct RetrievalPipeline: Sendable {
             case .databaseAugmentation(let neighbours, let alpha):
                 results = try timed(stage.description) { () throws(PipelineError) in
                     database = DatabaseAugmentation(neighbours: neighbours, alpha: alpha).augment(database)
+                    approximate = nil
                     return try search()
                 }
                 rankings = results.map { $0.map(\.index) }
@@ -257,13 +259,4 @@ public struct RetrievalPipeline: Sendable {
 
 extension Matrix {
     var rowIndices: Range<Int> { 0..<rows }
-}
-
-/// Slots written by worker threads at distinct indices.
-final class ResultSlots<Value: Sendable>: @unchecked Sendable {
-    private var storage: [Value]
-    private let lock = NSLock()
-    init(count: Int, initial: Value) { storage = Array(repeating: initial, count: count) }
-    func set(_ index: Int, _ value: Value) { lock.lock(); storage[index] = value; lock.unlock() }
-    var values: [Value] { lock.lock(); defer { lock.unlock() }; return storage }
 }
