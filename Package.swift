@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "LandmarkPipeline", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkEvaluation",
             "LandmarkDescriptors", "LandmarkDemo", "LandmarkLocalFeatures", "LandmarkGeometry",
-            "LandmarkReranking", "LandmarkRecognition", "LandmarkTraining",
+            "LandmarkReranking", "LandmarkRecognition", "LandmarkTraining", "LandmarkStorage",
         ]),
         .target(name: "LandmarkMining", dependencies: [
             "LandmarkPipeline", "LandmarkTraining", "LandmarkLinearAlgebra", "LandmarkStorage", "LandmarkImage",

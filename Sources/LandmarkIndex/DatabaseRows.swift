@@ -6,9 +6,18 @@ import LandmarkLinearAlgebra
 /// Searching the mapped store instead of a copy is what lets an index larger than the free memory
 /// be opened at once and searched while the kernel pages it in.
 public struct DatabaseRows: Sendable {
+    /// Consecutive rows of one mapped store: store rows `first ..< first + count` are rows
+    /// `start ..< start + count` here. A segmented store with removed rows is several runs.
+    struct Run: Sendable {
+        let store: DescriptorStore
+        let first: Int
+        let start: Int
+        let count: Int
+    }
+
     enum Storage: Sendable {
         case matrix(Matrix)
-        case store(DescriptorStore)
+        case runs([Run])
     }
 
     let storage: Storage
@@ -26,19 +35,35 @@ public struct DatabaseRows: Sendable {
 
     /// Rows of a mapped store, never copied as a whole.
     public init(_ store: DescriptorStore) {
-        storage = .store(store)
-        count = store.count
-        dimension = store.dimension
+        self.init(runs: [Run(store: store, first: 0, start: 0, count: store.count)], dimension: store.dimension)
+    }
+
+    /// Rows spread over several mapped stores, in the order of `runs` (empty runs are dropped).
+    init(runs: [Run], dimension: Int) {
+        storage = .runs(runs.filter { $0.count > 0 })
+        count = runs.reduce(0) { $0 + $1.count }
+        self.dimension = dimension
     }
 
     /// True when a block must be converted before it can be scored (float16 storage).
     var needsConversion: Bool {
-        if case .store(let store) = storage { return store.elementType != .float32 }
+        if case .runs(let runs) = storage { return runs.contains { $0.store.elementType != .float32 } }
         return false
     }
 
-    /// Calls `body` with a pointer to rows `range` as contiguous Float32; float16 rows are first
-    /// converted into `scratch`, which grows to `range.count × dimension` when needed.
+    /// The run holding row `row` (a binary search over the runs' starts).
+    private static func runIndex(of row: Int, in runs: [Run]) -> Int {
+        var low = 0, high = runs.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if runs[middle].start <= row { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    /// Calls `body` with a pointer to rows `range` as contiguous Float32. Float32 rows of one run are
+    /// read in place; float16 rows, and ranges that span runs, are first gathered into `scratch`,
+    /// which grows to `range.count × dimension` when needed.
     func withFloat32Rows<Result>(_ range: Range<Int>, scratch: inout [Float],
                                  _ body: (UnsafePointer<Float>) -> Result) -> Result {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "Row range out of bounds")
@@ -54,20 +79,38 @@ public struct DatabaseRows: Sendable {
                 guard let base = buffer.baseAddress else { return empty() }
                 return body(base + range.lowerBound * dimension)
             }
-        case .store(let store):
-            guard let base = store.payload.baseAddress else { return empty() }
-            if store.elementType == .float32 {
+        case .runs(let runs):
+            let first = runs[Self.runIndex(of: range.lowerBound, in: runs)]
+            if first.store.elementType == .float32, range.upperBound <= first.start + first.count,
+               let base = first.store.payload.baseAddress {
                 // The payload is 64-byte aligned, so binding rows of whole floats is aligned.
-                return body((base + range.lowerBound * dimension * 4).assumingMemoryBound(to: Float.self))
+                let row = first.first + range.lowerBound - first.start
+                return body((base + row * dimension * 4).assumingMemoryBound(to: Float.self))
             }
             if scratch.count < components { scratch = [Float](repeating: 0, count: components) }
-            let halves = (base + range.lowerBound * dimension * 2).assumingMemoryBound(to: Float16.self)
             return scratch.withUnsafeMutableBufferPointer { target in
-                convertFloat16(UnsafeBufferPointer(start: halves, count: components),
-                               into: UnsafeMutableBufferPointer(rebasing: target[0 ..< components]))
+                Self.gather(range, from: runs, dimension: dimension,
+                            into: UnsafeMutableBufferPointer(rebasing: target[0 ..< components]))
                 guard let converted = target.baseAddress else { return empty() }
                 return body(UnsafePointer(converted))
             }
+        }
+    }
+
+    /// Copies (converting float16) rows `range` of `runs` into `target`, run by run.
+    private static func gather(_ range: Range<Int>, from runs: [Run], dimension: Int,
+                               into target: UnsafeMutableBufferPointer<Float>) {
+        var runNumber = runIndex(of: range.lowerBound, in: runs)
+        var row = range.lowerBound
+        while row < range.upperBound {
+            let run = runs[runNumber]
+            let end = min(range.upperBound, run.start + run.count)
+            let sourceRows = run.first + row - run.start ..< run.first + end - run.start
+            let offset = (row - range.lowerBound) * dimension
+            run.store.decodeRows(sourceRows, into: UnsafeMutableBufferPointer(
+                rebasing: target[offset ..< offset + sourceRows.count * dimension]))
+            row = end
+            runNumber += 1
         }
     }
 
@@ -96,22 +139,23 @@ public struct DatabaseRows: Sendable {
 
     /// Row `index` as Float32.
     public func row(_ index: Int) -> [Float] {
-        switch storage {
-        case .matrix(let matrix): return matrix.row(index)
-        case .store(let store): return store.descriptor(at: index)
-        }
+        matrix(index ..< index + 1).storage
     }
 
     /// Rows `range` copied into a matrix (for the few stages that need a modifiable copy).
     public func matrix(_ range: Range<Int>? = nil) -> Matrix {
         let range = range ?? 0 ..< count
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "Row range out of bounds")
+        if case .matrix(let matrix) = storage, range == 0 ..< matrix.rows { return matrix }
+        var result = Matrix(rows: range.count, columns: dimension)
+        guard range.count > 0, dimension > 0 else { return result }
         switch storage {
         case .matrix(let matrix):
-            if range == 0 ..< matrix.rows { return matrix }
             return Matrix(rows: range.count, columns: dimension,
                           storage: Array(matrix.storage[range.lowerBound * dimension ..< range.upperBound * dimension]))
-        case .store(let store):
-            return store.rows(range)
+        case .runs(let runs):
+            result.storage.withUnsafeMutableBufferPointer { Self.gather(range, from: runs, dimension: dimension, into: $0) }
+            return result
         }
     }
 }

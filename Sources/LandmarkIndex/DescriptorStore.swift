@@ -124,7 +124,7 @@ public struct DescriptorStore: Sendable {
         return result
     }
 
-    private func decodeRows(_ range: Range<Int>, into target: UnsafeMutableBufferPointer<Float>) {
+    func decodeRows(_ range: Range<Int>, into target: UnsafeMutableBufferPointer<Float>) {
         let components = range.count * dimension
         guard components > 0, let targetBase = target.baseAddress, let source = payload.baseAddress else { return }
         let start = range.lowerBound * dimension * elementType.byteCount

@@ -4,6 +4,7 @@ import LandmarkImage
 import LandmarkIndex
 import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
+import LandmarkStorage
 
 /// What an index directory holds besides its descriptors: how it was made and what was left out.
 ///
@@ -11,6 +12,8 @@ import LandmarkLocalFeatures
 public struct IndexManifest: Sendable, Codable, Equatable {
     public static let fileName = "index.json"
     public static let currentFormatVersion = 2
+    /// The version of manifests that list `segments` (an index updated in place).
+    public static let segmentedFormatVersion = 3
 
     public var formatVersion: Int
     /// Name of the global descriptor (see `GlobalDescriptorRegistry`); queries are described the same way.
@@ -26,11 +29,15 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// How the global descriptors are searched (`IndexFactory`); absent in indexes made before
     /// approximate search existed, which are searched exactly.
     public var vectorIndex: IndexFactory? = nil
+    /// The descriptor files of an index updated in place, in row order, each with its removed rows
+    /// (format version 3); absent when the index is the single `descriptors.lmd` with nothing removed.
+    public var segments: [IndexSegment]? = nil
 
     /// The `descriptor` of an index without global descriptors (local features only).
     public static let noGlobalDescriptor = "none"
-    /// Versions this build reads: 1 (global descriptors only) and 2 (optionally local features).
-    public static let supportedFormatVersions = 1 ... 2
+    /// Versions this build reads: 1 (global descriptors only), 2 (optionally local features) and 3
+    /// (descriptors in segments).
+    public static let supportedFormatVersions = 1 ... 3
 }
 
 /// The layout of an index directory, stated once.
@@ -43,6 +50,8 @@ public struct IndexManifest: Sendable, Codable, Equatable {
 ///   rerun after an interruption picks up instead of redoing the work.
 public enum IndexLayout {
     public static let storeFileName = "descriptors.lmd"
+    /// Segments added by updates in place and compactions: `descriptors-NNNNNN.lmd`.
+    static let segmentPrefix = "descriptors-"
     public static let partialDirectoryName = "partial"
     static let skippedFileName = "skipped.json"
     static let shardPrefix = "shard-"
@@ -75,6 +84,13 @@ public struct IndexBuildSummary: Sendable, Codable, Equatable {
     public var reused: Int
     /// Images that could not be described, with the reason.
     public var skipped: [SkippedImage]
+    /// Images of the previous index no longer in the folder, now removed from it.
+    public var removed: Int = 0
+    /// Bytes of descriptor files written: the new segment of an update in place, or every
+    /// descriptor of a first build or a compaction.
+    public var descriptorBytesWritten: Int = 0
+    /// The descriptors were rewritten into one file (a first build or a compaction).
+    public var rewritten: Bool = false
 }
 
 /// Options of `IndexBuilder.build`.
@@ -85,23 +101,29 @@ public struct IndexBuildOptions: Sendable {
     public var workerCount: Int
     /// How the global descriptors will be searched; nil keeps an existing index's choice (else `Flat`).
     public var factory: IndexFactory?
+    /// Rewrite an updated index's descriptors into one file even when its segments and removed rows
+    /// are within `IndexSegments`' limits.
+    public var compact: Bool
 
     public init(shardSize: Int = 128, decoding: ImageDecodingOptions = .init(),
-                workerCount: Int = ProcessInfo.processInfo.activeProcessorCount, factory: IndexFactory? = nil) {
+                workerCount: Int = ProcessInfo.processInfo.activeProcessorCount, factory: IndexFactory? = nil,
+                compact: Bool = false) {
         precondition(shardSize > 0, "shardSize must be positive")
         self.shardSize = shardSize
         self.decoding = decoding
         self.workerCount = workerCount
         self.factory = factory
+        self.compact = compact
     }
 }
 
 /// Builds (or brings up to date) the index of a folder of photographs.
 ///
 /// The work is checkpointed: every `shardSize` images a shard is written atomically, so killing the
-/// process loses at most one shard of work, and running the same command again resumes. The final store
-/// is assembled in sorted path order from all shards, so a resumed run writes exactly the same bytes as an
-/// uninterrupted one. Rerunning on a complete index reuses its descriptors and only describes new images.
+/// process loses at most one shard of work, and running the same command again resumes. A first build
+/// assembles the store in sorted path order from all shards, so a resumed run writes exactly the same
+/// bytes as an uninterrupted one. Rerunning on a complete index updates it in place (`IndexSegments`):
+/// only new images are described, written as one new segment, and deleted ones are tombstoned.
 public enum IndexBuilder {
     /// Builds a global-descriptor index (no local features).
     public static func build(images imagesDirectory: URL, index indexDirectory: URL,
@@ -151,9 +173,23 @@ public enum IndexBuilder {
         // Work already done: a complete earlier index, then finished shards.
         var known: [String: [Float]] = [:]
         let storeURL = indexDirectory.appendingPathComponent(IndexLayout.storeFileName)
-        if fileManager.fileExists(atPath: storeURL.path) {
+        var previous: (segments: [IndexSegment], store: SegmentedDescriptorStore)?
+        if let previousManifest {
+            let store = try IndexSegments.open(indexDirectory, manifest: previousManifest)
+            let expectedName = extractor?.name ?? IndexManifest.noGlobalDescriptor
+            guard previousManifest.descriptor == expectedName, store.dimension == extractor?.dimension ?? 0 else {
+                throw PipelineError(code: .invalidIndex, file: indexDirectory.appendingPathComponent(IndexManifest.fileName).path,
+                                    reason: "built with descriptor '\(previousManifest.descriptor)' (\(store.dimension)-D), not '\(expectedName)'; "
+                                        + "use --descriptor \(previousManifest.descriptor) or a new index directory")
+            }
+            previous = (previousManifest.descriptorSegments, store)
+            // Segments of an update killed before its manifest was written.
+            IndexSegments.removeUnreferenced(in: indexDirectory, keeping: previousManifest.descriptorSegments)
+        } else if fileManager.fileExists(atPath: storeURL.path) {
+            // A first build killed between its store and its manifest.
             try absorb(storeURL, expecting: extractor, into: &known)
         }
+        let live = Set(previous?.store.identifiers ?? [])
         var shardNumbers: [Int] = []
         for shard in try shardFiles(in: partialDirectory, suffix: ".lmd") {
             try absorb(shard.url, expecting: extractor, into: &known)
@@ -171,7 +207,7 @@ public enum IndexBuilder {
             }
         }
         func isComplete(_ name: String) -> Bool {
-            (extractor == nil || known[name] != nil) && (local == nil || knownLocal[name] != nil)
+            (extractor == nil || live.contains(name) || known[name] != nil) && (local == nil || knownLocal[name] != nil)
         }
 
         let skippedURL = partialDirectory.appendingPathComponent(IndexLayout.skippedFileName)
@@ -193,7 +229,7 @@ public enum IndexBuilder {
             let total = paths.count
             var failed: [String: String] = [:]
             if let extractor {
-                let names = chunk.filter { known[$0] == nil }
+                let names = chunk.filter { known[$0] == nil && !live.contains($0) }
                 let extraction = DescriptorExtraction(extractor: extractor, decoding: options.decoding,
                                                       workerCount: options.workerCount)
                 let items = names.map { ExtractionItem(url: imagesDirectory.appendingPathComponent($0), name: $0) }
@@ -256,8 +292,9 @@ public enum IndexBuilder {
             start += chunk.count
         }
 
-        // Assemble the final stores in path order, then the search index, the local index, the manifest,
-        // and drop the checkpoints.
+        // Bring the descriptors up to date (a new segment and tombstones, or one file in path order),
+        // then the search index, the local part in the same row order, and last the manifest, which
+        // commits the update; files it no longer names and the checkpoints go after it.
         let indexed = paths.filter(isComplete)
         let factory = options.factory ?? previousManifest?.vectorIndex ?? .defaultFactory
         if let extractor {
@@ -267,18 +304,24 @@ public enum IndexBuilder {
                 throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
                                     reason: "--index \(error.file): \(error.reason) (the described images are kept; rerun with another --index)")
             }
-            let vectors = indexed.compactMap { known[$0] }
-            try writeStore(Matrix(stacking: vectors, dimension: extractor.dimension), identifiers: indexed,
-                           descriptorName: extractor.name, elementType: factory.storeElementType, to: storeURL)
-            try buildVectorIndex(factory, store: storeURL, in: indexDirectory, progress: progress)
-        } else {
-            // No global descriptors: the store still lists the indexed images, with zero-length vectors.
-            try writeStore(Matrix(rows: indexed.count, columns: 0), identifiers: indexed,
-                           descriptorName: IndexManifest.noGlobalDescriptor, to: storeURL)
+        }
+        let outcome = try IndexSegments.write(
+            indexed: indexed, previous: previous, known: known, dimension: extractor?.dimension ?? 0,
+            descriptorName: extractor?.name ?? IndexManifest.noGlobalDescriptor,
+            elementType: extractor == nil ? .float32 : factory.storeElementType,
+            // A retrained vocabulary samples the features in row order; path order makes it the vocabulary of
+            // a fresh build of the folder.
+            compact: options.compact || local?.retrainVocabulary == true, in: indexDirectory)
+        if extractor != nil {
+            var update: (fingerprint: UInt32, factory: IndexFactory, survivingRows: [Int32])?
+            if let previous, let survivingRows = outcome.survivingRows {
+                update = (previous.store.fingerprint, previousManifest?.vectorIndex ?? .defaultFactory, survivingRows)
+            }
+            try updateVectorIndex(factory, store: outcome.store, in: indexDirectory, previous: update, progress: progress)
         }
         var localManifest: LocalIndexManifest?
         if let local {
-            let selection = indexed.compactMap { knownLocal[$0] }
+            let selection = outcome.store.identifiers.compactMap { knownLocal[$0] }
             do {
                 try LocalFeatureStoreWriter.assemble(selection, metadata: localMetadata(local.extractorName), to: localStoreURL)
             } catch {
@@ -289,15 +332,19 @@ public enum IndexBuilder {
         }
         skipped.sort { $0.image < $1.image }
         let manifest = IndexManifest(
-            formatVersion: extractor == nil || local != nil ? IndexManifest.currentFormatVersion : 1,
+            formatVersion: outcome.segments != nil ? IndexManifest.segmentedFormatVersion
+                : extractor == nil || local != nil ? IndexManifest.currentFormatVersion : 1,
             descriptor: extractor?.name ?? IndexManifest.noGlobalDescriptor,
             dimension: extractor?.dimension ?? 0,
             imageRoot: imagesDirectory.standardizedFileURL.resolvingSymlinksInPath().path,
-            count: indexed.count, skipped: skipped, local: localManifest,
-            vectorIndex: extractor == nil || factory == .defaultFactory ? nil : factory)
+            count: outcome.store.count, skipped: skipped, local: localManifest,
+            vectorIndex: extractor == nil || factory == .defaultFactory ? nil : factory, segments: outcome.segments)
         try writeAtomically(manifest, to: indexDirectory.appendingPathComponent(IndexManifest.fileName))
+        IndexSegments.removeUnreferenced(in: indexDirectory, keeping: manifest.descriptorSegments)
         try? fileManager.removeItem(at: partialDirectory)
-        return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped)
+        let removed = previous.map { $0.store.identifiers.filter { !Set(indexed).contains($0) }.count } ?? 0
+        return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped, removed: removed,
+                                 descriptorBytesWritten: outcome.bytesWritten, rewritten: outcome.survivingRows == nil && outcome.bytesWritten > 0)
     }
 
     // MARK: - Checkpoints
@@ -373,33 +420,39 @@ public enum IndexBuilder {
         }
     }
 
-    /// Makes the approximate index `factory` names over the store just written, or keeps the one already
-    /// in the directory when it was built from exactly these descriptors (same store checksum), so a
-    /// rerun that changes nothing retrains nothing. An exact factory needs no file; one left by an
-    /// earlier approximate choice is removed (the builder made it).
-    static func buildVectorIndex(_ factory: IndexFactory, store storeURL: URL, in indexDirectory: URL,
-                                 progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) {
+    /// Makes the approximate index `factory` names over the descriptors just written, or keeps the one
+    /// already in the directory when it was built from exactly these descriptors (same fingerprint), so
+    /// a rerun that changes nothing retrains nothing. After an update in place (`previous`, with the
+    /// same factory) the saved index is updated without retraining: removed rows leave it, new rows are
+    /// added. An exact factory needs no file; one left by an earlier approximate choice is removed (the
+    /// builder made it).
+    static func updateVectorIndex(_ factory: IndexFactory, store: SegmentedDescriptorStore, in indexDirectory: URL,
+                                  previous: (fingerprint: UInt32, factory: IndexFactory, survivingRows: [Int32])?,
+                                  progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) {
         let url = indexDirectory.appendingPathComponent(IndexLayout.vectorIndexFileName)
         guard !factory.isExact else {
             try? FileManager.default.removeItem(at: url)
             return
         }
-        let store: DescriptorStore
-        do {
-            store = try DescriptorStore.open(storeURL, verifyChecksum: false)
-        } catch {
-            throw PipelineError(code: .invalidIndex, file: storeURL.path, reason: error.reason)
-        }
-        let rows = DatabaseRows(store)
-        if (try? VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: rows, storeChecksum: store.storedChecksum)) != nil {
+        let fingerprint = store.fingerprint
+        if (try? VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: store.rows, storeChecksum: fingerprint)) != nil {
             return
         }
-        let label = "building \(factory)"
+        let label = "\(previous?.factory == factory ? "updating" : "building") \(factory)"
+        let report: (Int, Int) -> Void = { done, total in
+            progress?(PipelineProgress(completed: done, total: total, current: label))
+        }
         do {
-            let index = try VectorIndexBuilder.build(factory, rows: rows) { done, total in
-                progress?(PipelineProgress(completed: done, total: total, current: label))
+            let index: any VectorIndex
+            if let previous, previous.factory == factory,
+               let updated = VectorIndexBuilder.update(contentsOf: url, factory: factory, rows: store.rows,
+                                                       previousChecksum: previous.fingerprint,
+                                                       survivingRows: previous.survivingRows, progress: report) {
+                index = updated
+            } else {
+                index = try VectorIndexBuilder.build(factory, rows: store.rows, progress: report)
             }
-            try VectorIndexBuilder.write(index, storeChecksum: store.storedChecksum, to: url)
+            try VectorIndexBuilder.write(index, storeChecksum: fingerprint, to: url)
         } catch {
             throw PipelineError(code: error.code == .cannotTrain ? .invalidRequest : .writeFailed, file: error.file, reason: error.reason)
         }
@@ -431,15 +484,21 @@ public enum IndexBuilder {
     }
 }
 
-/// Encodes a value as pretty JSON into a temporary file and renames it into place, so a reader never
-/// sees half a file.
+/// Encodes a value as pretty JSON and writes it durably (`DurableFile`: temporary file, flush,
+/// rename, directory flush), so a reader never sees half a file and a manifest that commits an update
+/// survives a power cut.
 func writeAtomically<Value: Encodable>(_ value: Value, to url: URL) throws(PipelineError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let data: Data
     do {
-        let data = try encoder.encode(value)
-        try data.write(to: url, options: .atomic)
+        data = try encoder.encode(value)
     } catch {
         throw PipelineError(code: .writeFailed, file: url.path, reason: error.localizedDescription)
+    }
+    do {
+        try DurableFile.write(data, to: url)
+    } catch {
+        throw PipelineError(code: .writeFailed, file: url.path, reason: error.reason)
     }
 }

@@ -39,20 +39,16 @@ public enum IndexCheck {
         record(IndexManifest.fileName, IndexManifest.supportedFormatVersions.contains(manifest.formatVersion)
                ? nil : "format \(manifest.formatVersion) is not supported by this build")
 
-        let storeURL = directory.appendingPathComponent(IndexLayout.storeFileName)
-        var store: DescriptorStore?
+        // Every segment in full, then the segments together against the manifest.
+        var store: SegmentedDescriptorStore?
         do {
-            let opened = try DescriptorStore.open(storeURL, verifyChecksum: true)
+            let opened = try IndexSegments.open(directory, manifest: manifest, checksumLimit: .max)
             store = opened
-            var problem: String?
-            if opened.count != manifest.count || opened.dimension != manifest.dimension {
-                problem = "holds \(opened.count) × \(opened.dimension) descriptors, the manifest says \(manifest.count) × \(manifest.dimension)"
-            } else if let name = opened.metadata[IndexLayout.descriptorMetadataKey], name != manifest.descriptor {
-                problem = "made with descriptor '\(name)', the manifest says '\(manifest.descriptor)'"
-            }
-            record(IndexLayout.storeFileName, problem)
+            for segment in manifest.descriptorSegments { record(segment.file, nil) }
         } catch {
-            record(IndexLayout.storeFileName, error.reason)
+            let failing = manifest.descriptorSegments.first { error.file.hasSuffix("/" + $0.file) }?.file
+                ?? manifest.descriptorSegments.first?.file ?? IndexLayout.storeFileName
+            record(failing, error.reason)
         }
 
         if let store {
@@ -61,8 +57,8 @@ public enum IndexCheck {
                 let url = directory.appendingPathComponent(IndexLayout.vectorIndexFileName)
                 var problem: String?
                 do {
-                    _ = try VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: DatabaseRows(store),
-                                                    storeChecksum: store.storedChecksum)
+                    _ = try VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: store.rows,
+                                                    storeChecksum: store.fingerprint)
                 } catch {
                     problem = error.reason
                 }
@@ -81,7 +77,7 @@ public enum IndexCheck {
             do {
                 let features = try LocalFeatureStore.open(directory.appendingPathComponent(local.featuresFile), verifyChecksum: true)
                 record(local.featuresFile, store.map { features.identifiers == $0.identifiers } == false
-                       ? "its images differ from those of \(IndexLayout.storeFileName)" : nil)
+                       ? "its images differ from those of the descriptor store" : nil)
             } catch {
                 record(local.featuresFile, error.reason)
             }

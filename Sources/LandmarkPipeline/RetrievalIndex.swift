@@ -23,9 +23,9 @@ public enum RetrievalMethod: String, Sendable, CaseIterable, Codable {
 public struct RetrievalIndex: Sendable {
     public let directory: URL
     public let manifest: IndexManifest
-    /// Global descriptors, one row per indexed image; its `identifiers` name the images of every part of
-    /// the index. In a local-only index the rows have length 0.
-    public let store: DescriptorStore
+    /// Global descriptors, one row per indexed image, in one or more segments; its `identifiers` name
+    /// the images of every part of the index. In a local-only index the rows have length 0.
+    public let store: SegmentedDescriptorStore
     /// The global descriptor; for a local-only index a stand-in named "none" that describes nothing.
     public let extractor: any GlobalDescriptorExtractor
     /// How the global descriptors are searched: exact over the mapped store, or the directory's
@@ -83,24 +83,7 @@ public struct RetrievalIndex: Sendable {
                                 reason: "index format \(manifest.formatVersion) is not supported (this build reads "
                                     + "\(IndexManifest.supportedFormatVersions.lowerBound)…\(IndexManifest.supportedFormatVersions.upperBound))")
         }
-        let storeURL = directory.appendingPathComponent(IndexLayout.storeFileName)
-        let store: DescriptorStore
-        do {
-            store = try DescriptorStore.open(storeURL, verifyChecksum: false)
-            if store.fileSize <= checksumOnOpenLimit { try store.verifyChecksum() }
-        } catch {
-            throw PipelineError(code: .invalidIndex, file: storeURL.path, reason: error.reason)
-        }
-        guard store.count == manifest.count, store.dimension == manifest.dimension else {
-            throw PipelineError(code: .invalidIndex, file: storeURL.path,
-                                reason: "store holds \(store.count) × \(store.dimension) descriptors but the manifest says \(manifest.count) × \(manifest.dimension)")
-        }
-        // The store names the descriptor that made it; a manifest edited to another one would describe
-        // queries differently from the index and rank wrongly.
-        if let made = store.metadata[IndexLayout.descriptorMetadataKey], made != manifest.descriptor {
-            throw PipelineError(code: .invalidIndex, file: manifestURL.path,
-                                reason: "says descriptor '\(manifest.descriptor)' but \(IndexLayout.storeFileName) was made with '\(made)' — rebuild the index or restore the manifest")
-        }
+        let store = try IndexSegments.open(directory, manifest: manifest)
         let extractor: any GlobalDescriptorExtractor
         if manifest.descriptor == IndexManifest.noGlobalDescriptor {
             guard manifest.local != nil else {
@@ -126,7 +109,7 @@ public struct RetrievalIndex: Sendable {
         let vectorIndexURL = directory.appendingPathComponent(IndexLayout.vectorIndexFileName)
         do {
             vectorIndex = try VectorIndexBuilder.load(contentsOf: vectorIndexURL, factory: manifest.vectorIndex ?? .defaultFactory,
-                                                      rows: DatabaseRows(store), storeChecksum: store.storedChecksum)
+                                                      rows: store.rows, storeChecksum: store.fingerprint)
         } catch {
             throw PipelineError(code: .invalidIndex, file: error.file, reason: error.reason)
         }
@@ -163,7 +146,7 @@ public struct RetrievalIndex: Sendable {
         }
         guard store.identifiers == identifiers else {
             throw PipelineError(code: .invalidIndex, file: featuresURL.path,
-                                reason: "its images differ from those of \(IndexLayout.storeFileName) — rebuild the index")
+                                reason: "its images differ from those of the descriptor store — rebuild the index")
         }
         let asmkURL = directory.appendingPathComponent(local.asmkFile)
         let asmk: ASMKIndex
@@ -179,7 +162,7 @@ public struct RetrievalIndex: Sendable {
         return (store, asmk, SIFT(sift))
     }
 
-    private init(directory: URL, manifest: IndexManifest, store: DescriptorStore,
+    private init(directory: URL, manifest: IndexManifest, store: SegmentedDescriptorStore,
                  extractor: any GlobalDescriptorExtractor, vectorIndex: any VectorIndex, localFeatureStore: LocalFeatureStore?,
                  asmk: ASMKIndex?, localExtractor: SIFT?) {
         self.directory = directory

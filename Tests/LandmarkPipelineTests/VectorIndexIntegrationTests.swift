@@ -99,6 +99,6 @@ import Testing
         } catch {
             #expect(error.reason.contains("was made with"))
         }
-        #expect(IndexCheck.run(directory).contains { $0.problem?.contains("made with descriptor") == true })
+        #expect(IndexCheck.run(directory).contains { $0.problem?.contains("was made with") == true })
     }
 }

@@ -90,71 +90,130 @@ public enum VectorIndexBuilder {
     public static func load(contentsOf url: URL, factory expected: IndexFactory, rows: DatabaseRows,
                             storeChecksum: UInt32) throws(VectorIndexError) -> any VectorIndex {
         if expected.isExact { return FlatIndex(rows: rows) }
-        let bytes: [UInt8]
-        do {
-            bytes = try [UInt8](Data(contentsOf: url))
-        } catch {
-            throw VectorIndexError(code: .invalidFile, file: url.path,
-                                   reason: "cannot read the \(expected) index (\(error.localizedDescription)); run `landmark index` again to rebuild it")
-        }
-        func invalid(_ reason: String) -> ASMKError { ASMKError(code: .corrupt, file: url.path, reason: reason) }
+        let bytes = try readFile(url, factory: expected)
         do throws(ASMKError) {
-            var reader = try ASMKByteReader(bytes: bytes, file: url.path, magic: magic, version: formatVersion, kind: "vector index")
-            let factoryText = String(decoding: try reader.readBytes(reader.readCount(elementSize: 1)), as: UTF8.self)
-            guard factoryText == expected.description else { throw invalid("holds a \(factoryText) index, the manifest says \(expected)") }
-            guard try reader.readUInt32() == storeChecksum else { throw invalid("was built from other descriptors than the store's") }
-            let dimension = Int(try reader.readUInt64()), count = Int(try reader.readUInt64())
-            guard dimension == rows.dimension, count == rows.count else {
-                throw invalid("indexes \(count) × \(dimension) vectors, the store holds \(rows.count) × \(rows.dimension)")
-            }
-            let index: any VectorIndex
-            switch expected {
-            case .flat:
-                index = FlatIndex(rows: rows)
-            case .invertedFile(let cellCount, let bytesPerCode):
-                let centroids = try reader.readFloats(cellCount * dimension)
-                var quantizer: ProductQuantizer?
-                if let bytesPerCode {
-                    guard dimension % bytesPerCode == 0 else { throw invalid("PQ\(bytesPerCode) does not divide the dimension \(dimension)") }
-                    quantizer = ProductQuantizer(dimension: dimension, subquantizers: bytesPerCode,
-                                                 codebooks: try reader.readFloats(bytesPerCode * ProductQuantizer.centroidsPerSubquantizer * (dimension / bytesPerCode)))
-                }
-                var cellRows: [[Int32]] = [], cellCodes: [[UInt8]] = []
-                var total = 0
-                for _ in 0 ..< cellCount {
-                    let members = try reader.readCount(elementSize: 4)
-                    let rowsOfCell = try reader.readUInt32s(members).map { Int32(bitPattern: $0) }
-                    guard rowsOfCell.allSatisfy({ $0 >= 0 && Int($0) < count }) else { throw invalid("a cell names a row outside the store") }
-                    cellRows.append(rowsOfCell)
-                    if let quantizer { cellCodes.append(try reader.readBytes(members * quantizer.subquantizers)) }
-                    total += members
-                }
-                guard total == count else { throw invalid("its cells hold \(total) rows, not \(count)") }
-                index = InvertedFileIndex(factory: expected, cells: VisualVocabulary(centroids: Matrix(rows: cellCount, columns: dimension, storage: centroids)),
-                                          quantizer: quantizer, rows: rows, cellRows: cellRows, cellCodes: cellCodes, count: count)
-            case .hierarchicalGraph(let links):
-                let efConstruction = Int(try reader.readUInt32())
-                let entryPoint = Int32(bitPattern: try reader.readUInt32())
-                let maxLevel = Int(Int32(bitPattern: try reader.readUInt32()))
-                let levels = try reader.readBytes(count)
-                var offsets = [Int](), total = 0
-                offsets.reserveCapacity(count)
-                for level in levels {
-                    offsets.append(total)
-                    total += 2 * links + Int(level) * links
-                }
-                guard Int(try reader.readUInt64()) == total else { throw invalid("its link table does not match the node levels") }
-                let neighbours = try reader.readUInt32s(total).map { Int32(bitPattern: $0) }
-                guard neighbours.allSatisfy({ $0 >= -1 && Int($0) < count }),
-                      (count == 0 && entryPoint == -1) || (entryPoint >= 0 && Int(entryPoint) < count),
-                      maxLevel == (levels.map(Int.init).max() ?? -1) else { throw invalid("its graph is inconsistent") }
-                index = HNSWIndex(links: links, efConstruction: efConstruction, rows: rows, levels: levels, offsets: offsets,
-                                  neighbours: neighbours, entryPoint: entryPoint, maxLevel: maxLevel, count: count)
-            }
-            guard reader.isAtEnd else { throw invalid("it has unexpected trailing bytes") }
-            return index
+            return try decode(bytes, file: url.path, factory: expected, rows: rows, storeChecksum: storeChecksum,
+                              survivingRows: nil)
         } catch {
             throw VectorIndexError(code: .invalidFile, file: url.path, reason: "\(error.reason); run `landmark index` again to rebuild it")
         }
+    }
+
+    /// Brings the index saved at `url`, built over the previous rows (checksum `previousChecksum`),
+    /// up to date with `rows` without retraining: removed rows leave the inverted lists, the others
+    /// are renumbered, and rows after the survivors are assigned to cells (or inserted into the
+    /// graph) as `build` would add them.
+    ///
+    /// - Parameter survivingRows: for each previous row, its row number in `rows`, or -1 when it was
+    ///   removed. Survivors keep their order and come first in `rows`.
+    /// - Returns: nil when the file cannot be reused — missing, damaged, made from other rows, or a
+    ///   graph that lost nodes (HNSW has no removal) — and the caller builds the index afresh.
+    public static func update(contentsOf url: URL, factory: IndexFactory, rows: DatabaseRows, previousChecksum: UInt32,
+                              survivingRows: [Int32], progress: ((Int, Int) -> Void)?) -> (any VectorIndex)? {
+        guard !factory.isExact else { return FlatIndex(rows: rows) }
+        guard let bytes = try? readFile(url, factory: factory),
+              let previous = try? decode(bytes, file: url.path, factory: factory, rows: rows,
+                                         storeChecksum: previousChecksum, survivingRows: survivingRows) else { return nil }
+        switch previous {
+        case var inverted as InvertedFileIndex:
+            inverted.addRemainingRows(progress: progress)
+            return inverted
+        case var graph as HNSWIndex:
+            graph.addRemainingRows(progress: progress)
+            return graph
+        default:
+            return nil
+        }
+    }
+
+    private static func readFile(_ url: URL, factory: IndexFactory) throws(VectorIndexError) -> [UInt8] {
+        do {
+            return try [UInt8](Data(contentsOf: url))
+        } catch {
+            throw VectorIndexError(code: .invalidFile, file: url.path,
+                                   reason: "cannot read the \(factory) index (\(error.localizedDescription)); run `landmark index` again to rebuild it")
+        }
+    }
+
+    /// Decodes an index file over `rows`. With `survivingRows` the file may hold the previous rows
+    /// (one per entry), which are renumbered; the result then holds only the survivors.
+    private static func decode(_ bytes: [UInt8], file path: String, factory expected: IndexFactory, rows: DatabaseRows,
+                               storeChecksum: UInt32, survivingRows: [Int32]?) throws(ASMKError) -> any VectorIndex {
+        func invalid(_ reason: String) -> ASMKError { ASMKError(code: .corrupt, file: path, reason: reason) }
+        var reader = try ASMKByteReader(bytes: bytes, file: path, magic: magic, version: formatVersion, kind: "vector index")
+        let factoryText = String(decoding: try reader.readBytes(reader.readCount(elementSize: 1)), as: UTF8.self)
+        guard factoryText == expected.description else { throw invalid("holds a \(factoryText) index, the manifest says \(expected)") }
+        guard try reader.readUInt32() == storeChecksum else { throw invalid("was built from other descriptors than the store's") }
+        let dimension = Int(try reader.readUInt64()), count = Int(try reader.readUInt64())
+        let expectedCount = survivingRows?.count ?? rows.count
+        guard dimension == rows.dimension, count == expectedCount else {
+            throw invalid("indexes \(count) × \(dimension) vectors, the store holds \(expectedCount) × \(rows.dimension)")
+        }
+        if let survivingRows {
+            guard survivingRows.allSatisfy({ $0 >= -1 && Int($0) < rows.count }) else { throw invalid("row mapping out of range") }
+        }
+        let index: any VectorIndex
+        switch expected {
+        case .flat:
+            index = FlatIndex(rows: rows)
+        case .invertedFile(let cellCount, let bytesPerCode):
+            let centroids = try reader.readFloats(cellCount * dimension)
+            var quantizer: ProductQuantizer?
+            if let bytesPerCode {
+                guard dimension % bytesPerCode == 0 else { throw invalid("PQ\(bytesPerCode) does not divide the dimension \(dimension)") }
+                quantizer = ProductQuantizer(dimension: dimension, subquantizers: bytesPerCode,
+                                             codebooks: try reader.readFloats(bytesPerCode * ProductQuantizer.centroidsPerSubquantizer * (dimension / bytesPerCode)))
+            }
+            var cellRows: [[Int32]] = [], cellCodes: [[UInt8]] = []
+            var total = 0, survivors = 0
+            for _ in 0 ..< cellCount {
+                let members = try reader.readCount(elementSize: 4)
+                var rowsOfCell = try reader.readUInt32s(members).map { Int32(bitPattern: $0) }
+                guard rowsOfCell.allSatisfy({ $0 >= 0 && Int($0) < count }) else { throw invalid("a cell names a row outside the store") }
+                var codes: [UInt8] = []
+                if let quantizer { codes = try reader.readBytes(members * quantizer.subquantizers) }
+                total += members
+                if let survivingRows {
+                    let width = quantizer?.subquantizers ?? 0
+                    var keptRows: [Int32] = [], keptCodes: [UInt8] = []
+                    for (position, row) in rowsOfCell.enumerated() where survivingRows[Int(row)] >= 0 {
+                        keptRows.append(survivingRows[Int(row)])
+                        if width > 0 { keptCodes.append(contentsOf: codes[position * width ..< (position + 1) * width]) }
+                    }
+                    rowsOfCell = keptRows
+                        codes = keptCodes
+                }
+                survivors += rowsOfCell.count
+                cellRows.append(rowsOfCell)
+                if quantizer != nil { cellCodes.append(codes) }
+            }
+            guard total == count else { throw invalid("its cells hold \(total) rows, not \(count)") }
+            index = InvertedFileIndex(factory: expected, cells: VisualVocabulary(centroids: Matrix(rows: cellCount, columns: dimension, storage: centroids)),
+                                      quantizer: quantizer, rows: rows, cellRows: cellRows, cellCodes: cellCodes, count: survivors)
+        case .hierarchicalGraph(let links):
+            // The graph has no removal: it is reused only when every previous row survives in place.
+            if let survivingRows, survivingRows.enumerated().contains(where: { Int($0.element) != $0.offset }) {
+                throw invalid("rows were removed from the graph")
+            }
+            let efConstruction = Int(try reader.readUInt32())
+            let entryPoint = Int32(bitPattern: try reader.readUInt32())
+            let maxLevel = Int(Int32(bitPattern: try reader.readUInt32()))
+            let levels = try reader.readBytes(count)
+            var offsets = [Int](), total = 0
+            offsets.reserveCapacity(count)
+            for level in levels {
+                offsets.append(total)
+                total += 2 * links + Int(level) * links
+            }
+            guard Int(try reader.readUInt64()) == total else { throw invalid("its link table does not match the node levels") }
+            let neighbours = try reader.readUInt32s(total).map { Int32(bitPattern: $0) }
+            guard neighbours.allSatisfy({ $0 >= -1 && Int($0) < count }),
+                  (count == 0 && entryPoint == -1) || (entryPoint >= 0 && Int(entryPoint) < count),
+                  maxLevel == (levels.map(Int.init).max() ?? -1) else { throw invalid("its graph is inconsistent") }
+            index = HNSWIndex(links: links, efConstruction: efConstruction, rows: rows, levels: levels, offsets: offsets,
+                              neighbours: neighbours, entryPoint: entryPoint, maxLevel: maxLevel, count: count)
+        }
+        guard reader.isAtEnd else { throw invalid("it has unexpected trailing bytes") }
+        return index
     }
 }

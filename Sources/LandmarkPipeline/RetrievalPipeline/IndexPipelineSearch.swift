@@ -120,11 +120,10 @@ extension RetrievalIndex {
         return graph
     }
 
-    /// One state of the descriptor store (its size and modification time): caches derived from the
-    /// store belong to it, and a rebuilt index does not reuse them.
+    /// One state of the descriptors (their fingerprint: the segments' checksums and removed rows, and
+    /// the live count): caches derived from them belong to it, and an updated index does not reuse them.
     var storeVersion: String {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: store.path)
-        return "\((attributes?[.size] as? Int) ?? -1)@\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        "\(String(store.fingerprint, radix: 16))-\(store.count)"
     }
 
     /// Predicted labels of every index image: computed once per train set and kept in the index

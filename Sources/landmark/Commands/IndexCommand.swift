@@ -40,6 +40,9 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .customLong("index"), help: "How the descriptors are searched: Flat (exact, the default), Flat,f16 (exact over a float16 store, half the size), IVF<cells>,Flat, IVF<cells>,PQ<bytes> or HNSW<links> (approximate; for large collections). An existing index keeps its choice unless this is given.")
     var indexFactory: String?
 
+    @Flag(help: "Rewrite the descriptors into one file in path order. Without it, an update adds new images as a segment and marks removed ones, and compacts by itself past \(IndexSegments.maximumSegments) segments or \(Int(IndexSegments.maximumRemovedFraction * 100)) % removed rows.")
+    var compact = false
+
     @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
 
@@ -84,7 +87,7 @@ struct IndexCommand: ParsableCommand {
                 extractor: extractor, local: localConfiguration,
                 options: IndexBuildOptions(shardSize: checkpointEvery,
                                            decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
-                                           factory: factory),
+                                           factory: factory, compact: compact),
                 progress: progress.handler)
         } catch {
             throw fail(error)
@@ -96,7 +99,9 @@ struct IndexCommand: ParsableCommand {
             print(JSONOutput.line(summary))
         } else {
             print("indexed \(summary.total - summary.skipped.count) of \(summary.total) images into \(output) "
-                + "(\(summary.described) described now, \(summary.reused) reused, \(summary.skipped.count) skipped)")
+                + "(\(summary.described) described now, \(summary.reused) reused, \(summary.removed) removed, "
+                + "\(summary.skipped.count) skipped; \(summary.rewritten ? "descriptors rewritten" : "descriptors updated in place"), "
+                + "\(summary.descriptorBytesWritten) bytes of descriptors written)")
         }
         if !summary.skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
     }
