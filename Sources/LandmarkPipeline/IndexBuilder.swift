@@ -104,16 +104,19 @@ public struct IndexBuildOptions: Sendable {
     /// Rewrite an updated index's descriptors into one file even when its segments and removed rows
     /// are within `IndexSegments`' limits.
     public var compact: Bool
+    /// Index only the images of this shard (`ShardAssignment`); `ShardedIndexBuilder` sets it.
+    public var shard: ShardSelection?
 
     public init(shardSize: Int = 128, decoding: ImageDecodingOptions = .init(),
                 workerCount: Int = ProcessInfo.processInfo.activeProcessorCount, factory: IndexFactory? = nil,
-                compact: Bool = false) {
+                compact: Bool = false, shard: ShardSelection? = nil) {
         precondition(shardSize > 0, "shardSize must be positive")
         self.shardSize = shardSize
         self.decoding = decoding
         self.workerCount = workerCount
         self.factory = factory
         self.compact = compact
+        self.shard = shard
     }
 }
 
@@ -149,7 +152,8 @@ public enum IndexBuilder {
             throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
                                 reason: "an index needs a global descriptor, local features, or both")
         }
-        let paths = try ImageCollection.scan(imagesDirectory)
+        var paths = try ImageCollection.scan(imagesDirectory)
+        if let shard = options.shard { paths = paths.filter(shard.contains) }
         guard !paths.isEmpty else {
             throw PipelineError(code: .invalidRequest, file: imagesDirectory.path,
                                 reason: "no JPEG or PNG images found (extensions: .jpg, .jpeg, .png)")

@@ -17,6 +17,25 @@ public enum IndexCheck {
 
     /// Checks the index at `directory`; one result per file the manifest names (the manifest first).
     public static func run(_ directory: URL) -> [FileResult] {
+        do {
+            if let sharded = try ShardedIndexManifest.load(in: directory) {
+                var results = [FileResult(file: ShardedIndexManifest.fileName, problem: nil, bytes: 0)]
+                for name in sharded.shards {
+                    results += run(directory.appendingPathComponent(name)).map {
+                        FileResult(file: name + "/" + $0.file, problem: $0.problem, bytes: $0.bytes)
+                    }
+                }
+                // The shards must also agree with one another, which opening them together checks.
+                do {
+                    _ = try RetrievalIndex.open(directory)
+                } catch {
+                    results[0].problem = error.reason
+                }
+                return results
+            }
+        } catch {
+            return [FileResult(file: ShardedIndexManifest.fileName, problem: error.reason, bytes: 0)]
+        }
         var results: [FileResult] = []
         func size(_ name: String) -> Int {
             ((try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path))?[.size] as? Int) ?? 0

@@ -58,9 +58,13 @@ public struct RetrievalIndex: Sendable {
     /// verified in full by `landmark check INDEX`.
     public static let checksumOnOpenLimit = 256 << 20
 
-    /// Opens an index written by `IndexBuilder`, with the descriptor it was built with. Nothing is
-    /// copied: descriptors are searched from the memory-mapped store.
+    /// Opens an index written by `IndexBuilder` (or a sharded one, `ShardedIndexBuilder`), with the
+    /// descriptor it was built with. Nothing is copied: descriptors are searched from the memory-mapped
+    /// store.
     public static func open(_ directory: URL) throws(PipelineError) -> RetrievalIndex {
+        if let sharded = try ShardedIndexManifest.load(in: directory) {
+            return try openSharded(directory, manifest: sharded)
+        }
         let manifestURL = directory.appendingPathComponent(IndexManifest.fileName)
         let data: Data
         do {
@@ -162,7 +166,7 @@ public struct RetrievalIndex: Sendable {
         return (store, asmk, SIFT(sift))
     }
 
-    private init(directory: URL, manifest: IndexManifest, store: SegmentedDescriptorStore,
+    init(directory: URL, manifest: IndexManifest, store: SegmentedDescriptorStore,
                  extractor: any GlobalDescriptorExtractor, vectorIndex: any VectorIndex, localFeatureStore: LocalFeatureStore?,
                  asmk: ASMKIndex?, localExtractor: SIFT?) {
         self.directory = directory

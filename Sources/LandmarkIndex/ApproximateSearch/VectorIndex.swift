@@ -12,7 +12,7 @@ public protocol VectorIndex: Sendable {
     var factory: IndexFactory { get }
     /// Components per vector.
     var dimension: Int { get }
-    /// Vectors held, including removed ones (their ids stay reserved).
+    /// Vectors held: the live rows, numbered `0 ..< count`.
     var count: Int { get }
     /// The `k` best rows for each query row, best first, ties broken by the smaller row. Approximate
     /// indexes may miss true neighbours; exact ones return exactly what a loop over all rows would.

@@ -40,6 +40,9 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .customLong("index"), help: "How the descriptors are searched: Flat (exact, the default), Flat,f16 (exact over a float16 store, half the size), IVF<cells>,Flat, IVF<cells>,PQ<bytes> or HNSW<links> (approximate; for large collections). An existing index keeps its choice unless this is given.")
     var indexFactory: String?
 
+    @Option(help: "Split the index into this many shards by a hash of each image's path: each shard is an ordinary index directory (shard-NN), searched side by side and merged. Global descriptors only. An existing sharded index keeps its count.")
+    var shards: Int?
+
     @Flag(help: "Rewrite the descriptors into one file in path order. Without it, an update adds new images as a segment and marks removed ones, and compacts by itself past \(IndexSegments.maximumSegments) segments or \(Int(IndexSegments.maximumRemovedFraction * 100)) % removed rows.")
     var compact = false
 
@@ -62,6 +65,10 @@ struct IndexCommand: ParsableCommand {
             throw ValidationError("--local must be \(LocalIndexConfiguration.rootSIFTASMK)")
         }
         guard vocabularySize > 0 else { throw ValidationError("--vocabulary-size must be positive") }
+        if let shards {
+            guard shards >= 1 else { throw ValidationError("--shards must be at least 1") }
+            guard local == nil else { throw ValidationError("--shards indexes global descriptors only; leave out --local") }
+        }
         if isLocalOnly, local == nil {
             throw ValidationError("--descriptor none needs --local \(LocalIndexConfiguration.rootSIFTASMK)")
         }
@@ -82,13 +89,22 @@ struct IndexCommand: ParsableCommand {
         let progress = ProgressBar(label: "indexing", enabled: !quiet)
         let summary: IndexBuildSummary
         do throws(PipelineError) {
-            summary = try IndexBuilder.build(
-                images: URL(fileURLWithPath: imagesDirectory), index: URL(fileURLWithPath: output),
-                extractor: extractor, local: localConfiguration,
-                options: IndexBuildOptions(shardSize: checkpointEvery,
-                                           decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
-                                           factory: factory, compact: compact),
-                progress: progress.handler)
+            let outputURL = URL(fileURLWithPath: output)
+            let options = IndexBuildOptions(shardSize: checkpointEvery, decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
+                                            factory: factory, compact: compact)
+            let existingShards = try ShardedIndexManifest.load(in: outputURL)
+            if shards != nil || existingShards != nil {
+                guard let extractor, local == nil else {
+                    throw PipelineError(code: .invalidRequest, file: output, reason: "a sharded index holds global descriptors only")
+                }
+                summary = try ShardedIndexBuilder.build(images: URL(fileURLWithPath: imagesDirectory), index: outputURL,
+                                                        shardCount: shards, extractor: extractor, options: options,
+                                                        progress: progress.handler)
+            } else {
+                summary = try IndexBuilder.build(images: URL(fileURLWithPath: imagesDirectory), index: outputURL,
+                                                 extractor: extractor, local: localConfiguration, options: options,
+                                                 progress: progress.handler)
+            }
         } catch {
             throw fail(error)
         }
@@ -98,7 +114,7 @@ struct IndexCommand: ParsableCommand {
         if json {
             print(JSONOutput.line(summary))
         } else {
-            print("indexed \(summary.total - summary.skipped.count) of \(summary.total) images into \(output) "
+            print("indexed \(summary.total - summary.skipped.count) of \(summary.total) images into \(output)\(shards.map { " (\($0) shards)" } ?? "") "
                 + "(\(summary.described) described now, \(summary.reused) reused, \(summary.removed) removed, "
                 + "\(summary.skipped.count) skipped; \(summary.rewritten ? "descriptors rewritten" : "descriptors updated in place"), "
                 + "\(summary.descriptorBytesWritten) bytes of descriptors written)")
