@@ -33,6 +33,32 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// (format version 3); absent when the index is the single `descriptors.lmd` with nothing removed.
     public var segments: [IndexSegment]? = nil
 
+    /// A manifest for descriptors written by other means than `IndexBuilder` (a benchmark, a merge);
+    /// `IndexUpdate` and `RetrievalIndex` then treat the directory as any index.
+    public init(descriptor: String, dimension: Int, imageRoot: String, count: Int, skipped: [SkippedImage] = [],
+                vectorIndex: IndexFactory? = nil) {
+        self.formatVersion = 1
+        self.descriptor = descriptor
+        self.dimension = dimension
+        self.imageRoot = imageRoot
+        self.count = count
+        self.skipped = skipped
+        self.vectorIndex = vectorIndex
+    }
+
+    init(formatVersion: Int, descriptor: String, dimension: Int, imageRoot: String, count: Int, skipped: [SkippedImage],
+         local: LocalIndexManifest?, vectorIndex: IndexFactory?, segments: [IndexSegment]?) {
+        self.formatVersion = formatVersion
+        self.descriptor = descriptor
+        self.dimension = dimension
+        self.imageRoot = imageRoot
+        self.count = count
+        self.skipped = skipped
+        self.local = local
+        self.vectorIndex = vectorIndex
+        self.segments = segments
+    }
+
     /// The `descriptor` of an index without global descriptors (local features only).
     public static let noGlobalDescriptor = "none"
     /// Versions this build reads: 1 (global descriptors only), 2 (optionally local features) and 3
@@ -309,20 +335,12 @@ public enum IndexBuilder {
                                     reason: "--index \(error.file): \(error.reason) (the described images are kept; rerun with another --index)")
             }
         }
-        let outcome = try IndexSegments.write(
-            indexed: indexed, previous: previous, known: known, dimension: extractor?.dimension ?? 0,
-            descriptorName: extractor?.name ?? IndexManifest.noGlobalDescriptor,
-            elementType: extractor == nil ? .float32 : factory.storeElementType,
+        let outcome = try writeDescriptors(
+            indexed: indexed, previous: previous, previousFactory: previousManifest?.vectorIndex, known: known,
+            descriptor: extractor.map { ($0.name, $0.dimension) }, factory: factory,
             // A retrained vocabulary samples the features in row order; path order makes it the vocabulary of
             // a fresh build of the folder.
-            compact: options.compact || local?.retrainVocabulary == true, in: indexDirectory)
-        if extractor != nil {
-            var update: (fingerprint: UInt32, factory: IndexFactory, survivingRows: [Int32])?
-            if let previous, let survivingRows = outcome.survivingRows {
-                update = (previous.store.fingerprint, previousManifest?.vectorIndex ?? .defaultFactory, survivingRows)
-            }
-            try updateVectorIndex(factory, store: outcome.store, in: indexDirectory, previous: update, progress: progress)
-        }
+            compact: options.compact || local?.retrainVocabulary == true, in: indexDirectory, progress: progress)
         var localManifest: LocalIndexManifest?
         if let local {
             let selection = outcome.store.identifiers.compactMap { knownLocal[$0] }
@@ -422,6 +440,27 @@ public enum IndexBuilder {
         } catch {
             throw PipelineError(code: .writeFailed, file: url.path, reason: error.reason)
         }
+    }
+
+    /// Writes the descriptors of `indexed` (`IndexSegments.write`), then brings the search index up
+    /// to date with them; `descriptor` is nil for an index without global descriptors.
+    static func writeDescriptors(indexed: [String], previous: (segments: [IndexSegment], store: SegmentedDescriptorStore)?,
+                                 previousFactory: IndexFactory?, known: [String: [Float]], replacing: Set<String> = [],
+                                 descriptor: (name: String, dimension: Int)?, factory: IndexFactory, compact: Bool,
+                                 in indexDirectory: URL,
+                                 progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) -> IndexSegments.Outcome {
+        let outcome = try IndexSegments.write(
+            indexed: indexed, previous: previous, known: known, replacing: replacing, dimension: descriptor?.dimension ?? 0,
+            descriptorName: descriptor?.name ?? IndexManifest.noGlobalDescriptor,
+            elementType: descriptor == nil ? .float32 : factory.storeElementType, compact: compact, in: indexDirectory)
+        if descriptor != nil {
+            var update: (fingerprint: UInt32, factory: IndexFactory, survivingRows: [Int32])?
+            if let previous, let survivingRows = outcome.survivingRows {
+                update = (previous.store.fingerprint, previousFactory ?? .defaultFactory, survivingRows)
+            }
+            try updateVectorIndex(factory, store: outcome.store, in: indexDirectory, previous: update, progress: progress)
+        }
+        return outcome
     }
 
     /// Makes the approximate index `factory` names over the descriptors just written, or keeps the one

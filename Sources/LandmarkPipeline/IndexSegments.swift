@@ -113,8 +113,10 @@ public enum IndexSegments {
     /// - Parameters:
     ///   - previous: the index's current segments and their store, when it has a manifest.
     ///   - known: descriptors of images not in `previous` (from this run's checkpoints).
+    ///   - replacing: images of `previous` whose descriptors in `known` replace the stored ones (their
+    ///     old rows are tombstoned and they are added again).
     static func write(indexed: [String], previous: (segments: [IndexSegment], store: SegmentedDescriptorStore)?,
-                      known: [String: [Float]], dimension: Int, descriptorName: String, elementType: DescriptorElementType,
+                      known: [String: [Float]], replacing: Set<String> = [], dimension: Int, descriptorName: String, elementType: DescriptorElementType,
                       compact: Bool, in directory: URL) throws(PipelineError) -> Outcome {
         func vectors(_ names: [String], previousRows: [String: Int]) -> Matrix {
             var matrix = Matrix(rows: names.count, columns: dimension)
@@ -142,7 +144,7 @@ public enum IndexSegments {
         }
         let indexedSet = Set(indexed)
         let liveSet = Set(previous.store.identifiers)
-        let added = indexed.filter { !liveSet.contains($0) }
+        let added = indexed.filter { !liveSet.contains($0) || replacing.contains($0) }
         let nextName = IndexLayout.segmentPrefix + String(format: "%06d", nextSegmentNumber(previous.segments)) + ".lmd"
 
         // Tombstones: each previous segment's removed rows plus the rows of images no longer indexed.
@@ -150,7 +152,8 @@ public enum IndexSegments {
         var stores: [DescriptorStore] = []
         for (segment, store) in zip(previous.segments, previous.store.segments) {
             var removed = Set(segment.removedRows)
-            for (row, identifier) in store.identifiers.enumerated() where !indexedSet.contains(identifier) { removed.insert(row) }
+            for (row, identifier) in store.identifiers.enumerated()
+            where !indexedSet.contains(identifier) || replacing.contains(identifier) { removed.insert(row) }
             guard removed.count < segment.rows else { continue }   // a segment with nothing left is dropped
             segments.append(IndexSegment(file: segment.file, rows: segment.rows, removedRows: removed.sorted()))
             stores.append(store)
@@ -182,7 +185,7 @@ public enum IndexSegments {
         }
         var survivors = 0
         let survivingRows = previous.store.identifiers.map { identifier -> Int32 in
-            guard indexedSet.contains(identifier) else { return -1 }
+            guard indexedSet.contains(identifier), !replacing.contains(identifier) else { return -1 }
             defer { survivors += 1 }
             return Int32(survivors)
         }

@@ -46,6 +46,71 @@ import Testing
         #expect(referenceStore == resumedStore)
     }
 
+    @Test("an update of a changed folder killed mid-way resumes to the uninterrupted update's files, and a sharded index searches like a single one")
+    func killedUpdateAndShardsFromTheCommandLine() throws {
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 10, views: 5, distractors: 10).map(\.relativePath).sorted()
+        let held = temporary.path("held")
+        try FileManager.default.createDirectory(at: held, withIntermediateDirectories: true)
+        let newcomers = entries.enumerated().filter { $0.offset % 3 == 0 }.map(\.element)
+        for name in newcomers {
+            try FileManager.default.moveItem(at: images.appendingPathComponent(name), to: held.appendingPathComponent(name.replacingOccurrences(of: "/", with: "_")))
+        }
+        func restore(into folder: URL) throws {
+            for name in newcomers {
+                try FileManager.default.copyItem(at: held.appendingPathComponent(name.replacingOccurrences(of: "/", with: "_")),
+                                                 to: folder.appendingPathComponent(name))
+            }
+        }
+        for directory in ["reference", "interrupted"] {
+            let result = try runLandmark(executable, ["index", images.path, "--out", temporary.path(directory).path, "--quiet"])
+            #expect(result.status == 0, "\(result.error)")
+        }
+        try restore(into: images)
+        let reference = try runLandmark(executable, ["index", images.path, "--out", temporary.path("reference").path, "--json", "--quiet"])
+        #expect(reference.status == 0, "\(reference.error)")
+
+        let interrupted = temporary.path("interrupted")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let checkpoint = interrupted.appendingPathComponent("partial/shard-000001.lmd")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: checkpoint.path), process.isRunning, Date() < deadline { usleep(500) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the update finished before it could be interrupted")
+        // Killed before its manifest: the index is still the old one and searchable.
+        let during = try runLandmark(executable, ["search", interrupted.path, images.appendingPathComponent(entries[1]).path, "--json"])
+        #expect(during.status == 0, "\(during.error)")
+
+        let resumed = try runLandmark(executable, ["index", images.path, "--out", interrupted.path, "--json", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        let summary = try JSONDecoder().decode(IndexBuildSummary.self, from: Data(resumed.output.utf8))
+        #expect(summary.reused >= entries.count - newcomers.count + 4 && !summary.rewritten)
+        for name in ["descriptors.lmd", "descriptors-000001.lmd"] {
+            #expect(try Data(contentsOf: interrupted.appendingPathComponent(name)) == Data(contentsOf: temporary.path("reference/\(name)")), "\(name)")
+        }
+
+        // The same folder as 3 shards: the same results for every query.
+        let sharded = try runLandmark(executable, ["index", images.path, "--out", temporary.path("sharded").path, "--shards", "3", "--quiet"])
+        #expect(sharded.status == 0, "\(sharded.error)")
+        for query in entries.prefix(6) {
+            let path = images.appendingPathComponent(query).path
+            let one = try runLandmark(executable, ["search", interrupted.path, path, "--json", "--top", "8"])
+            let three = try runLandmark(executable, ["search", temporary.path("sharded").path, path, "--json", "--top", "8"])
+            #expect(one.status == 0 && three.status == 0 && one.output == three.output, "\(query)")
+        }
+        let check = try runLandmark(executable, ["check", temporary.path("sharded").path])
+        #expect(check.status == 0 && check.output.contains("shard-02/descriptors.lmd"), "\(check.output)")
+    }
+
     @Test func skippedInputsGiveExitCodeThree() throws {
         let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
         let temporary = try TemporaryDirectory()

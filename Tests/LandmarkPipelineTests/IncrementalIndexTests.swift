@@ -232,3 +232,38 @@ import Testing
         #expect(hits.first?.image == folder.heldNames[0])
     }
 }
+
+/// `IndexUpdate`: the same update in place, given as descriptors (what a service or a merge applies).
+@Suite struct IndexUpdateTests {
+    @Test("descriptors added, replaced and removed by identifier update the index in place and search at once")
+    func updateFromDescriptors() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 3, views: 3, distractors: 3).map(\.relativePath).sorted()
+        let index = temporary.path("index")
+        let extractor = GradientColourHistogramBaseline()
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor, options: IndexBuildOptions(factory: .invertedFile(cells: 2, productQuantizerBytes: nil)))
+        let opened = try RetrievalIndex.open(index)
+        let first = opened.store.descriptor(at: 0), second = opened.store.descriptor(at: 1)
+
+        // entries[1] now carries entries[0]'s descriptor; a new image carries entries[1]'s; entries[2] goes.
+        let summary = try IndexUpdate(additions: [(entries[1], first), ("images/new.jpg", second)],
+                                      removals: [entries[2], "images/unknown.jpg"]).apply(to: index)
+        #expect(summary.removed == 1 && summary.described == 2 && summary.total == entries.count)
+        let updated = try RetrievalIndex.open(index)
+        #expect(updated.store.count == entries.count)
+        #expect(!updated.store.identifiers.contains(entries[2]))
+        let row = try #require(updated.store.identifiers.firstIndex(of: entries[1]))
+        #expect(updated.store.descriptor(at: row) == first)
+        let hits = updated.search(descriptors: Matrix(rows: 1, columns: first.count, storage: second), top: 2)[0]
+        #expect(hits.first?.image == "images/new.jpg")
+        #expect(IndexCheck.run(index).allSatisfy { $0.problem == nil })
+
+        #expect(throws: PipelineError.self) { try IndexUpdate(additions: [("x.jpg", [1, 2])]).apply(to: index) }
+        #expect(throws: PipelineError.self) {
+            try IndexUpdate(additions: [("x.jpg", first)], removals: ["x.jpg"]).apply(to: index)
+        }
+        #expect(throws: PipelineError.self) { try IndexUpdate().apply(to: temporary.path("nowhere")) }
+    }
+}

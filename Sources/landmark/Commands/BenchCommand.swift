@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure this machine: image decoding, matrix products, exact and approximate search, CNN extraction, local features, pipeline stages.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Train.self],
+        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Update.self, Train.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -357,6 +357,71 @@ struct BenchCommand: ParsableCommand {
                 print(json ? JSONOutput.line(report) : report.table)
             } catch let error as ValidationError {
                 throw error
+            } catch {
+                Console.error("error: \(error)")
+                throw LandmarkExitCode.failure
+            }
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "update",
+            abstract: "An update in place on a large synthetic index: bytes written against the index's size, time, and the recall of the updated search index against one trained afresh.",
+            discussion: """
+            Builds an index of --count clustered vectors with --index, adds --add (a fraction of --count) and \
+            removes --remove of them as `landmark index` does on a changed folder (a new segment, tombstones, \
+            the search index updated without retraining), then compacts.
+
+            Example: landmark bench update --count 1000000 --dimension 512 --index IVF1024,PQ64 --add 0.01
+            """)
+
+        @Option(help: "Vectors in the index before the update.")
+        var count: Int = 100_000
+
+        @Option(help: "Components per vector.")
+        var dimension: Int = 512
+
+        @Flag(help: "Store the vectors as float16.")
+        var float16 = false
+
+        @Option(name: .customLong("index"), help: "Search index: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes> or HNSW<links>.")
+        var factory: String = "IVF1024,PQ64"
+
+        @Option(help: "Share of --count added.")
+        var add: Double = 0.01
+
+        @Option(help: "Share of --count removed.")
+        var remove: Double = 0.001
+
+        @Option(help: "Directory for the index; a temporary one, removed afterwards, when absent. It must be empty.")
+        var data: String?
+
+        @Flag(help: "Print the report as one JSON object.")
+        var json = false
+
+        func run() throws {
+            guard count > 0, dimension > 0, (0 ... 1).contains(add), (0 ... 1).contains(remove) else {
+                throw ValidationError("--count and --dimension must be positive, --add and --remove within 0…1")
+            }
+            let parsed: IndexFactory
+            do {
+                parsed = try IndexFactory(parsing: factory)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            let directory = data.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("landmark-bench-update-\(getpid())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            guard (try FileManager.default.contentsOfDirectory(atPath: directory.path)).isEmpty else {
+                throw ValidationError("--data \(directory.path) is not empty")
+            }
+            defer { if data == nil { try? FileManager.default.removeItem(at: directory) } }
+            do {
+                let report = try IndexUpdateBenchmark.run(count: count, dimension: dimension, float16: float16, factory: parsed,
+                                                          addedFraction: add, removedFraction: remove, directory: directory,
+                                                          log: { Console.error($0) })
+                print(json ? JSONOutput.line(report) : report.table)
             } catch {
                 Console.error("error: \(error)")
                 throw LandmarkExitCode.failure

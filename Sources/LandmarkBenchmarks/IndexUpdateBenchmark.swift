@@ -1,0 +1,122 @@
+import Foundation
+import LandmarkIndex
+import LandmarkLinearAlgebra
+import LandmarkPipeline
+
+/// What an update in place costs on a large index: the bytes written against the index's size, the
+/// time, and the search quality of the updated (not retrained) approximate index.
+public struct IndexUpdateReport: Sendable, Codable {
+    public var count: Int
+    public var dimension: Int
+    public var factory: String
+    public var float16: Bool
+    /// Size of the index directory before the update.
+    public var indexBytes: Int
+    public var buildSeconds: Double
+    public var added: Int
+    public var removed: Int
+    public var updateSeconds: Double
+    /// Bytes of the files the update created or replaced, by file.
+    public var writtenFiles: [String: Int]
+    /// Their sum over `indexBytes`.
+    public var writtenFraction: Double
+    /// Recall@10 of the updated index against exact search over the updated rows (default parameters).
+    public var recallAt10AfterUpdate: Double
+    /// The same for an index trained afresh on the updated rows.
+    public var recallAt10Rebuilt: Double
+    public var compactSeconds: Double
+    public var compactBytesWritten: Int
+
+    public var table: String {
+        let written = writtenFiles.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return """
+        \(count) × \(dimension)\(float16 ? " float16" : "") \(factory): index \(indexBytes) bytes, built in \(String(format: "%.1f", buildSeconds)) s
+        update (+\(added), −\(removed)): \(String(format: "%.2f", updateSeconds)) s, wrote \(writtenFiles.values.reduce(0, +)) bytes = \(String(format: "%.2f", writtenFraction * 100)) % of the index (\(written))
+        recall@10 after the update \(String(format: "%.3f", recallAt10AfterUpdate)), rebuilt from scratch \(String(format: "%.3f", recallAt10Rebuilt))
+        compaction: \(String(format: "%.2f", compactSeconds)) s, \(compactBytesWritten) bytes
+        """
+    }
+}
+
+public enum IndexUpdateBenchmark {
+    /// Builds an index of `count` clustered vectors in `directory`, adds `addedFraction` more and removes
+    /// `removedFraction` of them in place, then compacts.
+    public static func run(count: Int, dimension: Int, float16: Bool, factory: IndexFactory, addedFraction: Double,
+                           removedFraction: Double, queries queryCount: Int = 200, directory: URL,
+                           log: (String) -> Void) throws -> IndexUpdateReport {
+        let added = max(1, Int(Double(count) * addedFraction))
+        let removedCount = Int(Double(count) * removedFraction)
+        log("generating \(count + added + queryCount) vectors of \(dimension) components")
+        let all = ClusteredVectors.generate(count: count + added + queryCount, dimension: dimension, clusters: max(16, count / 1000),
+                                           seed: 5, sampleSeed: 6)
+        let identifiers = (0 ..< count + added).map { String(format: "images/%09d.jpg", $0) }
+        let base = Matrix(rows: count, columns: dimension, storage: Array(all.storage[0 ..< count * dimension]))
+        try DescriptorStoreWriter.write(base, identifiers: Array(identifiers.prefix(count)), metadata: ["descriptor": "synthetic"],
+                                        elementType: float16 ? .float16 : .float32,
+                                        to: directory.appendingPathComponent(IndexLayout.storeFileName))
+        let manifest = IndexManifest(descriptor: "synthetic", dimension: dimension, imageRoot: directory.path, count: count)
+        try JSONEncoder().encode(manifest).write(to: directory.appendingPathComponent(IndexManifest.fileName))
+        var options = IndexBuildOptions(factory: factory)
+        log("building \(factory)")
+        let buildStart = Date()
+        _ = try IndexUpdate().apply(to: directory, options: options)
+        let buildSeconds = Date().timeIntervalSince(buildStart)
+
+        let before = fileStates(directory)
+        let indexBytes = before.values.reduce(0) { $0 + $1.size }
+        var random = SplitMix64(seed: 17)
+        var removals = Set<String>()
+        while removals.count < removedCount { removals.insert(identifiers[Int(random.next() % UInt64(count))]) }
+        let additions = (count ..< count + added).map { row in
+            (identifier: identifiers[row], descriptor: Array(all.storage[row * dimension ..< (row + 1) * dimension]))
+        }
+        log("updating: +\(added), −\(removedCount)")
+        let updateStart = Date()
+        _ = try IndexUpdate(additions: additions, removals: removals).apply(to: directory, options: options)
+        let updateSeconds = Date().timeIntervalSince(updateStart)
+        let after = fileStates(directory)
+        let written = after.filter { before[$0.key] != $0.value }.mapValues(\.size)
+
+        // Search quality of the updated index, and of one trained afresh on the same rows.
+        let queries = Matrix(rows: queryCount, columns: dimension,
+                             storage: Array(all.storage[(count + added) * dimension ..< (count + added + queryCount) * dimension]))
+        let updatedManifest = try JSONDecoder().decode(IndexManifest.self, from: Data(contentsOf: directory.appendingPathComponent(IndexManifest.fileName)))
+        let store = try IndexSegments.open(directory, manifest: updatedManifest, checksumLimit: 0)
+        let truth = FlatIndex(rows: store.rows).search(queries, k: 10)
+        let updated = try VectorIndexBuilder.load(contentsOf: directory.appendingPathComponent(IndexLayout.vectorIndexFileName),
+                                                  factory: factory, rows: store.rows, storeChecksum: store.fingerprint)
+        log("training \(factory) afresh for comparison")
+        let rebuilt = try VectorIndexBuilder.build(factory, rows: store.rows, progress: nil)
+
+        log("compacting")
+        options.compact = true
+        let compactStart = Date()
+        let compaction = try IndexUpdate().apply(to: directory, options: options)
+        return IndexUpdateReport(
+            count: count, dimension: dimension, factory: factory.description, float16: float16, indexBytes: indexBytes,
+            buildSeconds: buildSeconds, added: added, removed: removedCount, updateSeconds: updateSeconds,
+            writtenFiles: written, writtenFraction: Double(written.values.reduce(0, +)) / Double(max(1, indexBytes)),
+            recallAt10AfterUpdate: ApproximateSearchBenchmark.recall(updated.search(queries, k: 10), truth, at: 10),
+            recallAt10Rebuilt: ApproximateSearchBenchmark.recall(rebuilt.search(queries, k: 10), truth, at: 10),
+            compactSeconds: Date().timeIntervalSince(compactStart), compactBytesWritten: compaction.descriptorBytesWritten)
+    }
+
+    struct FileState: Equatable {
+        var size: Int
+        var inode: UInt64
+        var modified: Double
+    }
+
+    /// Size, inode and modification time of each file: a file replaced by a rename has a new inode.
+    static func fileStates(_ directory: URL) -> [String: FileState] {
+        var states: [String: FileState] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path),
+                  (attributes[.type] as? FileAttributeType) == .typeRegular else { continue }
+            states[name] = FileState(size: (attributes[.size] as? Int) ?? 0,
+                                     inode: (attributes[.systemFileNumber] as? UInt64) ?? 0,
+                                     modified: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+        }
+        return states
+    }
+}
