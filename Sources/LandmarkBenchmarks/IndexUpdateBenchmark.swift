@@ -83,8 +83,7 @@ public enum IndexUpdateBenchmark {
         let updatedManifest = try JSONDecoder().decode(IndexManifest.self, from: Data(contentsOf: directory.appendingPathComponent(IndexManifest.fileName)))
         let store = try IndexSegments.open(directory, manifest: updatedManifest, checksumLimit: 0)
         let truth = FlatIndex(rows: store.rows).search(queries, k: 10)
-        let updated = try VectorIndexBuilder.load(contentsOf: directory.appendingPathComponent(IndexLayout.vectorIndexFileName),
-                                                  factory: factory, rows: store.rows, storeChecksum: store.fingerprint)
+        let updated = try store.vectorIndex(factory, savedAt: directory.appendingPathComponent(IndexLayout.vectorIndexFileName))
         log("training \(factory) afresh for comparison")
         let rebuilt = try VectorIndexBuilder.build(factory, rows: store.rows, progress: nil)
 

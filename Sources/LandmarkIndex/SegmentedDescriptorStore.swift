@@ -18,11 +18,16 @@ public struct SegmentedDescriptorStore: Sendable {
     public let identifiers: [String]
     /// The live rows, searched in place.
     public let rows: DatabaseRows
+    /// Every stored row of every segment, removed ones included, in segment order. Approximate
+    /// indexes are built over these, so that removing rows never renumbers them: they only grow.
+    public let storedRows: DatabaseRows
+    /// For each stored row, its live row, or -1 when it was removed.
+    public let liveRowOfStoredRow: [Int32]
 
     /// Live rows.
     public var count: Int { identifiers.count }
     /// Rows in all segments, removed ones included.
-    public var physicalCount: Int { segments.reduce(0) { $0 + $1.count } }
+    public var storedCount: Int { storedRows.count }
     public var dimension: Int { rows.dimension }
     /// The element type of the segments (they all share it).
     public var elementType: DescriptorElementType { segments.first?.elementType ?? .float32 }
@@ -38,8 +43,9 @@ public struct SegmentedDescriptorStore: Sendable {
             throw DescriptorStoreError(code: .countMismatch, file: segments.first?.path ?? "",
                                        reason: "\(segments.count) segments but \(removedRows.count) tombstone lists")
         }
-        var runs: [DatabaseRows.Run] = []
+        var runs: [DatabaseRows.Run] = [], storedRuns: [DatabaseRows.Run] = []
         var identifiers: [String] = []
+        var liveRowOfStoredRow: [Int32] = []
         var sortedRemovals: [[Int]] = []
         for (segment, removed) in zip(segments, removedRows) {
             if segment.dimension != first.dimension {
@@ -60,12 +66,15 @@ public struct SegmentedDescriptorStore: Sendable {
                                            reason: "removed row \(outside) is outside the segment's \(segment.count) rows")
             }
             sortedRemovals.append(sorted)
+            storedRuns.append(.init(store: segment, first: 0, start: liveRowOfStoredRow.count, count: segment.count))
             var next = 0
             for row in sorted + [segment.count] {
                 if row > next {
                     runs.append(.init(store: segment, first: next, start: identifiers.count, count: row - next))
+                    liveRowOfStoredRow.append(contentsOf: (identifiers.count ..< identifiers.count + row - next).map { Int32($0) })
                     identifiers.append(contentsOf: segment.identifiers[next ..< row])
                 }
+                if row < segment.count { liveRowOfStoredRow.append(-1) }
                 next = row + 1
             }
         }
@@ -73,6 +82,8 @@ public struct SegmentedDescriptorStore: Sendable {
         self.removedRows = sortedRemovals
         self.identifiers = identifiers
         self.rows = DatabaseRows(runs: runs, dimension: first.dimension)
+        self.storedRows = DatabaseRows(runs: storedRuns, dimension: first.dimension)
+        self.liveRowOfStoredRow = liveRowOfStoredRow
     }
 
     /// One segment and nothing removed: an index that was never updated in place.
@@ -81,6 +92,8 @@ public struct SegmentedDescriptorStore: Sendable {
         removedRows = [[]]
         identifiers = store.identifiers
         rows = DatabaseRows(store)
+        storedRows = rows
+        liveRowOfStoredRow = (0 ..< store.count).map { Int32($0) }
     }
 
     /// A checksum of exactly what the live rows are: each segment's recorded CRC-32 and the removed
@@ -96,6 +109,32 @@ public struct SegmentedDescriptorStore: Sendable {
             words.withUnsafeBytes { checksum.update($0) }
         }
         return checksum.value
+    }
+
+    /// A checksum of the stored rows alone — the segments' recorded CRC-32s, not the removed rows:
+    /// what an approximate index over `storedRows` is tied to, so that removals leave it valid. For a
+    /// single segment it is that segment's own checksum.
+    public var storedFingerprint: UInt32 {
+        if segments.count == 1 { return segments[0].storedChecksum }
+        var checksum = CRC32()
+        for segment in segments {
+            [UInt64(segment.storedChecksum), UInt64(segment.count)].withUnsafeBytes { checksum.update($0) }
+        }
+        return checksum.value
+    }
+
+    /// The index `factory` names over these descriptors, searched by live row: exact search over the
+    /// live rows, or the approximate index saved at `url` (built over `storedRows`), which skips the
+    /// removed rows. `VectorIndexBuilder.load`'s errors.
+    public func vectorIndex(_ factory: IndexFactory, savedAt url: URL) throws(VectorIndexError) -> any VectorIndex {
+        if factory.isExact { return FlatIndex(rows: rows) }
+        let stored = try VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: storedRows, storeChecksum: storedFingerprint)
+        return liveRows(of: stored)
+    }
+
+    /// `index` (over `storedRows`) searched by live row.
+    public func liveRows(of index: any VectorIndex) -> any VectorIndex {
+        storedCount == count ? index : LiveRowsIndex(stored: index, liveRowOfStoredRow: liveRowOfStoredRow, liveCount: count)
     }
 
     /// Live descriptor `index` as Float32.

@@ -366,7 +366,7 @@ public enum IndexBuilder {
         try? fileManager.removeItem(at: partialDirectory)
         let removed = previous.map { $0.store.identifiers.filter { !Set(indexed).contains($0) }.count } ?? 0
         return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped, removed: removed,
-                                 descriptorBytesWritten: outcome.bytesWritten, rewritten: outcome.survivingRows == nil && outcome.bytesWritten > 0)
+                                 descriptorBytesWritten: outcome.bytesWritten, rewritten: outcome.previousStored == nil && outcome.bytesWritten > 0)
     }
 
     // MARK: - Checkpoints
@@ -454,46 +454,44 @@ public enum IndexBuilder {
             descriptorName: descriptor?.name ?? IndexManifest.noGlobalDescriptor,
             elementType: descriptor == nil ? .float32 : factory.storeElementType, compact: compact, in: indexDirectory)
         if descriptor != nil {
-            var update: (fingerprint: UInt32, factory: IndexFactory, survivingRows: [Int32])?
-            if let previous, let survivingRows = outcome.survivingRows {
-                update = (previous.store.fingerprint, previousFactory ?? .defaultFactory, survivingRows)
-            }
-            try updateVectorIndex(factory, store: outcome.store, in: indexDirectory, previous: update, progress: progress)
+            let previousFactory = previousFactory ?? .defaultFactory
+            try updateVectorIndex(factory, store: outcome.store, in: indexDirectory,
+                                  previous: previousFactory == factory ? outcome.previousStored : nil, progress: progress)
         }
         return outcome
     }
 
-    /// Makes the approximate index `factory` names over the descriptors just written, or keeps the one
-    /// already in the directory when it was built from exactly these descriptors (same fingerprint), so
-    /// a rerun that changes nothing retrains nothing. After an update in place (`previous`, with the
-    /// same factory) the saved index is updated without retraining: removed rows leave it, new rows are
-    /// added. An exact factory needs no file; one left by an earlier approximate choice is removed (the
-    /// builder made it).
+    /// Makes the approximate index `factory` names over the descriptors just written (all stored rows,
+    /// `SegmentedDescriptorStore.storedRows`), or keeps the one already in the directory when it was
+    /// built from exactly these rows (same stored fingerprint) — so a rerun that only removes images,
+    /// or changes nothing, writes nothing. After an update in place (`previous`: the earlier stored
+    /// rows, which the new ones extend) the saved index is extended without retraining. An exact
+    /// factory needs no file; one left by an earlier approximate choice is removed (the builder made it).
     static func updateVectorIndex(_ factory: IndexFactory, store: SegmentedDescriptorStore, in indexDirectory: URL,
-                                  previous: (fingerprint: UInt32, factory: IndexFactory, survivingRows: [Int32])?,
+                                  previous: (count: Int, fingerprint: UInt32)?,
                                   progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) {
         let url = indexDirectory.appendingPathComponent(IndexLayout.vectorIndexFileName)
         guard !factory.isExact else {
             try? FileManager.default.removeItem(at: url)
             return
         }
-        let fingerprint = store.fingerprint
-        if (try? VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: store.rows, storeChecksum: fingerprint)) != nil {
+        let fingerprint = store.storedFingerprint
+        if (try? VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: store.storedRows, storeChecksum: fingerprint)) != nil {
             return
         }
-        let label = "\(previous?.factory == factory ? "updating" : "building") \(factory)"
+        let label = "\(previous == nil ? "building" : "updating") \(factory)"
         let report: (Int, Int) -> Void = { done, total in
             progress?(PipelineProgress(completed: done, total: total, current: label))
         }
         do {
             let index: any VectorIndex
-            if let previous, previous.factory == factory,
-               let updated = VectorIndexBuilder.update(contentsOf: url, factory: factory, rows: store.rows,
-                                                       previousChecksum: previous.fingerprint,
-                                                       survivingRows: previous.survivingRows, progress: report) {
-                index = updated
+            if let previous,
+               let extended = VectorIndexBuilder.extend(contentsOf: url, factory: factory, rows: store.storedRows,
+                                                        previousCount: previous.count, previousChecksum: previous.fingerprint,
+                                                        progress: report) {
+                index = extended
             } else {
-                index = try VectorIndexBuilder.build(factory, rows: store.rows, progress: report)
+                index = try VectorIndexBuilder.build(factory, rows: store.storedRows, progress: report)
             }
             try VectorIndexBuilder.write(index, storeChecksum: fingerprint, to: url)
         } catch {

@@ -76,8 +76,7 @@ public enum IndexCheck {
                 let url = directory.appendingPathComponent(IndexLayout.vectorIndexFileName)
                 var problem: String?
                 do {
-                    _ = try VectorIndexBuilder.load(contentsOf: url, factory: factory, rows: store.rows,
-                                                    storeChecksum: store.fingerprint)
+                    _ = try store.vectorIndex(factory, savedAt: url)
                 } catch {
                     problem = error.reason
                 }

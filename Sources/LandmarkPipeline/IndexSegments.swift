@@ -98,9 +98,9 @@ public enum IndexSegments {
         var segments: [IndexSegment]?
         /// The live descriptors after the update, in their row order.
         var store: SegmentedDescriptorStore
-        /// For each previous live row, its new row or -1 when removed; nil when the rows were
-        /// rewritten in a new order (a fresh build or a compaction).
-        var survivingRows: [Int32]?
+        /// The previous index's stored rows, which are the first stored rows of the new one after an
+        /// update in place; nil when the rows were rewritten (a fresh build or a compaction).
+        var previousStored: (count: Int, fingerprint: UInt32)?
         /// Bytes of descriptor files written.
         var bytesWritten: Int
     }
@@ -140,7 +140,7 @@ public enum IndexSegments {
         }
         guard let previous else {
             let store = try writeSegment(indexed, previousRows: [:], to: IndexLayout.storeFileName)
-            return Outcome(segments: nil, store: store, survivingRows: nil, bytesWritten: store.fileSize)
+            return Outcome(segments: nil, store: store, previousStored: nil, bytesWritten: store.fileSize)
         }
         let indexedSet = Set(indexed)
         let liveSet = Set(previous.store.identifiers)
@@ -154,7 +154,7 @@ public enum IndexSegments {
             var removed = Set(segment.removedRows)
             for (row, identifier) in store.identifiers.enumerated()
             where !indexedSet.contains(identifier) || replacing.contains(identifier) { removed.insert(row) }
-            guard removed.count < segment.rows else { continue }   // a segment with nothing left is dropped
+            // A segment with nothing left stays until a compaction: its rows keep their numbers.
             segments.append(IndexSegment(file: segment.file, rows: segment.rows, removedRows: removed.sorted()))
             stores.append(store)
         }
@@ -168,7 +168,7 @@ public enum IndexSegments {
             for (row, identifier) in previous.store.identifiers.enumerated() { previousRows[identifier] = row }
             let store = try writeSegment(indexed, previousRows: previousRows, to: nextName)
             return Outcome(segments: [IndexSegment(file: nextName, rows: indexed.count)], store: store,
-                           survivingRows: nil, bytesWritten: store.fileSize)
+                           previousStored: nil, bytesWritten: store.fileSize)
         }
         var bytesWritten = 0
         if !added.isEmpty {
@@ -183,14 +183,9 @@ public enum IndexSegments {
         } catch {
             throw PipelineError(code: .invalidIndex, file: error.file, reason: error.reason)
         }
-        var survivors = 0
-        let survivingRows = previous.store.identifiers.map { identifier -> Int32 in
-            guard indexedSet.contains(identifier), !replacing.contains(identifier) else { return -1 }
-            defer { survivors += 1 }
-            return Int32(survivors)
-        }
         let unchanged = segments.count == 1 && segments[0] == IndexSegment(file: IndexLayout.storeFileName, rows: store.count)
-        return Outcome(segments: unchanged ? nil : segments, store: store, survivingRows: survivingRows, bytesWritten: bytesWritten)
+        return Outcome(segments: unchanged ? nil : segments, store: store,
+                       previousStored: (previous.store.storedCount, previous.store.storedFingerprint), bytesWritten: bytesWritten)
     }
 
     /// The number after the highest segment number in use (1 for an index never updated).

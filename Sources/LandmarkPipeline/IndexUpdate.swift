@@ -87,6 +87,6 @@ public struct IndexUpdate: Sendable {
         let removed = store.identifiers.filter { removals.contains($0) }.count
         return IndexBuildSummary(total: indexed.count, described: known.count, reused: indexed.count - known.count, skipped: [],
                                  removed: removed, descriptorBytesWritten: outcome.bytesWritten,
-                                 rewritten: outcome.survivingRows == nil && outcome.bytesWritten > 0)
+                                 rewritten: outcome.previousStored == nil && outcome.bytesWritten > 0)
     }
 }

@@ -112,8 +112,7 @@ public struct RetrievalIndex: Sendable {
         let vectorIndex: any VectorIndex
         let vectorIndexURL = directory.appendingPathComponent(IndexLayout.vectorIndexFileName)
         do {
-            vectorIndex = try VectorIndexBuilder.load(contentsOf: vectorIndexURL, factory: manifest.vectorIndex ?? .defaultFactory,
-                                                      rows: store.rows, storeChecksum: store.fingerprint)
+            vectorIndex = try store.vectorIndex(manifest.vectorIndex ?? .defaultFactory, savedAt: vectorIndexURL)
         } catch {
             throw PipelineError(code: .invalidIndex, file: error.file, reason: error.reason)
         }

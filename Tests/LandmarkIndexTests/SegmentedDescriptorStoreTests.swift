@@ -41,7 +41,7 @@ import LandmarkLinearAlgebra
         }
         let expected = Matrix(rows: expectedIdentifiers.count, columns: 24, storage: expectedRows)
         #expect(segmented.count == 37 - 4 + 19)
-        #expect(segmented.physicalCount == 62)
+        #expect(segmented.storedCount == 62 && segmented.liveRowOfStoredRow.filter { $0 < 0 }.count == 10)
         #expect(segmented.identifiers == expectedIdentifiers)
         #expect(segmented.matrix() == expected)
         let crossing = Matrix(rows: 10, columns: 24, storage: Array(expected.storage[30 * 24 ..< 40 * 24]))
@@ -55,6 +55,25 @@ import LandmarkLinearAlgebra
         var reference = ExactSearch(database: expected)
         reference.blockRows = 7
         #expect(search.search(queries, k: 10) == reference.search(queries, k: 10))
+    }
+
+    @Test("an approximate index over the stored rows skips removed ones and numbers the rest as live rows")
+    func approximateIndexOverStoredRows() throws {
+        let directory = try TemporaryDirectory()
+        let (stores, _) = try makeSegments(directory, elementType: .float32)
+        // Remove most of the first segment, so the stored neighbours of its rows are mostly removed.
+        let removed = [Array(0 ..< 30), [1], []]
+        let segmented = try SegmentedDescriptorStore(segments: stores, removedRows: removed)
+        let stored = try VectorIndexBuilder.build(.invertedFile(cells: 4, productQuantizerBytes: nil), rows: segmented.storedRows, progress: nil)
+        let live = segmented.liveRows(of: stored)
+        #expect(live.count == segmented.count && live is LiveRowsIndex)
+        // Queries: removed rows themselves (their stored neighbours are removed) and live ones.
+        let queries = segmented.storedRows.matrix(0 ..< 40)
+        let exhaustive = SearchParameters(probes: 4)
+        let found = live.search(queries, k: 12, parameters: exhaustive)
+        let expected = FlatIndex(rows: segmented.rows).search(queries, k: 12)
+        #expect(found.map { $0.map(\.index) } == expected.map { $0.map(\.index) })
+        #expect(segmented.storedFingerprint == (try SegmentedDescriptorStore(segments: stores, removedRows: [[], [], []])).storedFingerprint)
     }
 
     @Test func fingerprintFollowsTheLiveRows() throws {

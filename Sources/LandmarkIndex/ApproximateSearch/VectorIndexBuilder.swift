@@ -93,27 +93,23 @@ public enum VectorIndexBuilder {
         let bytes = try readFile(url, factory: expected)
         do throws(ASMKError) {
             return try decode(bytes, file: url.path, factory: expected, rows: rows, storeChecksum: storeChecksum,
-                              survivingRows: nil)
+                              count: rows.count)
         } catch {
             throw VectorIndexError(code: .invalidFile, file: url.path, reason: "\(error.reason); run `landmark index` again to rebuild it")
         }
     }
 
-    /// Brings the index saved at `url`, built over the previous rows (checksum `previousChecksum`),
-    /// up to date with `rows` without retraining: removed rows leave the inverted lists, the others
-    /// are renumbered, and rows after the survivors are assigned to cells (or inserted into the
-    /// graph) as `build` would add them.
-    ///
-    /// - Parameter survivingRows: for each previous row, its row number in `rows`, or -1 when it was
-    ///   removed. Survivors keep their order and come first in `rows`.
-    /// - Returns: nil when the file cannot be reused — missing, damaged, made from other rows, or a
-    ///   graph that lost nodes (HNSW has no removal) — and the caller builds the index afresh.
-    public static func update(contentsOf url: URL, factory: IndexFactory, rows: DatabaseRows, previousChecksum: UInt32,
-                              survivingRows: [Int32], progress: ((Int, Int) -> Void)?) -> (any VectorIndex)? {
+    /// Extends the index saved at `url`, built over the first `previousCount` of `rows` (whose
+    /// checksum was `previousChecksum`), to every row without retraining: the new rows are assigned to
+    /// the trained cells, or inserted into the graph, as `build` would add them.
+    /// - Returns: nil when the file cannot be reused (missing, damaged, or made from other rows); the
+    ///   caller then builds the index afresh.
+    public static func extend(contentsOf url: URL, factory: IndexFactory, rows: DatabaseRows, previousCount: Int,
+                              previousChecksum: UInt32, progress: ((Int, Int) -> Void)?) -> (any VectorIndex)? {
         guard !factory.isExact else { return FlatIndex(rows: rows) }
-        guard let bytes = try? readFile(url, factory: factory),
+        guard previousCount <= rows.count, let bytes = try? readFile(url, factory: factory),
               let previous = try? decode(bytes, file: url.path, factory: factory, rows: rows,
-                                         storeChecksum: previousChecksum, survivingRows: survivingRows) else { return nil }
+                                         storeChecksum: previousChecksum, count: previousCount) else { return nil }
         switch previous {
         case var inverted as InvertedFileIndex:
             inverted.addRemainingRows(progress: progress)
@@ -135,22 +131,18 @@ public enum VectorIndexBuilder {
         }
     }
 
-    /// Decodes an index file over `rows`. With `survivingRows` the file may hold the previous rows
-    /// (one per entry), which are renumbered; the result then holds only the survivors.
+    /// Decodes an index file over the first `expectedCount` of `rows` (all of them unless the index is
+    /// about to be extended).
     private static func decode(_ bytes: [UInt8], file path: String, factory expected: IndexFactory, rows: DatabaseRows,
-                               storeChecksum: UInt32, survivingRows: [Int32]?) throws(ASMKError) -> any VectorIndex {
+                               storeChecksum: UInt32, count expectedCount: Int) throws(ASMKError) -> any VectorIndex {
         func invalid(_ reason: String) -> ASMKError { ASMKError(code: .corrupt, file: path, reason: reason) }
         var reader = try ASMKByteReader(bytes: bytes, file: path, magic: magic, version: formatVersion, kind: "vector index")
         let factoryText = String(decoding: try reader.readBytes(reader.readCount(elementSize: 1)), as: UTF8.self)
         guard factoryText == expected.description else { throw invalid("holds a \(factoryText) index, the manifest says \(expected)") }
         guard try reader.readUInt32() == storeChecksum else { throw invalid("was built from other descriptors than the store's") }
         let dimension = Int(try reader.readUInt64()), count = Int(try reader.readUInt64())
-        let expectedCount = survivingRows?.count ?? rows.count
         guard dimension == rows.dimension, count == expectedCount else {
             throw invalid("indexes \(count) × \(dimension) vectors, the store holds \(expectedCount) × \(rows.dimension)")
-        }
-        if let survivingRows {
-            guard survivingRows.allSatisfy({ $0 >= -1 && Int($0) < rows.count }) else { throw invalid("row mapping out of range") }
         }
         let index: any VectorIndex
         switch expected {
@@ -165,36 +157,19 @@ public enum VectorIndexBuilder {
                                              codebooks: try reader.readFloats(bytesPerCode * ProductQuantizer.centroidsPerSubquantizer * (dimension / bytesPerCode)))
             }
             var cellRows: [[Int32]] = [], cellCodes: [[UInt8]] = []
-            var total = 0, survivors = 0
+            var total = 0
             for _ in 0 ..< cellCount {
                 let members = try reader.readCount(elementSize: 4)
-                var rowsOfCell = try reader.readUInt32s(members).map { Int32(bitPattern: $0) }
+                let rowsOfCell = try reader.readUInt32s(members).map { Int32(bitPattern: $0) }
                 guard rowsOfCell.allSatisfy({ $0 >= 0 && Int($0) < count }) else { throw invalid("a cell names a row outside the store") }
-                var codes: [UInt8] = []
-                if let quantizer { codes = try reader.readBytes(members * quantizer.subquantizers) }
-                total += members
-                if let survivingRows {
-                    let width = quantizer?.subquantizers ?? 0
-                    var keptRows: [Int32] = [], keptCodes: [UInt8] = []
-                    for (position, row) in rowsOfCell.enumerated() where survivingRows[Int(row)] >= 0 {
-                        keptRows.append(survivingRows[Int(row)])
-                        if width > 0 { keptCodes.append(contentsOf: codes[position * width ..< (position + 1) * width]) }
-                    }
-                    rowsOfCell = keptRows
-                        codes = keptCodes
-                }
-                survivors += rowsOfCell.count
                 cellRows.append(rowsOfCell)
-                if quantizer != nil { cellCodes.append(codes) }
+                if let quantizer { cellCodes.append(try reader.readBytes(members * quantizer.subquantizers)) }
+                total += members
             }
             guard total == count else { throw invalid("its cells hold \(total) rows, not \(count)") }
             index = InvertedFileIndex(factory: expected, cells: VisualVocabulary(centroids: Matrix(rows: cellCount, columns: dimension, storage: centroids)),
-                                      quantizer: quantizer, rows: rows, cellRows: cellRows, cellCodes: cellCodes, count: survivors)
+                                      quantizer: quantizer, rows: rows, cellRows: cellRows, cellCodes: cellCodes, count: count)
         case .hierarchicalGraph(let links):
-            // The graph has no removal: it is reused only when every previous row survives in place.
-            if let survivingRows, survivingRows.enumerated().contains(where: { Int($0.element) != $0.offset }) {
-                throw invalid("rows were removed from the graph")
-            }
             let efConstruction = Int(try reader.readUInt32())
             let entryPoint = Int32(bitPattern: try reader.readUInt32())
             let maxLevel = Int(Int32(bitPattern: try reader.readUInt32()))
