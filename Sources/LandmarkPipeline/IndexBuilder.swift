@@ -88,7 +88,8 @@ public enum IndexLayout {
     public static let vocabularyFileName = "asmk-vocabulary.lmv"
     /// The ASMK inverted file (`ASMKIndex.write`), image numbers = store order.
     public static let asmkFileName = "asmk-index.lmi"
-    /// The approximate index over the store (`VectorIndexBuilder`), when the factory is not `Flat`.
+    /// The approximate index over the store (`VectorIndexBuilder`), when the factory is not `Flat`;
+    /// an inverted file updated in place also has `vector-index+<checksum>.lmx`, the rows added since.
     public static let vectorIndexFileName = "vector-index.lmx"
 
     /// A name the manifest may give a file: inside the index directory, no path components, so an
@@ -214,7 +215,8 @@ public enum IndexBuilder {
             }
             previous = (previousManifest.descriptorSegments, store)
             // Segments of an update killed before its manifest was written.
-            IndexSegments.removeUnreferenced(in: indexDirectory, keeping: previousManifest.descriptorSegments)
+            IndexSegments.removeUnreferenced(in: indexDirectory, keeping: previousManifest.descriptorSegments,
+                                             storedFingerprint: store.storedFingerprint)
         } else if fileManager.fileExists(atPath: storeURL.path) {
             // A first build killed between its store and its manifest.
             try absorb(storeURL, expecting: extractor, into: &known)
@@ -362,7 +364,8 @@ public enum IndexBuilder {
             count: outcome.store.count, skipped: skipped, local: localManifest,
             vectorIndex: extractor == nil || factory == .defaultFactory ? nil : factory, segments: outcome.segments)
         try writeAtomically(manifest, to: indexDirectory.appendingPathComponent(IndexManifest.fileName))
-        IndexSegments.removeUnreferenced(in: indexDirectory, keeping: manifest.descriptorSegments)
+        IndexSegments.removeUnreferenced(in: indexDirectory, keeping: manifest.descriptorSegments,
+                                         storedFingerprint: outcome.store.storedFingerprint)
         try? fileManager.removeItem(at: partialDirectory)
         let removed = previous.map { $0.store.identifiers.filter { !Set(indexed).contains($0) }.count } ?? 0
         return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped, removed: removed,
@@ -473,6 +476,7 @@ public enum IndexBuilder {
         let url = indexDirectory.appendingPathComponent(IndexLayout.vectorIndexFileName)
         guard !factory.isExact else {
             try? FileManager.default.removeItem(at: url)
+            VectorIndexBuilder.removeAdditions(of: url, keeping: nil)
             return
         }
         let fingerprint = store.storedFingerprint
@@ -484,16 +488,15 @@ public enum IndexBuilder {
             progress?(PipelineProgress(completed: done, total: total, current: label))
         }
         do {
-            let index: any VectorIndex
             if let previous,
                let extended = VectorIndexBuilder.extend(contentsOf: url, factory: factory, rows: store.storedRows,
                                                         previousCount: previous.count, previousChecksum: previous.fingerprint,
                                                         progress: report) {
-                index = extended
+                try VectorIndexBuilder.writeExtension(extended, storeChecksum: fingerprint, to: url)
             } else {
-                index = try VectorIndexBuilder.build(factory, rows: store.storedRows, progress: report)
+                let index = try VectorIndexBuilder.build(factory, rows: store.storedRows, progress: report)
+                try VectorIndexBuilder.write(index, storeChecksum: fingerprint, to: url)
             }
-            try VectorIndexBuilder.write(index, storeChecksum: fingerprint, to: url)
         } catch {
             throw PipelineError(code: error.code == .cannotTrain ? .invalidRequest : .writeFailed, file: error.file, reason: error.reason)
         }

@@ -201,9 +201,12 @@ public enum IndexSegments {
     }
 
     /// Deletes the descriptor files this builder made that `segments` no longer names: segments of a
-    /// compaction or of an unfinished update, and `descriptors.lmd` once a compaction replaced it.
-    /// Nothing else in the directory is touched.
-    static func removeUnreferenced(in directory: URL, keeping segments: [IndexSegment]) {
+    /// compaction or of an unfinished update, and `descriptors.lmd` once a compaction replaced it —
+    /// and the additions files of the search index other than the one for `storedFingerprint` (all of
+    /// them when nil). Nothing else in the directory is touched.
+    static func removeUnreferenced(in directory: URL, keeping segments: [IndexSegment], storedFingerprint: UInt32?) {
+        VectorIndexBuilder.removeAdditions(of: directory.appendingPathComponent(IndexLayout.vectorIndexFileName),
+                                           keeping: storedFingerprint)
         let kept = Set(segments.map(\.file))
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         for name in names where !kept.contains(name) && (segmentNumber(name) != nil || name == IndexLayout.storeFileName) {

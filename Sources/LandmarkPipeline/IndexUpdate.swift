@@ -83,7 +83,8 @@ public struct IndexUpdate: Sendable {
         updated.vectorIndex = factory == .defaultFactory ? nil : factory
         if outcome.segments != nil { updated.formatVersion = IndexManifest.segmentedFormatVersion }
         try writeAtomically(updated, to: manifestURL)
-        IndexSegments.removeUnreferenced(in: directory, keeping: updated.descriptorSegments)
+        IndexSegments.removeUnreferenced(in: directory, keeping: updated.descriptorSegments,
+                                         storedFingerprint: outcome.store.storedFingerprint)
         let removed = store.identifiers.filter { removals.contains($0) }.count
         return IndexBuildSummary(total: indexed.count, described: known.count, reused: indexed.count - known.count, skipped: [],
                                  removed: removed, descriptorBytesWritten: outcome.bytesWritten,

@@ -200,12 +200,13 @@ import Testing
         try folder.remove([folder.entries[5]])
         _ = try IndexBuilder.build(images: folder.images, index: index, extractor: extractor)
         let after = try Data(contentsOf: vectorIndexURL)
-        #expect(after != before)
+        let additions = try FileManager.default.contentsOfDirectory(atPath: index.path).filter { $0.hasPrefix("vector-index+") }
         if case .invertedFile = factory {
-            // Same trained cells: the centroids that follow the header are unchanged.
-            let header = 8 + 4 + 4 + factory.description.utf8.count + 4 + 8 + 8
-            let centroids = 4 * extractor.dimension * 4
-            #expect(after.subdata(in: header ..< header + centroids) == before.subdata(in: header ..< header + centroids))
+            // Not retrained, not rewritten: the trained file is untouched and the new rows are in one additions file.
+            #expect(after == before)
+            #expect(additions.count == 1)
+        } else {
+            #expect(after != before && additions.isEmpty)
         }
         let exhaustive = SearchParameters(probes: 4, efSearch: 64)
         _ = try IndexBuilder.build(images: folder.images, index: folder.temporary.path("fresh"), extractor: extractor)
@@ -265,5 +266,63 @@ import Testing
             try IndexUpdate(additions: [("x.jpg", first)], removals: ["x.jpg"]).apply(to: index)
         }
         #expect(throws: PipelineError.self) { try IndexUpdate().apply(to: temporary.path("nowhere")) }
+    }
+}
+
+/// Rows added to an inverted file in place live in an additions file named after the rows they
+/// cover, so a killed update never leaves the committed index without its own.
+@Suite struct InvertedFileAdditionsTests {
+    @Test("an update killed after writing its additions file leaves the committed index searchable; a damaged one is named")
+    func additionsSurviveAKilledUpdate() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 3, views: 3, distractors: 3)
+        let index = temporary.path("index")
+        let extractor = GradientColourHistogramBaseline()
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor,
+                                   options: IndexBuildOptions(factory: .invertedFile(cells: 2, productQuantizerBytes: nil)))
+        let base = try RetrievalIndex.open(index)
+        func vector(_ seed: Float) -> [Float] {
+            let raw = (0 ..< base.store.dimension).map { sin(Float($0) * seed) }
+            let norm = raw.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return raw.map { $0 / norm }
+        }
+        func additionsFiles(_ directory: URL) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("vector-index+") }.sorted()
+        }
+        _ = try IndexUpdate(additions: [("images/a.jpg", vector(0.3))]).apply(to: index)
+        #expect(try additionsFiles(index).count == 1)
+        let stateA = temporary.path("state-a")
+        try FileManager.default.copyItem(at: index, to: stateA)
+        _ = try IndexUpdate(additions: [("images/b.jpg", vector(0.7))], removals: ["images/a.jpg"]).apply(to: index)
+        let afterB = try additionsFiles(index)
+        let beforeB = try additionsFiles(stateA)
+        #expect(afterB.count == 1 && afterB != beforeB)
+
+        // Killed after B's segment and additions file were written, before its manifest.
+        for name in try FileManager.default.contentsOfDirectory(atPath: index.path)
+        where !FileManager.default.fileExists(atPath: stateA.appendingPathComponent(name).path) {
+            try FileManager.default.copyItem(at: index.appendingPathComponent(name), to: stateA.appendingPathComponent(name))
+        }
+        let committed = try RetrievalIndex.open(stateA)
+        #expect(committed.store.identifiers.contains("images/a.jpg") && !committed.store.identifiers.contains("images/b.jpg"))
+        #expect(committed.search(descriptors: Matrix(rows: 1, columns: base.store.dimension, storage: vector(0.3)), top: 1)[0].first?.image == "images/a.jpg")
+        _ = try IndexUpdate(additions: [("images/b.jpg", vector(0.7))], removals: ["images/a.jpg"]).apply(to: stateA)
+        #expect(try additionsFiles(stateA) == afterB)
+        #expect(try Data(contentsOf: stateA.appendingPathComponent(afterB[0])) == Data(contentsOf: index.appendingPathComponent(afterB[0])))
+
+        // A damaged additions file is refused on open and reported by the check, naming it.
+        let damaged = index.appendingPathComponent(afterB[0])
+        var bytes = try Data(contentsOf: damaged)
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: damaged)
+        do {
+            _ = try RetrievalIndex.open(index)
+            Issue.record("a damaged additions file must be refused")
+        } catch {
+            #expect(error.file == damaged.path)
+        }
+        #expect(IndexCheck.run(index).contains { $0.problem != nil })
     }
 }

@@ -89,6 +89,35 @@ public struct InvertedFileIndex: VectorIndex {
         }
     }
 
+    /// Appends rows `count ..< count + cells.count`, already assigned (and encoded: `codes` holds
+    /// `quantizer.subquantizers` bytes per row), as read back from an additions file.
+    mutating func appendAssignedRows(cells assigned: [UInt32], codes: [UInt8]) {
+        let width = quantizer?.subquantizers ?? 0
+        for (offset, cell) in assigned.enumerated() {
+            cellRows[Int(cell)].append(Int32(count + offset))
+            if width > 0 { cellCodes[Int(cell)].append(contentsOf: codes[offset * width ..< (offset + 1) * width]) }
+        }
+        count += assigned.count
+    }
+
+    /// The cell (and code) of every row from `first` on, in row order: what an additions file holds.
+    func assignedRows(from first: Int) -> (cells: [UInt32], codes: [UInt8]) {
+        let width = quantizer?.subquantizers ?? 0
+        var cells = [UInt32](repeating: 0, count: max(0, count - first))
+        var codes = [UInt8](repeating: 0, count: cells.count * width)
+        for cell in 0 ..< cellCount {
+            for (position, row) in cellRows[cell].enumerated() where Int(row) >= first {
+                let offset = Int(row) - first
+                cells[offset] = UInt32(cell)
+                if width > 0 {
+                    codes.replaceSubrange(offset * width ..< (offset + 1) * width,
+                                          with: cellCodes[cell][position * width ..< (position + 1) * width])
+                }
+            }
+        }
+        return (cells, codes)
+    }
+
     static func residualsToCells(_ vectors: Matrix, cells: VisualVocabulary, assignment: [Int32]) -> Matrix {
         var residuals = vectors
         let dimension = vectors.columns

@@ -82,21 +82,146 @@ public enum VectorIndexBuilder {
         } catch {
             throw VectorIndexError(code: .io, file: url.path, reason: error.reason)
         }
+        // Additions for these rows would be read in preference to the file just written.
+        try? FileManager.default.removeItem(at: additionsURL(for: url, storeChecksum: storeChecksum))
     }
 
-    /// Loads the index at `url` over `rows`.
-    /// - Throws: `.invalidFile` when the file is damaged, is for another factory, or was built from
+    /// Loads the index at `url` over `rows` — with, for an inverted file, the rows added to it since
+    /// (`writeExtension`).
+    /// - Throws: `.invalidFile` when a file is damaged, is for another factory, or was built from
     ///   another store (its recorded checksum differs), naming the file and what to run.
     public static func load(contentsOf url: URL, factory expected: IndexFactory, rows: DatabaseRows,
                             storeChecksum: UInt32) throws(VectorIndexError) -> any VectorIndex {
         if expected.isExact { return FlatIndex(rows: rows) }
-        let bytes = try readFile(url, factory: expected)
-        do throws(ASMKError) {
-            return try decode(bytes, file: url.path, factory: expected, rows: rows, storeChecksum: storeChecksum,
-                              count: rows.count)
-        } catch {
-            throw VectorIndexError(code: .invalidFile, file: url.path, reason: "\(error.reason); run `landmark index` again to rebuild it")
+        return try load(url, factory: expected, rows: rows, storeChecksum: storeChecksum, count: rows.count)
+    }
+
+    /// The first `count` of `rows` from the file at `url` and, when one matches `storeChecksum`, its
+    /// additions file.
+    private static func load(_ url: URL, factory: IndexFactory, rows: DatabaseRows, storeChecksum: UInt32,
+                             count: Int) throws(VectorIndexError) -> any VectorIndex {
+        func failure(_ file: URL, _ error: ASMKError) -> VectorIndexError {
+            VectorIndexError(code: .invalidFile, file: file.path, reason: "\(error.reason); run `landmark index` again to rebuild it")
         }
+        let additionsURL = additionsURL(for: url, storeChecksum: storeChecksum)
+        if case .invertedFile = factory, FileManager.default.fileExists(atPath: additionsURL.path) {
+            let additions: Additions
+            let additionsBytes = try readFile(additionsURL, factory: factory)
+            do throws(ASMKError) {
+                additions = try readAdditions(additionsBytes, file: additionsURL.path, factory: factory)
+                guard additions.checksum == storeChecksum, additions.count == count else {
+                    throw ASMKError(code: .corrupt, file: additionsURL.path, reason: "covers \(additions.count) rows, not \(count)")
+                }
+            } catch {
+                throw failure(additionsURL, error)
+            }
+            let base: any VectorIndex
+            let baseBytes = try readFile(url, factory: factory)
+            do throws(ASMKError) {
+                base = try decode(baseBytes, file: url.path, factory: factory, rows: rows,
+                                  storeChecksum: additions.baseChecksum, count: additions.baseCount)
+            } catch {
+                throw failure(url, error)
+            }
+            guard var inverted = base as? InvertedFileIndex else {
+                throw VectorIndexError(code: .invalidFile, file: url.path, reason: "is not an inverted file; run `landmark index` again to rebuild it")
+            }
+            inverted.appendAssignedRows(cells: additions.cells, codes: additions.codes)
+            return inverted
+        }
+        let bytes = try readFile(url, factory: factory)
+        do throws(ASMKError) {
+            return try decode(bytes, file: url.path, factory: factory, rows: rows,
+                              storeChecksum: storeChecksum, count: count)
+        } catch {
+            throw failure(url, error)
+        }
+    }
+
+    // MARK: - Additions to an inverted file
+
+    /// Rows added to an inverted file since its main file was written: each row's cell and code.
+    /// Kept beside the main file and named after the stored rows' checksum, so that an update killed
+    /// before its manifest leaves the previous additions file — the one the manifest still matches —
+    /// in place, and adding 1 % of the rows writes about 1 % of the codes instead of the whole index.
+    struct Additions {
+        var baseChecksum: UInt32
+        var baseCount: Int
+        var checksum: UInt32
+        var count: Int
+        var cells: [UInt32]
+        var codes: [UInt8]
+    }
+
+    static let additionsMagic: [UInt8] = Array("LMVECADD".utf8)
+
+    /// `vector-index+<checksum>.lmx` beside `url`.
+    public static func additionsURL(for url: URL, storeChecksum: UInt32) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent(
+            url.deletingPathExtension().lastPathComponent + "+" + String(format: "%08x", storeChecksum) + "." + url.pathExtension)
+    }
+
+    /// Removes the additions files of `url` except the one for `storeChecksum` (all of them when nil):
+    /// after a manifest naming other rows is committed, or when the index is rebuilt or dropped.
+    public static func removeAdditions(of url: URL, keeping storeChecksum: UInt32?) {
+        let directory = url.deletingLastPathComponent()
+        let prefix = url.deletingPathExtension().lastPathComponent + "+"
+        let kept = storeChecksum.map { additionsURL(for: url, storeChecksum: $0).lastPathComponent }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        where name.hasPrefix(prefix) && name.hasSuffix("." + url.pathExtension) && name != kept {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+
+    private static func readAdditions(_ bytes: [UInt8], file: String, factory: IndexFactory) throws(ASMKError) -> Additions {
+        var reader = try ASMKByteReader(bytes: bytes, file: file, magic: additionsMagic, version: formatVersion, kind: "vector index additions")
+        let factoryText = String(decoding: try reader.readBytes(reader.readCount(elementSize: 1)), as: UTF8.self)
+        guard factoryText == factory.description, case .invertedFile(_, let bytesPerCode) = factory else {
+            throw ASMKError(code: .corrupt, file: file, reason: "holds additions to a \(factoryText) index, the manifest says \(factory)")
+        }
+        let baseChecksum = try reader.readUInt32()
+        let baseCount = Int(try reader.readUInt64())
+        let checksum = try reader.readUInt32()
+        let count = Int(try reader.readUInt64())
+        guard baseCount <= count else { throw ASMKError(code: .corrupt, file: file, reason: "adds a negative number of rows") }
+        let cells = try reader.readUInt32s(count - baseCount)
+        let codes = try reader.readBytes((count - baseCount) * (bytesPerCode ?? 0))
+        guard reader.isAtEnd else { throw ASMKError(code: .corrupt, file: file, reason: "it has unexpected trailing bytes") }
+        if case .invertedFile(let cellCount, _) = factory, cells.contains(where: { Int($0) >= cellCount }) {
+            throw ASMKError(code: .corrupt, file: file, reason: "names a cell the index does not have")
+        }
+        return Additions(baseChecksum: baseChecksum, baseCount: baseCount, checksum: checksum, count: count, cells: cells, codes: codes)
+    }
+
+    /// Saves `index` after `extend` grew it: for an inverted file whose main file at `url` is intact,
+    /// only the rows added since that file was written (an additions file); otherwise the whole
+    /// index (`write`).
+    public static func writeExtension(_ index: any VectorIndex, storeChecksum: UInt32, to url: URL) throws(VectorIndexError) {
+        if let inverted = index as? InvertedFileIndex, let bytes = try? readFile(url, factory: index.factory),
+           var reader = try? ASMKByteReader(bytes: bytes, file: url.path, magic: magic, version: formatVersion, kind: "vector index"),
+           let length = try? reader.readCount(elementSize: 1), let factoryBytes = try? reader.readBytes(length),
+           String(decoding: factoryBytes, as: UTF8.self) == index.factory.description,
+           let baseChecksum = try? reader.readUInt32(), (try? reader.readUInt64()) == UInt64(index.dimension),
+           let baseCount = (try? reader.readUInt64()).map({ Int($0) }), baseCount <= inverted.count {
+            let (cells, codes) = inverted.assignedRows(from: baseCount)
+            var writer = ASMKByteWriter(magic: additionsMagic, version: formatVersion)
+            writer.append(UInt32(factoryBytes.count))
+            writer.append(bytes: factoryBytes)
+            writer.append(baseChecksum)
+            writer.append(UInt64(baseCount))
+            writer.append(storeChecksum)
+            writer.append(UInt64(inverted.count))
+            writer.append(cells)
+            writer.append(bytes: codes)
+            let additionsURL = additionsURL(for: url, storeChecksum: storeChecksum)
+            do {
+                try DurableFile.write(writer.sealed(), to: additionsURL)
+            } catch {
+                throw VectorIndexError(code: .io, file: additionsURL.path, reason: error.reason)
+            }
+            return
+        }
+        try write(index, storeChecksum: storeChecksum, to: url)
     }
 
     /// Extends the index saved at `url`, built over the first `previousCount` of `rows` (whose
@@ -107,9 +232,9 @@ public enum VectorIndexBuilder {
     public static func extend(contentsOf url: URL, factory: IndexFactory, rows: DatabaseRows, previousCount: Int,
                               previousChecksum: UInt32, progress: ((Int, Int) -> Void)?) -> (any VectorIndex)? {
         guard !factory.isExact else { return FlatIndex(rows: rows) }
-        guard previousCount <= rows.count, let bytes = try? readFile(url, factory: factory),
-              let previous = try? decode(bytes, file: url.path, factory: factory, rows: rows,
-                                         storeChecksum: previousChecksum, count: previousCount) else { return nil }
+        guard previousCount <= rows.count,
+              let previous = try? load(url, factory: factory, rows: rows, storeChecksum: previousChecksum, count: previousCount)
+        else { return nil }
         switch previous {
         case var inverted as InvertedFileIndex:
             inverted.addRemainingRows(progress: progress)
