@@ -8,19 +8,32 @@ import LandmarkLinearAlgebra
 public struct DatabaseRows: Sendable {
     /// Consecutive rows of one mapped store: store rows `first ..< first + count` are rows
     /// `start ..< start + count` here. A segmented store with removed rows is several runs.
-    struct Run: Sendable {
-        let store: DescriptorStore
+    ///
+    /// Only plain values and the payload's address, so that reading a row copies no reference: row
+    /// reads come from every search thread at once, and reference counting on shared objects made two
+    /// threads slower than one. The mapping stays alive through `DatabaseRows.stores`.
+    struct Run: @unchecked Sendable {
+        let payload: UnsafeRawPointer?
+        let elementType: DescriptorElementType
         let first: Int
         let start: Int
         let count: Int
+
+        init(store: DescriptorStore, first: Int, start: Int, count: Int) {
+            payload = store.payload.baseAddress
+            elementType = store.elementType
+            self.first = first
+            self.start = start
+            self.count = count
+        }
     }
 
-    enum Storage: Sendable {
-        case matrix(Matrix)
-        case runs([Run])
-    }
-
-    let storage: Storage
+    /// Heap rows, when the rows are not mapped.
+    let heap: Matrix?
+    /// Mapped rows, in order (empty for heap rows).
+    let runs: [Run]
+    /// The stores `runs` point into, kept alive (and open) as long as these rows.
+    let stores: [DescriptorStore]
     /// Number of rows.
     public let count: Int
     /// Components per row.
@@ -28,31 +41,33 @@ public struct DatabaseRows: Sendable {
 
     /// Rows of a heap matrix.
     public init(_ matrix: Matrix) {
-        storage = .matrix(matrix)
+        heap = matrix
+        runs = []
+        stores = []
         count = matrix.rows
         dimension = matrix.columns
     }
 
     /// Rows of a mapped store, never copied as a whole.
     public init(_ store: DescriptorStore) {
-        self.init(runs: [Run(store: store, first: 0, start: 0, count: store.count)], dimension: store.dimension)
+        self.init(runs: [Run(store: store, first: 0, start: 0, count: store.count)], stores: [store], dimension: store.dimension)
     }
 
     /// Rows spread over several mapped stores, in the order of `runs` (empty runs are dropped).
-    init(runs: [Run], dimension: Int) {
-        storage = .runs(runs.filter { $0.count > 0 })
+    init(runs: [Run], stores: [DescriptorStore], dimension: Int) {
+        heap = nil
+        self.runs = runs.filter { $0.count > 0 }
+        self.stores = stores
         count = runs.reduce(0) { $0 + $1.count }
         self.dimension = dimension
     }
 
     /// True when a block must be converted before it can be scored (float16 storage).
-    var needsConversion: Bool {
-        if case .runs(let runs) = storage { return runs.contains { $0.store.elementType != .float32 } }
-        return false
-    }
+    var needsConversion: Bool { runs.contains { $0.elementType != .float32 } }
 
     /// The run holding row `row` (a binary search over the runs' starts).
-    private static func runIndex(of row: Int, in runs: [Run]) -> Int {
+    @inline(__always)
+    private func runIndex(of row: Int) -> Int {
         var low = 0, high = runs.count - 1
         while low < high {
             let middle = (low + high + 1) / 2
@@ -73,42 +88,46 @@ public struct DatabaseRows: Sendable {
             return withUnsafePointer(to: &nothing) { body($0) }
         }
         guard components > 0 else { return empty() }
-        switch storage {
-        case .matrix(let matrix):
-            return matrix.storage.withUnsafeBufferPointer { buffer in
+        if let heap {
+            return heap.storage.withUnsafeBufferPointer { buffer in
                 guard let base = buffer.baseAddress else { return empty() }
                 return body(base + range.lowerBound * dimension)
             }
-        case .runs(let runs):
-            let first = runs[Self.runIndex(of: range.lowerBound, in: runs)]
-            if first.store.elementType == .float32, range.upperBound <= first.start + first.count,
-               let base = first.store.payload.baseAddress {
-                // The payload is 64-byte aligned, so binding rows of whole floats is aligned.
-                let row = first.first + range.lowerBound - first.start
-                return body((base + row * dimension * 4).assumingMemoryBound(to: Float.self))
-            }
-            if scratch.count < components { scratch = [Float](repeating: 0, count: components) }
-            return scratch.withUnsafeMutableBufferPointer { target in
-                Self.gather(range, from: runs, dimension: dimension,
-                            into: UnsafeMutableBufferPointer(rebasing: target[0 ..< components]))
-                guard let converted = target.baseAddress else { return empty() }
-                return body(UnsafePointer(converted))
-            }
+        }
+        let first = runs[runIndex(of: range.lowerBound)]
+        if first.elementType == .float32, range.upperBound <= first.start + first.count, let base = first.payload {
+            // The payload is 64-byte aligned, so binding rows of whole floats is aligned.
+            let row = first.first + range.lowerBound - first.start
+            return body((base + row * dimension * 4).assumingMemoryBound(to: Float.self))
+        }
+        if scratch.count < components { scratch = [Float](repeating: 0, count: components) }
+        return scratch.withUnsafeMutableBufferPointer { target in
+            gather(range, into: UnsafeMutableBufferPointer(rebasing: target[0 ..< components]))
+            guard let converted = target.baseAddress else { return empty() }
+            return body(UnsafePointer(converted))
         }
     }
 
-    /// Copies (converting float16) rows `range` of `runs` into `target`, run by run.
-    private static func gather(_ range: Range<Int>, from runs: [Run], dimension: Int,
-                               into target: UnsafeMutableBufferPointer<Float>) {
-        var runNumber = runIndex(of: range.lowerBound, in: runs)
+    /// Copies (converting float16) mapped rows `range` into `target`, run by run.
+    private func gather(_ range: Range<Int>, into target: UnsafeMutableBufferPointer<Float>) {
+        var runNumber = runIndex(of: range.lowerBound)
         var row = range.lowerBound
         while row < range.upperBound {
             let run = runs[runNumber]
             let end = min(range.upperBound, run.start + run.count)
-            let sourceRows = run.first + row - run.start ..< run.first + end - run.start
+            let components = (end - row) * dimension
             let offset = (row - range.lowerBound) * dimension
-            run.store.decodeRows(sourceRows, into: UnsafeMutableBufferPointer(
-                rebasing: target[offset ..< offset + sourceRows.count * dimension]))
+            if let payload = run.payload, let destination = target.baseAddress {
+                let sourceElement = (run.first + row - run.start) * dimension
+                if run.elementType == .float32 {
+                    (destination + offset).update(from: (payload + sourceElement * 4).assumingMemoryBound(to: Float.self),
+                                                  count: components)
+                } else {
+                    convertFloat16(UnsafeBufferPointer(start: (payload + sourceElement * 2).assumingMemoryBound(to: Float16.self),
+                                                       count: components),
+                                   into: UnsafeMutableBufferPointer(start: destination + offset, count: components))
+                }
+            }
             row = end
             runNumber += 1
         }
@@ -146,16 +165,14 @@ public struct DatabaseRows: Sendable {
     public func matrix(_ range: Range<Int>? = nil) -> Matrix {
         let range = range ?? 0 ..< count
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "Row range out of bounds")
-        if case .matrix(let matrix) = storage, range == 0 ..< matrix.rows { return matrix }
+        if let heap, range == 0 ..< heap.rows { return heap }
         var result = Matrix(rows: range.count, columns: dimension)
         guard range.count > 0, dimension > 0 else { return result }
-        switch storage {
-        case .matrix(let matrix):
+        if let heap {
             return Matrix(rows: range.count, columns: dimension,
-                          storage: Array(matrix.storage[range.lowerBound * dimension ..< range.upperBound * dimension]))
-        case .runs(let runs):
-            result.storage.withUnsafeMutableBufferPointer { Self.gather(range, from: runs, dimension: dimension, into: $0) }
-            return result
+                          storage: Array(heap.storage[range.lowerBound * dimension ..< range.upperBound * dimension]))
         }
+        result.storage.withUnsafeMutableBufferPointer { gather(range, into: $0) }
+        return result
     }
 }

@@ -81,8 +81,8 @@ public struct SegmentedDescriptorStore: Sendable {
         self.segments = segments
         self.removedRows = sortedRemovals
         self.identifiers = identifiers
-        self.rows = DatabaseRows(runs: runs, dimension: first.dimension)
-        self.storedRows = DatabaseRows(runs: storedRuns, dimension: first.dimension)
+        self.rows = DatabaseRows(runs: runs, stores: segments, dimension: first.dimension)
+        self.storedRows = DatabaseRows(runs: storedRuns, stores: segments, dimension: first.dimension)
         self.liveRowOfStoredRow = liveRowOfStoredRow
     }
 

@@ -48,3 +48,19 @@ import LandmarkLinearAlgebra
     }
     #expect(fromFloat16(toFloat16([70000])) == [Float.infinity])
 }
+
+@Test("the eight-wide float16 widening equals Float(Float16) for all 65,536 bit patterns, at every offset")
+func float16WideningIsExactForEveryValue() {
+    let halves = (0 ... UInt16.max).map { Float16(bitPattern: $0) }
+    for offset in [0, 3] {   // 3: the scalar tail and unaligned loads
+        let slice = Array(halves.dropFirst(offset))
+        var widened = [Float](repeating: 0, count: slice.count)
+        slice.withUnsafeBufferPointer { source in
+            widened.withUnsafeMutableBufferPointer { convertFloat16(source, into: $0) }
+        }
+        let mismatches = zip(slice, widened).filter { half, single in
+            half.isNaN ? !(single.isNaN && single.sign == half.sign) : Float(half).bitPattern != single.bitPattern
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3).map { ($0.0.bitPattern, $0.1) })")
+    }
+}
