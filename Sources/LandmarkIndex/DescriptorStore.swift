@@ -85,6 +85,23 @@ public struct DescriptorStore: Sendable {
         UInt32(truncatingIfNeeded: StoreFileSections.uint64(file.bytes, at: StoreFileSections.checksumOffset))
     }
 
+    /// Checks that this store's rows can follow `first`'s in one sequence (a merge, the segments of
+    /// an index): same dimension, element type and metadata.
+    /// - Throws: `.dimensionMismatch`, `.elementTypeMismatch` or `.metadataMismatch` naming this file.
+    public func checkJoinable(with first: DescriptorStore) throws(DescriptorStoreError) {
+        if dimension != first.dimension {
+            throw DescriptorStoreError(code: .dimensionMismatch, file: path, reason: "dimension \(dimension), but \(first.path) has \(first.dimension)")
+        }
+        if elementType != first.elementType {
+            throw DescriptorStoreError(code: .elementTypeMismatch, file: path,
+                                       reason: "element type \(elementType), but \(first.path) has \(first.elementType)")
+        }
+        if metadata != first.metadata {
+            throw DescriptorStoreError(code: .metadataMismatch, file: path,
+                                       reason: "metadata \(metadata) differs from \(first.metadata) in \(first.path)")
+        }
+    }
+
     /// Size of the file in bytes.
     public var fileSize: Int { file.bytes.count }
 

@@ -27,26 +27,13 @@ public enum DescriptorStoreWriter {
     /// - Throws: `.dimensionMismatch`, `.elementTypeMismatch` or `.metadataMismatch` naming the
     ///   first shard that disagrees with the first one; any error opening a shard.
     public static func merge(_ shards: [URL], into url: URL) throws(DescriptorStoreError) {
-        guard let firstURL = shards.first else {
+        guard !shards.isEmpty else {
             throw DescriptorStoreError(code: .io, file: url.path, reason: "no shards to merge")
         }
         var stores: [DescriptorStore] = []
         for shard in shards { stores.append(try DescriptorStore.open(shard)) }
         let first = stores[0]
-        for (store, shard) in zip(stores, shards).dropFirst() {
-            if store.dimension != first.dimension {
-                throw DescriptorStoreError(code: .dimensionMismatch, file: shard.path,
-                                           reason: "dimension \(store.dimension), but \(firstURL.path) has \(first.dimension)")
-            }
-            if store.elementType != first.elementType {
-                throw DescriptorStoreError(code: .elementTypeMismatch, file: shard.path,
-                                           reason: "element type \(store.elementType), but \(firstURL.path) has \(first.elementType)")
-            }
-            if store.metadata != first.metadata {
-                throw DescriptorStoreError(code: .metadataMismatch, file: shard.path,
-                                           reason: "metadata \(store.metadata) differs from \(first.metadata) in \(firstURL.path)")
-            }
-        }
+        for store in stores.dropFirst() { try store.checkJoinable(with: first) }
         try writeAtomically(to: url, dimension: first.dimension, elementType: first.elementType,
                             metadata: first.metadata, identifiers: stores.flatMap(\.identifiers)) {
             (sink: inout FileSink) throws(DescriptorStoreError) in

@@ -48,18 +48,7 @@ public struct SegmentedDescriptorStore: Sendable {
         var liveRowOfStoredRow: [Int32] = []
         var sortedRemovals: [[Int]] = []
         for (segment, removed) in zip(segments, removedRows) {
-            if segment.dimension != first.dimension {
-                throw DescriptorStoreError(code: .dimensionMismatch, file: segment.path,
-                                           reason: "dimension \(segment.dimension), but \(first.path) has \(first.dimension)")
-            }
-            if segment.elementType != first.elementType {
-                throw DescriptorStoreError(code: .elementTypeMismatch, file: segment.path,
-                                           reason: "element type \(segment.elementType), but \(first.path) has \(first.elementType)")
-            }
-            if segment.metadata != first.metadata {
-                throw DescriptorStoreError(code: .metadataMismatch, file: segment.path,
-                                           reason: "metadata \(segment.metadata) differs from \(first.metadata) in \(first.path)")
-            }
+            try segment.checkJoinable(with: first)
             let sorted = Array(Set(removed)).sorted()
             if let outside = sorted.first(where: { $0 < 0 || $0 >= segment.count }) {
                 throw DescriptorStoreError(code: .corrupt, file: segment.path,

@@ -19,20 +19,10 @@ import Testing
 
         // Interrupted run: kill it as soon as its second checkpoint exists.
         let interrupted = temporary.path("interrupted")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
         let checkpoint = interrupted.appendingPathComponent("partial/shard-000001.lmd")
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: checkpoint.path), process.isRunning, Date() < deadline {
-            usleep(500)
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "indexing finished before it could be interrupted")
+        let killed = try runLandmarkKilled(executable, ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"],
+                                           whenExists: checkpoint)
+        #expect(killed, "indexing finished before it could be interrupted")
         #expect(FileManager.default.fileExists(atPath: checkpoint.path))
         #expect(!FileManager.default.fileExists(atPath: interrupted.appendingPathComponent("index.json").path))
 
@@ -74,18 +64,9 @@ import Testing
         #expect(reference.status == 0, "\(reference.error)")
 
         let interrupted = temporary.path("interrupted")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let checkpoint = interrupted.appendingPathComponent("partial/shard-000001.lmd")
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: checkpoint.path), process.isRunning, Date() < deadline { usleep(500) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "the update finished before it could be interrupted")
+        let killed = try runLandmarkKilled(executable, ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"],
+                                           whenExists: interrupted.appendingPathComponent("partial/shard-000001.lmd"))
+        #expect(killed, "the update finished before it could be interrupted")
         // Killed before its manifest: the index is still the old one and searchable.
         let during = try runLandmark(executable, ["search", interrupted.path, images.appendingPathComponent(entries[1]).path, "--json"])
         #expect(during.status == 0, "\(during.error)")

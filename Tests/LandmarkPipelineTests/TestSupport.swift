@@ -61,3 +61,19 @@ func runLandmark(_ executable: URL, _ arguments: [String]) throws -> (status: In
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
 }
+
+/// Starts the `landmark` executable and kills it (SIGKILL) as soon as `checkpoint` exists, as a
+/// crash or a power cut would; false when it finished (or 60 s passed) before the file appeared.
+func runLandmarkKilled(_ executable: URL, _ arguments: [String], whenExists checkpoint: URL) throws -> Bool {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while !FileManager.default.fileExists(atPath: checkpoint.path), process.isRunning, Date() < deadline { usleep(500) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return process.terminationReason == .uncaughtSignal && FileManager.default.fileExists(atPath: checkpoint.path)
+}
