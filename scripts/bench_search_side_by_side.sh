@@ -9,7 +9,8 @@
 #
 # FAISS comes from PYTHON (default: /tmp/faissenv/bin/python with the faiss-cpu wheel when present, else
 # /usr/bin/python3 with Debian's python3-faiss). NPROBE, EF_SEARCH, RERANK override the sweeps.
-# LANDMARK=path/to/landmark uses an existing release build instead of building one.
+# LANDMARK=path/to/landmark uses an existing release build instead of building one. RESULTS=DIR keeps both
+# JSON reports (swift.json with peak RSS and open time, faiss.json) there; the vectors are always removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-100000}"
@@ -29,7 +30,11 @@ if [ -z "${LANDMARK:-}" ]; then
     LANDMARK=.build/release/landmark
 fi
 data=$(mktemp -d /tmp/landmark-search-bench.XXXXXX)
-trap 'rm -rf "$data"' EXIT
+keep_results() {
+    if [ -n "${RESULTS:-}" ]; then mkdir -p "$RESULTS" && cp "$data"/*.json "$RESULTS"/ 2>/dev/null || true; fi
+    rm -rf "$data"
+}
+trap keep_results EXIT
 index_options=()
 for index in "${indexes[@]}"; do index_options+=(--index "$index"); done
 
