@@ -68,27 +68,32 @@ public struct HNSWIndex: VectorIndex {
         offsets[node] + (level == 0 ? 0 : 2 * links + (level - 1) * links)
     }
 
-    /// Inserts the rows not yet in the graph, one after another. A node's level depends only on
-    /// `seed` and its row, so a graph grown in several calls equals one built at once.
+    /// Inserts the rows not yet in the graph: the highest-level nodes first, then level by level
+    /// down (rows in order within a level), as FAISS does, so the sparse upper layers are in place
+    /// before the bulk of layer 0 arrives. A node's level depends only on `seed` and its row.
     public mutating func addRemainingRows(seed: UInt64 = 0, progress: ((Int, Int) -> Void)? = nil) {
         let levelScale = 1 / Foundation.log(Double(links))
-        var search = LayerSearch(nodes: rows.count)
-        var scratch: [Float] = [], vector = [Float](repeating: 0, count: dimension)
-        while count < rows.count {
-            let node = count
+        let first = count
+        guard first < rows.count else { return progress?(count, rows.count) ?? () }
+        for node in first ..< rows.count {
             var random = SplitMix64(seed: seed ^ (UInt64(node) &* 0x9E37_79B9_7F4A_7C15))
             let uniform = max(random.nextUnit(), 1e-12)
             let level = min(Int(-Foundation.log(uniform) * levelScale), Int(UInt8.max) - 1)
             levels.append(UInt8(level))
             offsets.append(neighbours.count)
             neighbours.append(contentsOf: repeatElement(-1, count: 2 * links + level * links))
-            count += 1
+        }
+        let order = (first ..< rows.count).sorted { levels[$0] != levels[$1] ? levels[$0] > levels[$1] : $0 < $1 }
+        var search = LayerSearch(nodes: rows.count)
+        var scratch: [Float] = [], vector = [Float](repeating: 0, count: dimension)
+        for (done, node) in order.enumerated() {
             rows.withRow(node, scratch: &scratch) { source in
                 for component in 0 ..< dimension { vector[component] = source[component] }
             }
-            insert(node, level: level, vector: vector, search: &search, scratch: &scratch)
-            if node % 10_000 == 9_999 { progress?(count, rows.count) }
+            insert(node, level: Int(levels[node]), vector: vector, search: &search, scratch: &scratch)
+            if done % 10_000 == 9_999 { progress?(first + done + 1, rows.count) }
         }
+        count = rows.count
         progress?(count, rows.count)
     }
 
