@@ -118,6 +118,17 @@ public struct IndexBuildSummary: Sendable, Codable, Equatable {
     public var descriptorBytesWritten: Int = 0
     /// The descriptors were rewritten into one file (a first build or a compaction).
     public var rewritten: Bool = false
+
+    /// Adds the counts of another part of the same index (a shard) to these.
+    mutating func include(_ part: IndexBuildSummary) {
+        total += part.total
+        described += part.described
+        reused += part.reused
+        skipped += part.skipped
+        removed += part.removed
+        descriptorBytesWritten += part.descriptorBytesWritten
+        rewritten = rewritten || part.rewritten
+    }
 }
 
 /// Options of `IndexBuilder.build`.
@@ -367,7 +378,8 @@ public enum IndexBuilder {
         IndexSegments.removeUnreferenced(in: indexDirectory, keeping: manifest.descriptorSegments,
                                          storedFingerprint: outcome.store.storedFingerprint)
         try? fileManager.removeItem(at: partialDirectory)
-        let removed = previous.map { $0.store.identifiers.filter { !Set(indexed).contains($0) }.count } ?? 0
+        let indexedSet = Set(indexed)
+        let removed = previous.map { $0.store.identifiers.filter { !indexedSet.contains($0) }.count } ?? 0
         return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped, removed: removed,
                                  descriptorBytesWritten: outcome.bytesWritten, rewritten: outcome.previousStored == nil && outcome.bytesWritten > 0)
     }

@@ -32,12 +32,7 @@ public struct IndexUpdate: Sendable {
                 let part = IndexUpdate(additions: additions.filter { shard.contains($0.identifier) },
                                        removals: removals.filter(shard.contains))
                 let summary = try part.apply(to: directory.appendingPathComponent(name), options: options, progress: progress)
-                total.total += summary.total
-                total.described += summary.described
-                total.reused += summary.reused
-                total.removed += summary.removed
-                total.descriptorBytesWritten += summary.descriptorBytesWritten
-                total.rewritten = total.rewritten || summary.rewritten
+                total.include(summary)
             }
             return total
         }
@@ -66,7 +61,7 @@ public struct IndexUpdate: Sendable {
         }
         let store = try IndexSegments.open(directory, manifest: manifest)
         let live = Set(store.identifiers)
-        let indexed = Set(store.identifiers).subtracting(removals).union(known.keys).sorted()
+        let indexed = live.subtracting(removals).union(known.keys).sorted()
         let factory = options.factory ?? manifest.vectorIndex ?? .defaultFactory
         do {
             try VectorIndexBuilder.validate(factory, count: indexed.count, dimension: manifest.dimension)

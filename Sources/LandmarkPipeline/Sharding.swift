@@ -116,13 +116,7 @@ public enum ShardedIndexBuilder {
                                                current: "shard \(number + 1)/\(count): \(step.current)"))
                 }
             done += summary.total
-            total.total += summary.total
-            total.described += summary.described
-            total.reused += summary.reused
-            total.skipped += summary.skipped
-            total.removed += summary.removed
-            total.descriptorBytesWritten += summary.descriptorBytesWritten
-            total.rewritten = total.rewritten || summary.rewritten
+            total.include(summary)
         }
         total.skipped.sort { $0.image < $1.image }
         let manifest = ShardedIndexManifest(formatVersion: ShardedIndexManifest.currentFormatVersion,
