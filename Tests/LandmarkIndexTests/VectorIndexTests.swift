@@ -115,7 +115,7 @@ struct ApproximateIndexTests {
     }
 
     @Test("HNSW finds the exact neighbours of clustered vectors, built at once or grown in two steps")
-    func graphRecall() {
+    func graphRecall() throws {
         let rows = DatabaseRows(database)
         let exact = FlatIndex(rows: rows).search(queries, k: 10)
         let graph = HNSWIndex.build(rows: rows, links: 12)
@@ -125,7 +125,22 @@ struct ApproximateIndexTests {
         grown.addRemainingRows()
         grown = HNSWIndex(links: 12, efConstruction: grown.efConstruction, rows: rows, levels: grown.levels, offsets: grown.offsets,
                           neighbours: grown.neighbours, entryPoint: grown.entryPoint, maxLevel: grown.maxLevel, count: grown.count)
+        let base = grown
         grown.addRemainingRows()
+        // What an additions file holds, applied to the earlier graph, gives the grown one back.
+        let change = try #require(grown.extensionSince(base))
+        #expect(change.levels.count == 2000 && !change.changedSlots.isEmpty && change.changedSlots.count < base.neighbours.count)
+        var reapplied = base
+        let applied = reapplied.apply(change, rowCount: rows.count)
+        #expect(applied)
+        #expect(reapplied.neighbours == grown.neighbours && reapplied.offsets == grown.offsets && reapplied.levels == grown.levels
+            && reapplied.entryPoint == grown.entryPoint && reapplied.maxLevel == grown.maxLevel && reapplied.count == grown.count)
+        var outOfRange = change
+        outOfRange.changedValues[0] = Int32(rows.count)
+        var rejected = base
+        let appliedOutOfRange = rejected.apply(outOfRange, rowCount: rows.count)
+        #expect(!appliedOutOfRange)
+        #expect(grown.extensionSince(HNSWIndex.build(rows: rows, links: 8)) == nil)
         // Node levels depend on the row alone; the links differ, since each call inserts its rows
         // from the top level down.
         #expect(grown.levels == graph.levels && grown.count == graph.count)

@@ -86,8 +86,8 @@ public enum VectorIndexBuilder {
         try? FileManager.default.removeItem(at: additionsURL(for: url, storeChecksum: storeChecksum))
     }
 
-    /// Loads the index at `url` over `rows` — with, for an inverted file, the rows added to it since
-    /// (`writeExtension`).
+    /// Loads the index at `url` over `rows` — with the rows added to it since, when an additions file
+    /// for `storeChecksum` is beside it (`writeExtension`).
     /// - Throws: `.invalidFile` when a file is damaged, is for another factory, or was built from
     ///   another store (its recorded checksum differs), naming the file and what to run.
     public static func load(contentsOf url: URL, factory expected: IndexFactory, rows: DatabaseRows,
@@ -104,7 +104,7 @@ public enum VectorIndexBuilder {
             VectorIndexError(code: .invalidFile, file: file.path, reason: "\(error.reason); run `landmark index` again to rebuild it")
         }
         let additionsURL = additionsURL(for: url, storeChecksum: storeChecksum)
-        if case .invertedFile = factory, FileManager.default.fileExists(atPath: additionsURL.path) {
+        if FileManager.default.fileExists(atPath: additionsURL.path) {
             let additions: Additions
             let additionsBytes = try readFile(additionsURL, factory: factory)
             do throws(ASMKError) {
@@ -123,11 +123,18 @@ public enum VectorIndexBuilder {
             } catch {
                 throw failure(url, error)
             }
-            guard var inverted = base as? InvertedFileIndex else {
-                throw VectorIndexError(code: .invalidFile, file: url.path, reason: "is not an inverted file; run `landmark index` again to rebuild it")
+            switch (base, additions.payload) {
+            case (var inverted as InvertedFileIndex, .invertedFile(let cells, let codes)):
+                inverted.appendAssignedRows(cells: cells, codes: codes)
+                return inverted
+            case (var graph as HNSWIndex, .graph(let change)):
+                guard graph.apply(change, rowCount: rows.count) else {
+                    throw failure(additionsURL, ASMKError(code: .corrupt, file: additionsURL.path, reason: "its links do not fit the graph it extends"))
+                }
+                return graph
+            default:
+                throw VectorIndexError(code: .invalidFile, file: url.path, reason: "does not match its additions file; run `landmark index` again to rebuild it")
             }
-            inverted.appendAssignedRows(cells: additions.cells, codes: additions.codes)
-            return inverted
         }
         let bytes = try readFile(url, factory: factory)
         do throws(ASMKError) {
@@ -138,19 +145,24 @@ public enum VectorIndexBuilder {
         }
     }
 
-    // MARK: - Additions to an inverted file
+    // MARK: - Additions to an index
 
-    /// Rows added to an inverted file since its main file was written: each row's cell and code.
-    /// Kept beside the main file and named after the stored rows' checksum, so that an update killed
-    /// before its manifest leaves the previous additions file — the one the manifest still matches —
-    /// in place, and adding 1 % of the rows writes about 1 % of the codes instead of the whole index.
+    /// Rows added to an index since its main file was written: for an inverted file each row's cell
+    /// and code, for a graph the new nodes and the links of earlier nodes that changed
+    /// (`HNSWIndex.Extension`). Kept beside the main file and named after the stored rows' checksum,
+    /// so that an update killed before its manifest leaves the previous additions file — the one the
+    /// manifest still matches — in place, and adding 1 % of the rows writes about 1 % of the index
+    /// instead of all of it.
     struct Additions {
+        enum Payload {
+            case invertedFile(cells: [UInt32], codes: [UInt8])
+            case graph(HNSWIndex.Extension)
+        }
         var baseChecksum: UInt32
         var baseCount: Int
         var checksum: UInt32
         var count: Int
-        var cells: [UInt32]
-        var codes: [UInt8]
+        var payload: Payload
     }
 
     static let additionsMagic: [UInt8] = Array("LMVECADD".utf8)
@@ -176,7 +188,7 @@ public enum VectorIndexBuilder {
     private static func readAdditions(_ bytes: [UInt8], file: String, factory: IndexFactory) throws(ASMKError) -> Additions {
         var reader = try ASMKByteReader(bytes: bytes, file: file, magic: additionsMagic, version: formatVersion, kind: "vector index additions")
         let factoryText = String(decoding: try reader.readBytes(reader.readCount(elementSize: 1)), as: UTF8.self)
-        guard factoryText == factory.description, case .invertedFile(_, let bytesPerCode) = factory else {
+        guard factoryText == factory.description else {
             throw ASMKError(code: .corrupt, file: file, reason: "holds additions to a \(factoryText) index, the manifest says \(factory)")
         }
         let baseChecksum = try reader.readUInt32()
@@ -184,44 +196,77 @@ public enum VectorIndexBuilder {
         let checksum = try reader.readUInt32()
         let count = Int(try reader.readUInt64())
         guard baseCount <= count else { throw ASMKError(code: .corrupt, file: file, reason: "adds a negative number of rows") }
-        let cells = try reader.readUInt32s(count - baseCount)
-        let codes = try reader.readBytes((count - baseCount) * (bytesPerCode ?? 0))
-        guard reader.isAtEnd else { throw ASMKError(code: .corrupt, file: file, reason: "it has unexpected trailing bytes") }
-        if case .invertedFile(let cellCount, _) = factory, cells.contains(where: { Int($0) >= cellCount }) {
-            throw ASMKError(code: .corrupt, file: file, reason: "names a cell the index does not have")
+        let payload: Additions.Payload
+        switch factory {
+        case .invertedFile(let cellCount, let bytesPerCode):
+            let cells = try reader.readUInt32s(count - baseCount)
+            let codes = try reader.readBytes((count - baseCount) * (bytesPerCode ?? 0))
+            if cells.contains(where: { Int($0) >= cellCount }) {
+                throw ASMKError(code: .corrupt, file: file, reason: "names a cell the index does not have")
+            }
+            payload = .invertedFile(cells: cells, codes: codes)
+        case .hierarchicalGraph:
+            let entryPoint = Int32(bitPattern: try reader.readUInt32())
+            let maxLevel = Int(Int32(bitPattern: try reader.readUInt32()))
+            let levels = try reader.readBytes(count - baseCount)
+            let neighbours = try reader.readUInt32s(reader.readCount(elementSize: 4)).map { Int32(bitPattern: $0) }
+            let changed = try reader.readCount(elementSize: 8)
+            let slots = try reader.readUInt32s(changed)
+            let values = try reader.readUInt32s(changed).map { Int32(bitPattern: $0) }
+            payload = .graph(HNSWIndex.Extension(entryPoint: entryPoint, maxLevel: maxLevel, levels: levels, neighbours: neighbours,
+                                                 changedSlots: slots, changedValues: values))
+        case .flat:
+            throw ASMKError(code: .corrupt, file: file, reason: "an exact index has no additions file")
         }
-        return Additions(baseChecksum: baseChecksum, baseCount: baseCount, checksum: checksum, count: count, cells: cells, codes: codes)
+        guard reader.isAtEnd else { throw ASMKError(code: .corrupt, file: file, reason: "it has unexpected trailing bytes") }
+        return Additions(baseChecksum: baseChecksum, baseCount: baseCount, checksum: checksum, count: count, payload: payload)
     }
 
-    /// Saves `index` after `extend` grew it: for an inverted file whose main file at `url` is intact,
-    /// only the rows added since that file was written (an additions file); otherwise the whole
+    /// Saves `index` after `extend` grew it: when the main file at `url` is intact and `index` extends
+    /// it, only what changed since that file was written (an additions file); otherwise the whole
     /// index (`write`).
     public static func writeExtension(_ index: any VectorIndex, storeChecksum: UInt32, to url: URL) throws(VectorIndexError) {
-        if let inverted = index as? InvertedFileIndex, let bytes = try? readFile(url, factory: index.factory),
-           var reader = try? ASMKByteReader(bytes: bytes, file: url.path, magic: magic, version: formatVersion, kind: "vector index"),
-           let length = try? reader.readCount(elementSize: 1), let factoryBytes = try? reader.readBytes(length),
-           String(decoding: factoryBytes, as: UTF8.self) == index.factory.description,
-           let baseChecksum = try? reader.readUInt32(), (try? reader.readUInt64()) == UInt64(index.dimension),
-           let baseCount = (try? reader.readUInt64()).map({ Int($0) }), baseCount <= inverted.count {
+        guard let bytes = try? readFile(url, factory: index.factory),
+              var reader = try? ASMKByteReader(bytes: bytes, file: url.path, magic: magic, version: formatVersion, kind: "vector index"),
+              let length = try? reader.readCount(elementSize: 1), let factoryBytes = try? reader.readBytes(length),
+              String(decoding: factoryBytes, as: UTF8.self) == index.factory.description,
+              let baseChecksum = try? reader.readUInt32(), (try? reader.readUInt64()) == UInt64(index.dimension),
+              let baseCount = (try? reader.readUInt64()).map({ Int($0) }), baseCount <= index.count
+        else { return try write(index, storeChecksum: storeChecksum, to: url) }
+        var writer = ASMKByteWriter(magic: additionsMagic, version: formatVersion)
+        writer.append(UInt32(factoryBytes.count))
+        writer.append(bytes: factoryBytes)
+        writer.append(baseChecksum)
+        writer.append(UInt64(baseCount))
+        writer.append(storeChecksum)
+        writer.append(UInt64(index.count))
+        switch index {
+        case let inverted as InvertedFileIndex:
             let (cells, codes) = inverted.assignedRows(from: baseCount)
-            var writer = ASMKByteWriter(magic: additionsMagic, version: formatVersion)
-            writer.append(UInt32(factoryBytes.count))
-            writer.append(bytes: factoryBytes)
-            writer.append(baseChecksum)
-            writer.append(UInt64(baseCount))
-            writer.append(storeChecksum)
-            writer.append(UInt64(inverted.count))
             writer.append(cells)
             writer.append(bytes: codes)
-            let additionsURL = additionsURL(for: url, storeChecksum: storeChecksum)
-            do {
-                try DurableFile.write(writer.sealed(), to: additionsURL)
-            } catch {
-                throw VectorIndexError(code: .io, file: additionsURL.path, reason: error.reason)
-            }
-            return
+        case let graph as HNSWIndex:
+            guard let base = try? decode(bytes, file: url.path, factory: index.factory, rows: graph.rows, storeChecksum: baseChecksum,
+                                         count: baseCount) as? HNSWIndex,
+                  let change = graph.extensionSince(base)
+            else { return try write(index, storeChecksum: storeChecksum, to: url) }
+            writer.append(UInt32(bitPattern: change.entryPoint))
+            writer.append(UInt32(bitPattern: Int32(change.maxLevel)))
+            writer.append(bytes: change.levels)
+            writer.append(UInt32(change.neighbours.count))
+            writer.append(change.neighbours.map { UInt32(bitPattern: $0) })
+            writer.append(UInt32(change.changedSlots.count))
+            writer.append(change.changedSlots)
+            writer.append(change.changedValues.map { UInt32(bitPattern: $0) })
+        default:
+            return try write(index, storeChecksum: storeChecksum, to: url)
         }
-        try write(index, storeChecksum: storeChecksum, to: url)
+        let additionsURL = additionsURL(for: url, storeChecksum: storeChecksum)
+        do {
+            try DurableFile.write(writer.sealed(), to: additionsURL)
+        } catch {
+            throw VectorIndexError(code: .io, file: additionsURL.path, reason: error.reason)
+        }
     }
 
     /// Extends the index saved at `url`, built over the first `previousCount` of `rows` (whose
