@@ -195,7 +195,7 @@ public enum ApproximateSearchBenchmark {
             let buildMemory = residentMegabytes() - beforeBuild
             let sweep: [SearchParameters]
             switch factory {
-            case .invertedFile(_, let bytes):
+            case .invertedFile(_, let bytes, _):
                 sweep = probes.map { SearchParameters(probes: $0, rerankDepth: bytes == nil ? nil : rerankDepth) }
             case .hierarchicalGraph:
                 sweep = efSearch.map { SearchParameters(efSearch: $0) }

@@ -39,6 +39,25 @@ extension Matrix {
         return result
     }
 
+    /// `selfᵀ · other`: with samples as rows, the cross-covariance of two sets of columns, without
+    /// materialising the transpose.
+    /// - Precondition: `rows == other.rows`.
+    public func transposeMultiplied(by other: Matrix) -> Matrix {
+        precondition(rows == other.rows, "Cannot multiply the transpose of \(rows) × \(columns) by \(other.rows) × \(other.columns)")
+        var result = Matrix(rows: columns, columns: other.columns)
+        guard rows > 0, other.columns > 0, columns > 0 else { return result }
+        storage.withUnsafeBufferPointer { a in
+            other.storage.withUnsafeBufferPointer { b in
+                result.storage.withUnsafeMutableBufferPointer { c in
+                    guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
+                    BLAS.gemm(transposeA: true, transposeB: false, m: columns, n: other.columns, k: rows,
+                              alpha: 1, a: a, lda: columns, b: b, ldb: other.columns, beta: 0, c: c, ldc: other.columns)
+                }
+            }
+        }
+        return result
+    }
+
     /// `self · vector`.
     /// - Precondition: `vector.count == columns`.
     public func multiplied(by vector: [Float]) -> [Float] {

@@ -49,7 +49,7 @@ struct IndexFactoryTests {
     }
 
     @Test("unknown or incomplete strings fail naming the accepted forms", arguments: [
-        "", "IVF", "IVF0,Flat", "IVF256", "IVF256,SQ8", "OPQ16,IVF256,PQ16", "HNSW", "HNSW32,Flat", "Flat,f8", "LSH",
+        "", "IVF", "IVF0,Flat", "IVF256", "IVF256,SQ8", "OPQ16_64,IVF256,PQ16", "HNSW", "HNSW32,Flat", "Flat,f8", "LSH",
     ])
     func rejects(_ text: String) {
         #expect(throws: VectorIndexError.self) { try IndexFactory(parsing: text) }

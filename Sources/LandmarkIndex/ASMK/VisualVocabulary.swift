@@ -70,6 +70,12 @@ public struct VisualVocabulary: Sendable, Equatable {
             centroids = try kMeansPlusPlus(sample, sampleNorms: sampleNorms, k: k, random: &random)
         case .randomRows:
             centroids = sampledRows(sample, maximum: k, random: &random)
+        case .centroids(let initial):
+            guard initial.rows == k, initial.columns == dimension else {
+                throw ASMKError(code: .invalidArgument, file: operation,
+                                reason: "the \(initial.rows) × \(initial.columns) starting centroids do not match k = \(k) words of \(dimension) components")
+            }
+            centroids = initial
         }
         var assignment = [Int](repeating: -1, count: n)
         var distances = [Float](repeating: 0, count: n)
@@ -120,6 +126,8 @@ public struct VisualVocabulary: Sendable, Equatable {
         /// k distinct sample rows drawn at random, as FAISS does; for the thousands of cells of an
         /// inverted file, where k-means++ would cost more than the Lloyd iterations.
         case randomRows
+        /// These centroids (a hot start, e.g. from the previous round of an alternating optimisation).
+        case centroids(Matrix)
     }
 
     /// The nearest word of every descriptor (squared L2, ties to the smaller word), in one pass of

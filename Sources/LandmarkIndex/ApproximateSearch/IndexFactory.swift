@@ -7,12 +7,15 @@ import Foundation
 /// - `IVF<cells>,Flat`: an inverted file whose cells hold row numbers; the vectors stay in the store.
 /// - `IVF<cells>,PQ<m>`: the cells hold residuals product-quantised into `m` bytes per vector
 ///   (256 centroids per sub-quantiser); a shortlist is re-scored with the full vectors.
+/// - `OPQ<m>,IVF<cells>,PQ<m>`: the same with the residuals rotated first by a learnt rotation
+///   (`OptimizedProductQuantization`), which lowers the quantisation error of correlated components.
 /// - `HNSW<M>`: a layered proximity graph with `M` links per node (2M on the bottom layer).
 ///
 /// Strings are case-insensitive on input and printed in the canonical form above.
 public enum IndexFactory: Sendable, Hashable, CustomStringConvertible, Codable {
     case flat(float16: Bool)
-    case invertedFile(cells: Int, productQuantizerBytes: Int?)
+    /// `rotated`: OPQ before the product quantiser (only with `productQuantizerBytes`).
+    case invertedFile(cells: Int, productQuantizerBytes: Int?, rotated: Bool = false)
     case hierarchicalGraph(links: Int)
 
     /// The index the system uses when none is asked for.
@@ -20,13 +23,13 @@ public enum IndexFactory: Sendable, Hashable, CustomStringConvertible, Codable {
 
     /// Parses a factory string.
     /// - Throws: `.invalidFactory` with the accepted forms for anything else, including FAISS
-    ///   strings this build does not implement (OPQ, scalar quantisers, other metrics).
+    ///   strings this build does not implement (scalar quantisers, dimension-reducing OPQ, other metrics).
     public init(parsing text: String) throws(VectorIndexError) {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
         func failure(_ reason: String) -> VectorIndexError {
             VectorIndexError(code: .invalidFactory, file: text,
-                             reason: "\(reason); accepted: Flat, Flat,f16, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, HNSW<links>")
+                             reason: "\(reason); accepted: Flat, Flat,f16, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes>, HNSW<links>")
         }
         func number(after prefix: String, in part: String, range: ClosedRange<Int>) throws(VectorIndexError) -> Int {
             guard part.hasPrefix(prefix), let value = Int(part.dropFirst(prefix.count)) else {
@@ -46,6 +49,15 @@ public enum IndexFactory: Sendable, Hashable, CustomStringConvertible, Codable {
             } else {
                 self = .flat(float16: false)
             }
+        case let first where first.hasPrefix("OPQ"):
+            let rotated = try number(after: "OPQ", in: first, range: 1 ... 1024)
+            guard parts.count == 3, parts[1].hasPrefix("IVF"), parts[2].hasPrefix("PQ") else {
+                throw failure("OPQ rotates before a product quantiser: OPQ<bytes>,IVF<cells>,PQ<bytes>")
+            }
+            let cells = try number(after: "IVF", in: parts[1], range: 1 ... 1 << 20)
+            let bytes = try number(after: "PQ", in: parts[2], range: 1 ... 1024)
+            guard bytes == rotated else { throw failure("OPQ\(rotated) is trained for \(rotated) sub-quantisers, not PQ\(bytes)") }
+            self = .invertedFile(cells: cells, productQuantizerBytes: bytes, rotated: true)
         case let first where first.hasPrefix("IVF"):
             guard parts.count == 2 else { throw failure("an inverted file needs its cells' encoding, e.g. IVF256,Flat") }
             let cells = try number(after: "IVF", in: first, range: 1 ... 1 << 20)
@@ -65,7 +77,8 @@ public enum IndexFactory: Sendable, Hashable, CustomStringConvertible, Codable {
     public var description: String {
         switch self {
         case .flat(let float16): float16 ? "Flat,f16" : "Flat"
-        case .invertedFile(let cells, let bytes): "IVF\(cells)," + (bytes.map { "PQ\($0)" } ?? "Flat")
+        case .invertedFile(let cells, let bytes, let rotated):
+            (rotated ? "OPQ\(bytes ?? 0)," : "") + "IVF\(cells)," + (bytes.map { "PQ\($0)" } ?? "Flat")
         case .hierarchicalGraph(let links): "HNSW\(links)"
         }
     }

@@ -10,12 +10,17 @@ import LandmarkLinearAlgebra
 /// - Product-quantised cells (`IVF<n>,PQ<m>`) hold the residual to the cell's centroid in `m`
 ///   bytes. A candidate's inner product is ⟨q, c⟩ + Σ table entries (asymmetric distance
 ///   computation); the best `rerankDepth` are then re-scored with the full vectors.
+/// - With OPQ (`OPQ<m>,IVF<n>,PQ<m>`) the residuals are rotated before they are quantised, and the
+///   tables are made from the rotated query; the rotation keeps inner products, so the cells and
+///   the ⟨q, c⟩ term are those of the unrotated vectors.
 public struct InvertedFileIndex: VectorIndex {
     public let factory: IndexFactory
     /// The cells' centroids (trained by k-means on a sample of rows).
     public let cells: VisualVocabulary
     /// The residual quantiser, for `PQ` cells.
     public let quantizer: ProductQuantizer?
+    /// The rotation applied to residuals before `quantizer`, for OPQ.
+    public let rotation: OptimizedProductQuantization?
     let rows: DatabaseRows
     /// Row numbers of each cell, in the order they were added.
     var cellRows: [[Int32]]
@@ -31,11 +36,12 @@ public struct InvertedFileIndex: VectorIndex {
     /// Product-quantised candidates re-scored with full vectors when the parameters do not say.
     public static let defaultRerankDepth = 256
 
-    init(factory: IndexFactory, cells: VisualVocabulary, quantizer: ProductQuantizer?, rows: DatabaseRows,
-         cellRows: [[Int32]], cellCodes: [[UInt8]], count: Int) {
+    init(factory: IndexFactory, cells: VisualVocabulary, quantizer: ProductQuantizer?, rotation: OptimizedProductQuantization? = nil,
+         rows: DatabaseRows, cellRows: [[Int32]], cellCodes: [[UInt8]], count: Int) {
         self.factory = factory
         self.cells = cells
         self.quantizer = quantizer
+        self.rotation = rotation
         self.rows = rows
         self.cellRows = cellRows
         self.cellCodes = cellCodes
@@ -48,7 +54,7 @@ public struct InvertedFileIndex: VectorIndex {
     /// - Throws: `.cannotTrain` when there are fewer rows than cells, or too few for the quantiser.
     public static func build(rows: DatabaseRows, factory: IndexFactory, trainingSamples: Int? = nil, seed: UInt64 = 0,
                              progress: ((Int, Int) -> Void)? = nil) throws(VectorIndexError) -> InvertedFileIndex {
-        guard case .invertedFile(let cellCount, let bytes) = factory else {
+        guard case .invertedFile(let cellCount, let bytes, let rotated) = factory else {
             preconditionFailure("InvertedFileIndex.build needs an IVF factory, got \(factory)")
         }
         try VectorIndexBuilder.validate(factory, count: rows.count, dimension: rows.dimension)
@@ -61,11 +67,15 @@ public struct InvertedFileIndex: VectorIndex {
             throw VectorIndexError(code: .cannotTrain, file: factory.description, reason: error.reason)
         }
         var quantizer: ProductQuantizer?
+        var rotation: OptimizedProductQuantization?
         if let bytes {
+            // As FAISS's OPQ pre-transform: the rotation is learnt on the vectors, the quantiser on
+            // the rotated residuals.
+            if rotated { rotation = try OptimizedProductQuantization.train(sample, subquantizers: bytes, seed: seed &+ 2) }
             let residuals = residualsToCells(sample, cells: cells, assignment: cells.nearestWords(sample))
-            quantizer = try ProductQuantizer.train(residuals, subquantizers: bytes, seed: seed &+ 1)
+            quantizer = try ProductQuantizer.train(rotation?.rotate(residuals) ?? residuals, subquantizers: bytes, seed: seed &+ 1)
         }
-        var index = InvertedFileIndex(factory: factory, cells: cells, quantizer: quantizer, rows: rows,
+        var index = InvertedFileIndex(factory: factory, cells: cells, quantizer: quantizer, rotation: rotation, rows: rows,
                                       cellRows: Array(repeating: [], count: cellCount),
                                       cellCodes: Array(repeating: [], count: quantizer == nil ? 0 : cellCount), count: 0)
         index.addRemainingRows(progress: progress)
@@ -78,7 +88,10 @@ public struct InvertedFileIndex: VectorIndex {
             let range = count ..< min(rows.count, count + batchSize)
             let batch = rows.matrix(range)
             let assignment = cells.nearestWords(batch)
-            let codes = quantizer.map { $0.encode(Self.residualsToCells(batch, cells: cells, assignment: assignment)) }
+            let codes = quantizer.map { quantizer in
+                let residuals = Self.residualsToCells(batch, cells: cells, assignment: assignment)
+                return quantizer.encode(rotation?.rotate(residuals) ?? residuals)
+            }
             let width = quantizer?.subquantizers ?? 0
             for (offset, cell) in assignment.enumerated() {
                 cellRows[Int(cell)].append(Int32(range.lowerBound + offset))
@@ -139,6 +152,7 @@ public struct InvertedFileIndex: VectorIndex {
         // ⟨q, c⟩ for every query and cell in one product; it both picks the cells and, for PQ,
         // is the cell's share of every candidate's score.
         let products = queries.multiplied(byTransposeOf: cells.centroids)
+        let tableQueries = quantizer == nil ? queries : rotation?.rotate(queries) ?? queries
         let threads = max(1, min(parameters.threads ?? ProcessInfo.processInfo.activeProcessorCount, queries.rows))
         let results = ResultSlots<[Neighbor]>(count: queries.rows, initial: [])
         let index = self
@@ -152,7 +166,8 @@ public struct InvertedFileIndex: VectorIndex {
                     guard let base = buffer.baseAddress else { return [] }
                     let vector = base + query * index.dimension
                     if index.quantizer != nil {
-                        return index.searchQuantized(vector, cells: visited, cellProducts: cellProducts, k: k,
+                        let tableQuery = Array(tableQueries.storage[query * index.dimension ..< (query + 1) * index.dimension])
+                        return index.searchQuantized(vector, tableQuery: tableQuery, cells: visited, cellProducts: cellProducts, k: k,
                                                      rerankDepth: parameters.rerankDepth ?? Self.defaultRerankDepth,
                                                      table: &table, scratch: &scratch)
                     }
@@ -184,7 +199,8 @@ public struct InvertedFileIndex: VectorIndex {
         return best.sorted()
     }
 
-    private func searchQuantized(_ query: UnsafePointer<Float>, cells visited: [Int], cellProducts: [Float], k: Int,
+    /// - Parameter tableQuery: the query as the codes see it (rotated, with OPQ).
+    private func searchQuantized(_ query: UnsafePointer<Float>, tableQuery: [Float], cells visited: [Int], cellProducts: [Float], k: Int,
                                  rerankDepth: Int, table: inout [Float], scratch: inout [Float]) -> [Neighbor] {
         guard let quantizer else { return [] }
         let width = quantizer.subquantizers
@@ -196,7 +212,9 @@ public struct InvertedFileIndex: VectorIndex {
         var scores: [Float] = []
         table.withUnsafeMutableBufferPointer { table in
             guard let tableBase = table.baseAddress else { return }
-            quantizer.innerProductTable(query, into: tableBase)
+            tableQuery.withUnsafeBufferPointer { rotated in
+                if let rotated = rotated.baseAddress { quantizer.innerProductTable(rotated, into: tableBase) }
+            }
             for cell in visited {
                 let members = cellRows[cell].count
                 guard members > 0 else { continue }

@@ -48,8 +48,11 @@ public struct ProductQuantizer: Sendable, Equatable {
     ///   - maximumSamples: rows used per sub-space (FAISS uses 256 per centroid, 65,536).
     /// - Throws: `.cannotTrain` when the dimension is not a multiple of `subquantizers` or there are
     ///   fewer than 256 distinct training vectors.
-    public static func train(_ vectors: Matrix, subquantizers: Int, seed: UInt64 = 0,
-                             maximumSamples: Int = 65_536) throws(VectorIndexError) -> ProductQuantizer {
+    ///   - iterations: Lloyd iterations per sub-space.
+    ///   - start: codebooks to start from instead of random rows (a hot start, as OPQ's alternation
+    ///     uses); same dimension and sub-quantisers.
+    public static func train(_ vectors: Matrix, subquantizers: Int, seed: UInt64 = 0, maximumSamples: Int = 65_536,
+                             iterations: Int = 25, start: ProductQuantizer? = nil) throws(VectorIndexError) -> ProductQuantizer {
         let dimension = vectors.columns
         let name = "PQ\(subquantizers)"
         guard subquantizers >= 1, dimension % subquantizers == 0 else {
@@ -66,10 +69,16 @@ public struct ProductQuantizer: Sendable, Equatable {
         codebooks.reserveCapacity(subquantizers * centroidsPerSubquantizer * subDimension)
         for part in 0 ..< subquantizers {
             let sub = columns(of: vectors, part: part, width: subDimension)
+            var seeding = VisualVocabulary.Seeding.randomRows
+            if let start, start.dimension == dimension, start.subquantizers == subquantizers {
+                let entries = centroidsPerSubquantizer * subDimension
+                seeding = .centroids(Matrix(rows: centroidsPerSubquantizer, columns: subDimension,
+                                            storage: Array(start.codebooks[part * entries ..< (part + 1) * entries])))
+            }
             do {
-                let codebook = try VisualVocabulary.train(sub, size: centroidsPerSubquantizer, iterations: 25,
+                let codebook = try VisualVocabulary.train(sub, size: centroidsPerSubquantizer, iterations: iterations,
                                                           seed: seed &+ UInt64(part), maximumSamples: maximumSamples,
-                                                          seeding: .randomRows)
+                                                          seeding: seeding)
                 codebooks.append(contentsOf: codebook.centroids.storage)
             } catch {
                 throw VectorIndexError(code: .cannotTrain, file: name, reason: "sub-space \(part): \(error.reason)")

@@ -26,7 +26,7 @@ public enum VectorIndexBuilder {
     /// the index (the same conditions `build` would fail on).
     /// - Throws: `.cannotTrain` with what to use instead.
     public static func validate(_ factory: IndexFactory, count: Int, dimension: Int) throws(VectorIndexError) {
-        guard case .invertedFile(let cells, let bytes) = factory else { return }
+        guard case .invertedFile(let cells, let bytes, _) = factory else { return }
         guard count >= cells else {
             throw VectorIndexError(code: .cannotTrain, file: factory.description,
                                    reason: "\(count) vectors cannot train \(cells) cells; use at most IVF\(max(1, count / 39)) "
@@ -62,6 +62,7 @@ public enum VectorIndexBuilder {
         case let inverted as InvertedFileIndex:
             writer.append(inverted.cells.centroids.storage)
             if let quantizer = inverted.quantizer { writer.append(quantizer.codebooks) }
+            if let rotation = inverted.rotation { writer.append(rotation.rotation.storage) }
             for cell in 0 ..< inverted.cellCount {
                 writer.append(UInt32(inverted.cellRows[cell].count))
                 writer.append(inverted.cellRows[cell].map { UInt32(bitPattern: $0) })
@@ -198,7 +199,7 @@ public enum VectorIndexBuilder {
         guard baseCount <= count else { throw ASMKError(code: .corrupt, file: file, reason: "adds a negative number of rows") }
         let payload: Additions.Payload
         switch factory {
-        case .invertedFile(let cellCount, let bytesPerCode):
+        case .invertedFile(let cellCount, let bytesPerCode, _):
             let cells = try reader.readUInt32s(count - baseCount)
             let codes = try reader.readBytes((count - baseCount) * (bytesPerCode ?? 0))
             if cells.contains(where: { Int($0) >= cellCount }) {
@@ -318,13 +319,19 @@ public enum VectorIndexBuilder {
         switch expected {
         case .flat:
             index = FlatIndex(rows: rows)
-        case .invertedFile(let cellCount, let bytesPerCode):
+        case .invertedFile(let cellCount, let bytesPerCode, let rotated):
             let centroids = try reader.readFloats(cellCount * dimension)
             var quantizer: ProductQuantizer?
             if let bytesPerCode {
                 guard dimension % bytesPerCode == 0 else { throw invalid("PQ\(bytesPerCode) does not divide the dimension \(dimension)") }
                 quantizer = ProductQuantizer(dimension: dimension, subquantizers: bytesPerCode,
                                              codebooks: try reader.readFloats(bytesPerCode * ProductQuantizer.centroidsPerSubquantizer * (dimension / bytesPerCode)))
+            }
+            var rotation: OptimizedProductQuantization?
+            if rotated {
+                let matrix = Matrix(rows: dimension, columns: dimension, storage: try reader.readFloats(dimension * dimension))
+                guard matrix.storage.allSatisfy(\.isFinite) else { throw invalid("its OPQ rotation is not finite") }
+                rotation = OptimizedProductQuantization(rotation: matrix)
             }
             var cellRows: [[Int32]] = [], cellCodes: [[UInt8]] = []
             var total = 0
@@ -338,7 +345,7 @@ public enum VectorIndexBuilder {
             }
             guard total == count else { throw invalid("its cells hold \(total) rows, not \(count)") }
             index = InvertedFileIndex(factory: expected, cells: VisualVocabulary(centroids: Matrix(rows: cellCount, columns: dimension, storage: centroids)),
-                                      quantizer: quantizer, rows: rows, cellRows: cellRows, cellCodes: cellCodes, count: count)
+                                      quantizer: quantizer, rotation: rotation, rows: rows, cellRows: cellRows, cellCodes: cellCodes, count: count)
         case .hierarchicalGraph(let links):
             let efConstruction = Int(try reader.readUInt32())
             let entryPoint = Int32(bitPattern: try reader.readUInt32())
