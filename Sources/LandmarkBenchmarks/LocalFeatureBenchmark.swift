@@ -152,7 +152,7 @@ public enum LocalFeatureBenchmark {
         var queryTimes: [Double] = []
         for features in rootFeatures {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = asmk.search(features.descriptors, k: 100)
+            _ = asmk.search([features.descriptors], k: 100, parameters: SearchParameters(threads: 1))
             queryTimes.append(seconds(since: start))
         }
 

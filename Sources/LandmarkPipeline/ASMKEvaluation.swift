@@ -91,10 +91,10 @@ public struct ASMKRetrieval: Sendable {
 
         let searchStart = Date()
         let queryIndices = benchmark.queryIndices
-        let rankings = queryIndices.map { query -> [Int] in
-            guard let queryFeatures = extracted[query] else { return [] }
-            return index.search(queryFeatures.descriptors, k: urls.count).map(\.image)
-                .filter { $0 != query && extracted[$0] != nil }
+        // A query whose features failed ranks nothing (no descriptors, no results).
+        let found = index.search(queryIndices.map { extracted[$0]?.descriptors ?? Matrix(rows: 0, columns: 0) }, k: urls.count)
+        let rankings = zip(queryIndices, found).map { query, hits in
+            hits.map(\.index).filter { $0 != query && extracted[$0] != nil }
         }
         return RetrievalReport.folder(benchmark, rankings: rankings, descriptor: name, skipped: skipped,
                                       secondsDescribing: describeSeconds,

@@ -221,7 +221,8 @@ public struct RetrievalIndex: Sendable {
         let extraction = LocalFeatureExtraction(sift: sift.configuration, rootSIFT: true, decoding: decoding)
         return extraction.extractAll(images).map { result in
             result.map { features in
-                asmk.search(features.descriptors, k: k).map { SearchHit(image: store.identifiers[$0.image], score: $0.score) }
+                asmk.search([features.descriptors], k: k, parameters: SearchParameters(threads: 1))[0]
+                    .map { SearchHit(image: store.identifiers[$0.index], score: $0.score) }
             }
         }
     }

@@ -50,12 +50,28 @@ struct ASMKIndexTests {
         // Ten of image 3's patterns (new noise) plus two unrelated ones.
         let query = asmkNoisyRows((0 ..< 10).map { scene.patterns[$0] } + [scene.patterns[70], scene.patterns[75]],
                                   noise: 0.05, generator: &generator)
-        let results = index.search(query, k: 8)
+        let results = index.searchOne(query, k: 8)
         #expect(results.count == 8)
-        #expect(results.first?.image == 3)
+        #expect(results.first?.index == 3)
         let scores = results.map(\.score)
         #expect(scores == scores.sorted(by: >))
         #expect((results.first?.score ?? 0) > 1.5 * (results.dropFirst().first?.score ?? 0))
+    }
+
+    @Test("through the one search protocol, a batch of query images gives each image's own results, on 1 or 2 threads")
+    func searchProtocolBatches() throws {
+        let scene = try scene()
+        let (index, images) = build(scene, configuration: ASMKConfiguration(binary: true))
+        // Written against the protocol alone, as evaluation and the benchmarks are.
+        func rankings<Index: SearchIndex>(_ index: Index, _ queries: Index.Queries, threads: Int) -> [[Neighbor]] {
+            index.search(queries, k: 5, parameters: SearchParameters(threads: threads))
+        }
+        let queries = images + [Matrix(rows: 0, columns: index.vocabulary.dimension)]
+        let serial = rankings(index, queries, threads: 1)
+        #expect(rankings(index, queries, threads: 2) == serial)
+        #expect(serial.count == queries.count && serial.last == [])
+        for (image, descriptors) in images.enumerated() { #expect(serial[image] == index.searchOne(descriptors, k: 5)) }
+        #expect(index.count == images.count)
     }
 
     @Test("idf and image normalisers computed once give the same scores as computed per query", arguments: [true, false])
@@ -63,10 +79,10 @@ struct ASMKIndexTests {
         let scene = try scene()
         var (index, images) = build(scene, configuration: ASMKConfiguration(binary: binary))
         let before = images.map { index.scores(for: index.represent($0, multipleAssignment: 5)) }
-        let rankings = images.map { index.search($0, k: 8).map(\.image) }
+        let rankings = images.map { index.searchOne($0, k: 8).map(\.index) }
         index.prepareForSearch()
         #expect(images.map { index.scores(for: index.represent($0, multipleAssignment: 5)) } == before)
-        #expect(images.map { index.search($0, k: 8).map(\.image) } == rankings)
+        #expect(images.map { index.searchOne($0, k: 8).map(\.index) } == rankings)
     }
 
     @Test(arguments: [true, false])
@@ -74,13 +90,13 @@ struct ASMKIndexTests {
         let scene = try scene()
         let (index, images) = build(scene, configuration: ASMKConfiguration(binary: binary))
         for (image, descriptors) in images.enumerated() {
-            #expect(index.search(descriptors, k: 1).first?.image == image)
+            #expect(index.search([descriptors], k: 1)[0].first?.index == image)
         }
         // With single assignment on both sides an image matches itself perfectly: score 1.
         let single = ASMKConfiguration(queryMultipleAssignment: 1, binary: binary)
         let (singleIndex, _) = build(scene, configuration: single)
-        let top = singleIndex.search(images[5], k: 2)
-        #expect(top.first?.image == 5)
+        let top = singleIndex.searchOne(images[5], k: 2)
+        #expect(top.first?.index == 5)
         #expect(abs((top.first?.score ?? 0) - 1) < 1e-4)
     }
 
@@ -115,9 +131,9 @@ struct ASMKIndexTests {
     private func scores(_ configuration: ASMKConfiguration) -> [Float] {
         let index = handIndex(configuration)
         let query = Matrix(rowVectors: [[Float](repeating: 1, count: 64)])
-        let results = index.search(query, k: 10)
+        let results = index.searchOne(query, k: 10)
         var byImage = [Float](repeating: .nan, count: index.imageCount)
-        for result in results { byImage[result.image] = result.score }
+        for result in results { byImage[result.index] = result.score }
         return byImage
     }
 
@@ -147,24 +163,24 @@ struct ASMKIndexTests {
 
     @Test func tiesGoToTheSmallerImageID() {
         let results = handIndex(ASMKConfiguration(queryMultipleAssignment: 1))
-            .search(Matrix(rowVectors: [[Float](repeating: -1, count: 64)]), k: 4)
+            .searchOne(Matrix(rowVectors: [[Float](repeating: -1, count: 64)]), k: 4)
         // Query all negative: image 2 (u = 0.5) first, all others score 0 and keep id order.
-        #expect(results.map(\.image) == [2, 0, 1, 3])
+        #expect(results.map(\.index) == [2, 0, 1, 3])
     }
 
     @Test func emptyInputsNeverCrash() {
         let vocabulary = VisualVocabulary(centroids: Matrix(rowVectors: [[0, 0], [1, 1]]))
         var index = ASMKIndex(vocabulary: vocabulary)
-        #expect(index.search(Matrix(rows: 0, columns: 2), k: 5).isEmpty)
-        #expect(index.search(Matrix(rowVectors: [[0.5, 0.5]]), k: 5).isEmpty)
+        #expect(index.searchOne(Matrix(rows: 0, columns: 2), k: 5).isEmpty)
+        #expect(index.searchOne(Matrix(rowVectors: [[0.5, 0.5]]), k: 5).isEmpty)
         #expect(index.add(imageDescriptors: Matrix(rows: 0, columns: 0)) == 0)
         #expect(index.add(imageDescriptors: Matrix(rowVectors: [[0.9, 1.2]])) == 1)
-        #expect(index.search(Matrix(rows: 0, columns: 2), k: 5).isEmpty)
-        #expect(index.search(Matrix(rowVectors: [[0.9, 1.2]]), k: 0).isEmpty)
-        let results = index.search(Matrix(rowVectors: [[0.9, 1.2]]), k: 5)
-        #expect(results.map(\.image) == [1, 0])
+        #expect(index.searchOne(Matrix(rows: 0, columns: 2), k: 5).isEmpty)
+        #expect(index.searchOne(Matrix(rowVectors: [[0.9, 1.2]]), k: 0).isEmpty)
+        let results = index.searchOne(Matrix(rowVectors: [[0.9, 1.2]]), k: 5)
+        #expect(results.map(\.index) == [1, 0])
         let noWords = ASMKIndex(vocabulary: VisualVocabulary(centroids: Matrix(rows: 0, columns: 2)))
-        #expect(noWords.search(Matrix(rowVectors: [[1, 2]]), k: 3).isEmpty)
+        #expect(noWords.searchOne(Matrix(rowVectors: [[1, 2]]), k: 3).isEmpty)
         #expect(noWords.represent(Matrix(rowVectors: [[1, 2]]), multipleAssignment: 5).words.isEmpty)
     }
 
@@ -183,8 +199,8 @@ struct ASMKIndexTests {
         #expect(loaded.vocabulary == index.vocabulary)
         #expect(loaded.imageCount == index.imageCount)
         for descriptors in images {
-            let before = index.search(descriptors, k: 8), after = loaded.search(descriptors, k: 8)
-            #expect(before.map(\.image) == after.map(\.image))
+            let before = index.search([descriptors], k: 8)[0], after = loaded.search([descriptors], k: 8)[0]
+            #expect(before.map(\.index) == after.map(\.index))
             #expect(before.map(\.score) == after.map(\.score))
         }
 

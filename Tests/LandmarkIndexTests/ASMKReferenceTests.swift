@@ -25,13 +25,13 @@ struct ASMKReferenceTests {
             _ = index.add(imageDescriptors: Matrix(rowVectors: image))
         }
         for (queryIndex, query) in ASMKReferenceFixture.queries.enumerated() {
-            let results = index.search(Matrix(rowVectors: query), k: index.imageCount)
+            let results = index.search([Matrix(rowVectors: query)], k: index.imageCount)[0]
             #expect(results.count == index.imageCount)
             for result in results {
-                let expected = fixture.scores[queryIndex][result.image]
+                let expected = fixture.scores[queryIndex][result.index]
                 let difference = abs(Double(result.score) - expected)
                 #expect(difference <= Self.absoluteTolerance + Self.relativeTolerance * abs(expected),
-                        "case \(caseIndex), query \(queryIndex), image \(result.image): \(result.score) vs \(expected)")
+                        "case \(caseIndex), query \(queryIndex), image \(result.index): \(result.score) vs \(expected)")
             }
         }
     }

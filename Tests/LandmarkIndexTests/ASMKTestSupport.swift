@@ -1,3 +1,4 @@
+import LandmarkIndex
 import LandmarkLinearAlgebra
 
 /// Deterministic generator (SplitMix64) for the ASMK tests, so failures reproduce.
@@ -18,4 +19,9 @@ struct ASMKTestGenerator: RandomNumberGenerator {
 /// Rows `centre + noise` for each listed pattern, noise uniform in ±`noise` per component.
 func asmkNoisyRows(_ patterns: [[Float]], noise: Float, generator: inout ASMKTestGenerator) -> Matrix {
     Matrix(rowVectors: patterns.map { pattern in pattern.map { $0 + generator.uniform(-noise ... noise) } })
+}
+
+extension ASMKIndex {
+    /// One query image's results.
+    func searchOne(_ descriptors: Matrix, k: Int) -> [Neighbor] { search([descriptors], k: k)[0] }
 }

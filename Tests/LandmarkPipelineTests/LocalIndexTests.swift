@@ -61,8 +61,8 @@ private func smallLocalConfiguration() -> LocalIndexConfiguration {
         for features in fresh { _ = freshIndex.add(imageDescriptors: features.descriptors) }
         for features in loaded { _ = loadedIndex.add(imageDescriptors: features.descriptors) }
         for query in fresh {
-            let a = freshIndex.search(query.descriptors, k: 5), b = loadedIndex.search(query.descriptors, k: 5)
-            #expect(a.map(\.image) == b.map(\.image))
+            let a = freshIndex.search([query.descriptors], k: 5)[0], b = loadedIndex.search([query.descriptors], k: 5)[0]
+            #expect(a.map(\.index) == b.map(\.index))
             #expect(zip(a, b).allSatisfy { abs($0.score - $1.score) <= 1e-4 })
         }
     }

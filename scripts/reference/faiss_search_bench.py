@@ -64,7 +64,7 @@ def main():
         start = time.perf_counter()
         quantised = ",PQ" in factory.upper()
         index = faiss.index_factory(arguments.dimension, factory, faiss.METRIC_INNER_PRODUCT)
-        if factory.upper().startswith("IVF"):
+        if "IVF" in factory.upper():
             # Train the cells on 64 vectors per cell, as the Swift index does (FAISS's default is up to 256).
             faiss.extract_index_ivf(index).cp.max_points_per_centroid = 64
         if quantised:
@@ -72,7 +72,7 @@ def main():
         index.train(database)
         index.add(database)
         build = time.perf_counter() - start
-        if factory.upper().startswith("IVF"):
+        if "IVF" in factory.upper():
             settings = [dict(nprobe=int(p)) for p in arguments.nprobe.split(",")]
         else:
             settings = [dict(efSearch=int(e)) for e in arguments.ef_search.split(",")]

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LandmarkLinearAlgebra
 
@@ -265,18 +266,13 @@ public struct ASMKIndex: Sendable {
         return scores
     }
 
-    /// The `k` best database images for a query image's descriptors, best first; ties go to the
-    /// smaller image id. Returns nothing for a query without descriptors.
-    public func search(_ queryDescriptors: Matrix, k: Int) -> [(image: Int, score: Float)] {
-        search(representation: represent(queryDescriptors, multipleAssignment: configuration.queryMultipleAssignment), k: k)
-    }
-
-    /// Like ``search(_:k:)`` for an already aggregated query.
-    public func search(representation: ASMKImageRepresentation, k: Int) -> [(image: Int, score: Float)] {
+    /// The `k` best database images for an aggregated query (`represent`), best first; ties go to
+    /// the smaller image id. Returns nothing for a query without words.
+    public func search(representation: ASMKImageRepresentation, k: Int) -> [Neighbor] {
         guard k > 0, !representation.words.isEmpty, imageCount > 0 else { return [] }
         let all = scores(for: representation)
         // Bounded selection, same order as a full sort (score, then the smaller image id).
-        return all.withUnsafeBufferPointer { topK($0, k: k) }.map { (image: $0.index, score: $0.score) }
+        return all.withUnsafeBufferPointer { topK($0, k: k) }
     }
 
     // MARK: - Files
@@ -352,5 +348,30 @@ public struct ASMKIndex: Sendable {
             throw ASMKError(code: .truncated, file: url.path, reason: "section size overflows — rebuild the index")
         }
         return product
+    }
+}
+
+extension ASMKIndex: SearchIndex {
+    /// Images indexed.
+    public var count: Int { imageCount }
+
+    /// The `k` best database images for each query image, given as its local descriptors (rows of
+    /// `vocabulary.dimension` components, aggregated with the configuration's query multiple
+    /// assignment); a query without descriptors gets no results. Query images are spread over
+    /// `parameters.threads` cores (all when nil); the other parameters do not apply.
+    public func search(_ queries: [Matrix], k: Int, parameters: SearchParameters) -> [[Neighbor]] {
+        let threads = max(1, min(parameters.threads ?? ProcessInfo.processInfo.activeProcessorCount, queries.count))
+        guard threads > 1 else {
+            return queries.map { search(representation: represent($0, multipleAssignment: configuration.queryMultipleAssignment), k: k) }
+        }
+        let results = ResultSlots<[Neighbor]>(count: queries.count, initial: [])
+        let index = self
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            for query in stride(from: worker, to: queries.count, by: threads) {
+                let representation = index.represent(queries[query], multipleAssignment: index.configuration.queryMultipleAssignment)
+                results.set(query, index.search(representation: representation, k: k))
+            }
+        }
+        return results.values
     }
 }

@@ -1,30 +1,43 @@
 import LandmarkLinearAlgebra
 
+/// What every index the system searches answers: the `k` best of its entries for each of a batch
+/// of queries, scored so that higher is more similar, in the style of a FAISS index.
+///
+/// One protocol for both kinds of query the system has: a matrix of global descriptors
+/// (`VectorIndex`: exact search, inverted files, graphs, and their sharded and tombstoned forms) and
+/// the local descriptors of each query image (`ASMKIndex`). Code that only ranks — evaluation,
+/// benchmarks, the first stage of a pipeline — is written once against it.
+public protocol SearchIndex: Sendable {
+    /// A batch of queries: one row per query for global descriptors, one descriptor set per query
+    /// image for ASMK.
+    associatedtype Queries
+    /// Entries held: the indexed images (or rows), numbered `0 ..< count`.
+    var count: Int { get }
+    /// The `k` best entries for each query, best first, ties broken by the smaller entry. Approximate
+    /// indexes may miss true neighbours; exact ones return exactly what a loop over all entries would.
+    func search(_ queries: Queries, k: Int, parameters: SearchParameters) -> [[Neighbor]]
+}
+
+extension SearchIndex {
+    /// Search with the index's default parameters.
+    public func search(_ queries: Queries, k: Int) -> [[Neighbor]] {
+        search(queries, k: k, parameters: SearchParameters())
+    }
+}
+
 /// A searchable collection of descriptors, scored by inner product (cosine similarity for
-/// L2-normalised rows), in the style of a FAISS index.
+/// L2-normalised rows).
 ///
 /// Every way of ranking an index's images by global descriptor goes through this one protocol:
 /// exact search (`FlatIndex`), inverted files with flat or product-quantised cells
 /// (`InvertedFileIndex`) and graph search (`HNSWIndex`). Which one an index directory uses is its
-/// `IndexFactory` string, so callers never branch on the kind.
-public protocol VectorIndex: Sendable {
+/// `IndexFactory` string, so callers never branch on the kind. Queries are rows of a matrix
+/// (`queries.columns == dimension`).
+public protocol VectorIndex: SearchIndex where Queries == Matrix {
     /// The factory string this index was made from (e.g. `HNSW32`).
     var factory: IndexFactory { get }
     /// Components per vector.
     var dimension: Int { get }
-    /// Vectors held: the live rows, numbered `0 ..< count`.
-    var count: Int { get }
-    /// The `k` best rows for each query row, best first, ties broken by the smaller row. Approximate
-    /// indexes may miss true neighbours; exact ones return exactly what a loop over all rows would.
-    /// - Precondition: `queries.columns == dimension`.
-    func search(_ queries: Matrix, k: Int, parameters: SearchParameters) -> [[Neighbor]]
-}
-
-extension VectorIndex {
-    /// Search with the index's default parameters.
-    public func search(_ queries: Matrix, k: Int) -> [[Neighbor]] {
-        search(queries, k: k, parameters: SearchParameters())
-    }
 }
 
 /// Settings a search may change without rebuilding the index; nil means the index's default.
