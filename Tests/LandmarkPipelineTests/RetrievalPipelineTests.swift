@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkIndex
 import LandmarkLinearAlgebra
 @testable import LandmarkPipeline
 import Testing
@@ -96,6 +97,29 @@ import Testing
                                                            resources: RetrievalResources())
         #expect(output.rankings == [[1, 2, 3, 4], [3, 2, 1, 0, 4]])
         #expect(output.timings.map(\.stage) == ["search"])
+    }
+
+    /// Ranks every row in reverse order, whatever the query: shows which index a pipeline searched.
+    struct ReversedIndex: VectorIndex {
+        var count: Int
+        var dimension: Int
+        var factory: IndexFactory { .hierarchicalGraph(links: 4) }
+        func search(_ queries: Matrix, k: Int, parameters: SearchParameters) -> [[Neighbor]] {
+            Array(repeating: (0 ..< count).reversed().prefix(k).map { Neighbor(index: $0, score: 0) }, count: queries.rows)
+        }
+    }
+
+    @Test func aGivenDatabaseIndexRanksUntilAugmentationChangesTheDatabase() throws {
+        let database = Self.vectors([0, 10, 50, 90, 180])
+        var pipeline = RetrievalPipeline(stages: [])
+        pipeline.databaseIndex = ReversedIndex(count: 5, dimension: 2)
+        let output = try pipeline.run(database: database, queries: Self.vectors([0]), excluded: [nil], resources: RetrievalResources())
+        #expect(output.rankings == [[4, 3, 2, 1, 0]])
+        pipeline.stages = [.databaseAugmentation(neighbours: 1, alpha: 0)]
+        let augmented = try pipeline.run(database: database, queries: Self.vectors([0]), excluded: [nil], resources: RetrievalResources(),
+                                         keepEveryStage: true)
+        #expect(augmented.rankingsAfterEachStage.first == [[4, 3, 2, 1, 0]])
+        #expect(augmented.rankings == [[0, 1, 2, 3, 4]])
     }
 
     @Test func depthBoundsEveryRanking() throws {

@@ -36,6 +36,10 @@ import Testing
         #expect(found == expected)
         #expect(try index.search(images: Array(photos.prefix(2)), top: 1).map { try $0.get().first?.image }
                 == index.store.identifiers.filter { photos.prefix(2).map(\.lastPathComponent).contains(($0 as NSString).lastPathComponent) })
+        // A pipeline's first stage searches the same index (here exhaustively, so like exact search).
+        let pipeline = try PipelineDescription.parse("aqe1")
+        #expect(try index.search(images: photos, top: 5, pipeline: pipeline).map { try $0.get().map(\.image) }
+                == RetrievalIndex.open(directory).search(images: photos, top: 5, pipeline: pipeline).map { try $0.get().map(\.image) })
 
         // A rerun without --index keeps the factory and does not rebuild the approximate index.
         let vectorFile = directory.appendingPathComponent(IndexLayout.vectorIndexFileName)

@@ -70,7 +70,11 @@ extension RetrievalIndex {
             resources.databaseLabels = predictedLabels(store.matrix(), trainSet: trainSet)
             resources.queryLabels = trainSet.predictLabels(queries)
         }
-        let output = try RetrievalPipeline(stages: stages).run(
+        // The index's own approximate index ranks the unaugmented descriptors; after augmentation the
+        // pipeline searches the augmented copy exactly.
+        var runner = RetrievalPipeline(stages: stages, searchParameters: searchParameters)
+        if augmentation.isEmpty, !vectorIndex.factory.isExact { runner.databaseIndex = vectorIndex }
+        let output = try runner.run(
             database: database, queries: queries, excluded: Array(repeating: nil, count: queries.rows),
             resources: resources, depth: pipeline.rankingDepth(top: k), progress: progress)
         var hitsOfImage: [Int: [SearchHit]] = [:]

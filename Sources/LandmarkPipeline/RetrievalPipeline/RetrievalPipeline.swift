@@ -58,6 +58,10 @@ public struct RetrievalPipeline: Sendable {
     public var searchIndex: IndexFactory = .defaultFactory
     /// nprobe / efSearch / re-ranking depth of an approximate `searchIndex`.
     public var searchParameters = SearchParameters()
+    /// An index already built over `database` as given to `run` — an index directory's own search
+    /// index — searched instead of exact search or a new `searchIndex`, until database-side
+    /// augmentation changes the database.
+    public var databaseIndex: (any VectorIndex)?
 
     public init(stages: [PipelineDescription.Stage], searchIndex: IndexFactory = .defaultFactory,
                 searchParameters: SearchParameters = SearchParameters()) {
@@ -91,12 +95,16 @@ public struct RetrievalPipeline: Sendable {
 
         // The approximate index of the current database, built when first searched and dropped when
         // database-side augmentation changes the database.
-        var approximate: (any VectorIndex)?
+        precondition(databaseIndex.map { $0.count == count && $0.dimension == database.columns } ?? true,
+                     "the database index must cover the database's rows")
+        var approximate: (any VectorIndex)? = databaseIndex
         func search() throws(PipelineError) -> [[Neighbor]] {
             // One extra, so that dropping the excluded row still leaves `listLength` results.
             let k = min(count, listLength + 1)
             let hits: [[Neighbor]]
-            if searchIndex.isExact {
+            if let approximate {
+                hits = approximate.search(queries, k: k, parameters: searchParameters)
+            } else if searchIndex.isExact {
                 hits = ExactSearch(database: database).search(queries, k: k)
             } else {
                 if approximate == nil {
