@@ -72,13 +72,18 @@ public struct IndexManifest: Sendable, Codable, Equatable {
 /// - `index.json`: the `IndexManifest`;
 /// - with local features: `local-features.lmf`, `asmk-vocabulary.lmv`, `asmk-index.lmi`;
 /// - with an approximate index (`--index IVF…`/`HNSW…`): `vector-index.lmx`;
-/// - `partial/`: only while indexing — finished shards `shard-NNNNNN.lmd` and `skipped.json`, which a
-///   rerun after an interruption picks up instead of redoing the work.
+/// - `.landmark-work/`: only while indexing — finished checkpoints `shard-NNNNNN.lmd` (and
+///   `local-NNNNNN.lmf`) and `skipped.json`, which a rerun after an interruption picks up instead of
+///   redoing the work. It holds the marker file `created-by-landmark`; a folder of that name without
+///   it is not the tool's and is never written to or deleted.
 public enum IndexLayout {
     public static let storeFileName = "descriptors.lmd"
     /// Segments added by updates in place and compactions: `descriptors-NNNNNN.lmd`.
     static let segmentPrefix = "descriptors-"
-    public static let partialDirectoryName = "partial"
+    /// The work folder of an unfinished `landmark index` run.
+    public static let workDirectoryName = ".landmark-work"
+    /// The file that marks `workDirectoryName` as the tool's own.
+    public static let workMarkerFileName = "created-by-landmark"
     static let skippedFileName = "skipped.json"
     static let shardPrefix = "shard-"
     static let descriptorMetadataKey = "descriptor"
@@ -204,13 +209,8 @@ public enum IndexBuilder {
         }
         let previousManifest = (try? Data(contentsOf: indexDirectory.appendingPathComponent(IndexManifest.fileName)))
             .flatMap { try? JSONDecoder().decode(IndexManifest.self, from: $0) }
-        let partialDirectory = indexDirectory.appendingPathComponent(IndexLayout.partialDirectoryName, isDirectory: true)
-        do {
-            try fileManager.createDirectory(at: partialDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw PipelineError(code: .writeFailed, file: indexDirectory.path, reason: "cannot create the index directory: \(error.localizedDescription)")
-        }
-        removeStaleTemporaryFiles(in: partialDirectory)
+        try IndexWorkDirectory.checkIndexDirectory(indexDirectory)
+        let partialDirectory = try IndexWorkDirectory.open(in: indexDirectory)
 
         // Work already done: a complete earlier index, then finished shards.
         var known: [String: [Float]] = [:]
@@ -377,7 +377,7 @@ public enum IndexBuilder {
         try writeAtomically(manifest, to: indexDirectory.appendingPathComponent(IndexManifest.fileName))
         IndexSegments.removeUnreferenced(in: indexDirectory, keeping: manifest.descriptorSegments,
                                          storedFingerprint: outcome.store.storedFingerprint)
-        try? fileManager.removeItem(at: partialDirectory)
+        IndexWorkDirectory.remove(partialDirectory)
         let indexedSet = Set(indexed)
         let removed = previous.map { $0.store.identifiers.filter { !indexedSet.contains($0) }.count } ?? 0
         return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped, removed: removed,
@@ -532,12 +532,6 @@ public enum IndexBuilder {
     }
 
     /// Temporary files of a write that was interrupted before its rename.
-    private static func removeStaleTemporaryFiles(in directory: URL) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in names where name.hasPrefix(".") || name.contains(".tmp") {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
-        }
-    }
 }
 
 /// Encodes a value as pretty JSON and writes it durably (`DurableFile`: temporary file, flush,

@@ -70,8 +70,7 @@ public struct RetrievalIndex: Sendable {
         do {
             data = try Data(contentsOf: manifestURL)
         } catch {
-            let partial = directory.appendingPathComponent(IndexLayout.partialDirectoryName).path
-            let hint = FileManager.default.fileExists(atPath: partial)
+            let hint = IndexWorkDirectory.isOwnWorkDirectory(directory.appendingPathComponent(IndexLayout.workDirectoryName))
                 ? "indexing was interrupted; run `landmark index` again to finish it"
                 : "not an index directory (run `landmark index IMAGES --out \(directory.path)` first)"
             throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: hint)

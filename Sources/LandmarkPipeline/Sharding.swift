@@ -84,6 +84,7 @@ public enum ShardedIndexBuilder {
                              extractor: any GlobalDescriptorExtractor, options: IndexBuildOptions = .init(),
                              progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> IndexBuildSummary {
         let existing = try ShardedIndexManifest.load(in: indexDirectory)
+        try IndexWorkDirectory.checkIndexDirectory(indexDirectory)
         if existing == nil, FileManager.default.fileExists(atPath: indexDirectory.appendingPathComponent(IndexManifest.fileName).path) {
             throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
                                 reason: "is an index without shards; build the sharded index in a new directory")

@@ -19,7 +19,7 @@ import Testing
 
         // Interrupted run: kill it as soon as its second checkpoint exists.
         let interrupted = temporary.path("interrupted")
-        let checkpoint = interrupted.appendingPathComponent("partial/shard-000001.lmd")
+        let checkpoint = interrupted.appendingPathComponent(IndexLayout.workDirectoryName + "/shard-000001.lmd")
         let killed = try runLandmarkKilled(executable, ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"],
                                            whenExists: checkpoint)
         #expect(killed, "indexing finished before it could be interrupted")
@@ -65,7 +65,7 @@ import Testing
 
         let interrupted = temporary.path("interrupted")
         let killed = try runLandmarkKilled(executable, ["index", images.path, "--out", interrupted.path, "--checkpoint-every", "2", "--quiet"],
-                                           whenExists: interrupted.appendingPathComponent("partial/shard-000001.lmd"))
+                                           whenExists: interrupted.appendingPathComponent(IndexLayout.workDirectoryName + "/shard-000001.lmd"))
         #expect(killed, "the update finished before it could be interrupted")
         // Killed before its manifest: the index is still the old one and searchable.
         let during = try runLandmark(executable, ["search", interrupted.path, images.appendingPathComponent(entries[1]).path, "--json"])

@@ -167,8 +167,7 @@ import Testing
         // What a kill leaves: a half-written segment no manifest names, and one finished checkpoint.
         let segment = try fileData(index, "descriptors-000001.lmd")
         try segment.prefix(segment.count / 2).write(to: crashed.appendingPathComponent("descriptors-000001.lmd"))
-        let partial = crashed.appendingPathComponent(IndexLayout.partialDirectoryName)
-        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        let partial = try makeWorkDirectory(in: crashed)
         let updated = try RetrievalIndex.open(index)
         try DescriptorStoreWriter.write(updated.store.rows(17 ..< 18), identifiers: [updated.store.identifiers[17]],
                                         metadata: updated.store.metadata, to: partial.appendingPathComponent("shard-000000.lmd"))

@@ -28,7 +28,48 @@ import Testing
         #expect(index.manifest.count == entries.count)
         #expect(index.store.identifiers == entries.map(\.relativePath).sorted())
         #expect(index.manifest.skipped.count == 2)
-        #expect(!FileManager.default.fileExists(atPath: temporary.path("index/partial").path))
+        #expect(!FileManager.default.fileExists(atPath: temporary.path("index/" + IndexLayout.workDirectoryName).path))
+    }
+
+    /// Issue 14, 1: the tool deletes only what it created, and never fills a folder that is not an index.
+    @Test func neverDeletesOrFillsWhatItDidNotCreate() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let fileManager = FileManager.default
+        // `landmark index data/partial --out data`: the photos live inside --out, which is no index.
+        let data = temporary.path("data")
+        let photos = data.appendingPathComponent("partial")
+        let entries = try makeSyntheticDataset(in: photos, landmarks: 2, views: 2, distractors: 1)
+        do {
+            _ = try IndexBuilder.build(images: photos, index: data, extractor: extractor)
+            Issue.record("a non-empty --out that is not an index must be refused")
+        } catch {
+            #expect(error.code == .invalidRequest && error.file == data.path)
+        }
+        for entry in entries { #expect(fileManager.fileExists(atPath: photos.appendingPathComponent(entry.relativePath).path)) }
+        #expect(try fileManager.contentsOfDirectory(atPath: data.path) == ["partial"])
+
+        // A folder named like the old work folder inside a real index survives every run.
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: photos, index: index, extractor: extractor)
+        let userFolder = index.appendingPathComponent("partial")
+        try fileManager.createDirectory(at: userFolder, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: userFolder.appendingPathComponent("notes.txt"))
+        _ = try IndexBuilder.build(images: photos, index: index, extractor: extractor)
+        #expect(try Data(contentsOf: userFolder.appendingPathComponent("notes.txt")) == Data("keep".utf8))
+
+        // A work folder with something of the user's in it: checkpoints go, the user's file stays.
+        let work = try makeWorkDirectory(in: index)
+        try Data("mine".utf8).write(to: work.appendingPathComponent("mine.txt"))
+        _ = try IndexBuilder.build(images: photos, index: index, extractor: extractor)
+        #expect(try fileManager.contentsOfDirectory(atPath: work.path).sorted() == [IndexLayout.workMarkerFileName, "mine.txt"])
+
+        // A folder of that name the tool did not make (no marker) is refused and left alone.
+        try fileManager.removeItem(at: work)
+        try fileManager.createDirectory(at: work, withIntermediateDirectories: true)
+        try Data("theirs".utf8).write(to: work.appendingPathComponent("shard-000000.lmd"))
+        #expect(throws: PipelineError.self) { try IndexBuilder.build(images: photos, index: index, extractor: extractor) }
+        #expect(try Data(contentsOf: work.appendingPathComponent("shard-000000.lmd")) == Data("theirs".utf8))
     }
 
     @Test func rerunReusesDescriptorsAndWritesTheSameStore() throws {

@@ -90,7 +90,7 @@ private func smallLocalConfiguration() -> LocalIndexConfiguration {
         for name in [IndexLayout.localFeaturesFileName, IndexLayout.vocabularyFileName, IndexLayout.asmkFileName] {
             #expect(FileManager.default.fileExists(atPath: indexURL.appendingPathComponent(name).path))
         }
-        #expect(!FileManager.default.fileExists(atPath: indexURL.appendingPathComponent("partial").path))
+        #expect(!FileManager.default.fileExists(atPath: indexURL.appendingPathComponent(IndexLayout.workDirectoryName).path))
 
         // Photographs of a landmark: the query itself, or another view of its landmark, comes first.
         let landmarkOf = Dictionary(uniqueKeysWithValues: entries.map { ($0.relativePath, $0.landmark) })
@@ -164,8 +164,7 @@ private func smallLocalConfiguration() -> LocalIndexConfiguration {
 
         // An interrupted run: the first three images' shards exist, nothing else.
         let interrupted = temporary.path("interrupted")
-        let partial = interrupted.appendingPathComponent("partial")
-        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        let partial = try makeWorkDirectory(in: interrupted)
         let done = [0, 1, 2]
         try DescriptorStoreWriter.write(complete.store.rows(0 ..< 3), identifiers: done.map { complete.store.identifiers[$0] },
                                         metadata: complete.store.metadata, to: partial.appendingPathComponent("shard-000000.lmd"))

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkPipeline
 import LandmarkDemo
 
 /// A fresh directory under the system's temporary directory, removed by `cleanUp`.
@@ -76,4 +77,13 @@ func runLandmarkKilled(_ executable: URL, _ arguments: [String], whenExists chec
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     return process.terminationReason == .uncaughtSignal && FileManager.default.fileExists(atPath: checkpoint.path)
+}
+
+/// The work folder of an unfinished `landmark index` run in `index`, as the builder marks it: what a
+/// test puts checkpoints into to simulate an interruption.
+func makeWorkDirectory(in index: URL) throws -> URL {
+    let directory = index.appendingPathComponent(IndexLayout.workDirectoryName)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try Data().write(to: directory.appendingPathComponent(IndexLayout.workMarkerFileName))
+    return directory
 }
