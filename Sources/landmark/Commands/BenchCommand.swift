@@ -306,7 +306,7 @@ struct BenchCommand: ParsableCommand {
         @Flag(help: "Store the vectors as float16 (searched in float16 blocks converted per block).")
         var float16 = false
 
-        @Option(help: "Index to measure besides exact search (repeatable): IVF<cells>,Flat, IVF<cells>,PQ<bytes>, HNSW<links>.")
+        @Option(help: "Index to measure besides exact search (repeatable): IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes>, HNSW<links>.")
         var index: [String] = ["IVF1024,PQ64", "HNSW32"]
 
         @Option(help: "Cells probed, comma-separated, for IVF indexes.")
@@ -385,7 +385,7 @@ struct BenchCommand: ParsableCommand {
         @Flag(help: "Store the vectors as float16.")
         var float16 = false
 
-        @Option(name: .customLong("index"), help: "Search index: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes> or HNSW<links>.")
+        @Option(name: .customLong("index"), help: "Search index: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes> or HNSW<links>.")
         var factory: String = "IVF1024,PQ64"
 
         @Option(help: "Share of --count added.")

@@ -89,7 +89,7 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup(title: "Mining (--task mining)")
     var miningOptions: MiningOptions
 
-    @Option(name: .customLong("index"), help: "Search with this index instead of exact search: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, HNSW<links> (built over the benchmark's descriptors; an approximate index returns --search-depth results per query).")
+    @Option(name: .customLong("index"), help: "Search with this index instead of exact search: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes>, HNSW<links> (built over the benchmark's descriptors; an approximate index returns --search-depth results per query).")
     var indexFactory: String?
 
     @Option(help: "Results per query an approximate --index returns; positives beyond them count as not retrieved.")

@@ -37,7 +37,7 @@ struct IndexCommand: ParsableCommand {
     @Flag(help: "Train a new ASMK vocabulary; by default an index that already has one of --vocabulary-size words keeps it when images are added or removed.")
     var retrainVocabulary = false
 
-    @Option(name: .customLong("index"), help: "How the descriptors are searched: Flat (exact, the default), Flat,f16 (exact over a float16 store, half the size), IVF<cells>,Flat, IVF<cells>,PQ<bytes> or HNSW<links> (approximate; for large collections). An existing index keeps its choice unless this is given.")
+    @Option(name: .customLong("index"), help: "How the descriptors are searched: Flat (exact, the default), Flat,f16 (exact over a float16 store, half the size), IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes> or HNSW<links> (approximate; for large collections). An existing index keeps its choice unless this is given.")
     var indexFactory: String?
 
     @Option(help: "Split the index into this many shards by a hash of each image's path: each shard is an ordinary index directory (shard-NN), searched side by side and merged. Global descriptors only. An existing sharded index keeps its count.")
