@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "LandmarkStorage", dependencies: []),
         .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS"]),
-        .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra", "LandmarkStorage"]),
+        // Prefetch hints for the graph and shortlist walks of approximate search (one static inline C function).
+        .target(name: "CMemoryHints", dependencies: []),
+        .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra", "LandmarkStorage", "CMemoryHints"]),
         .target(name: "LandmarkPickle", dependencies: []),
         .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle"]),

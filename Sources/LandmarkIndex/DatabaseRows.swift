@@ -1,3 +1,4 @@
+import CMemoryHints
 import LandmarkLinearAlgebra
 
 /// The rows a search scores, wherever they live: a matrix on the heap, or a descriptor store read
@@ -74,6 +75,25 @@ public struct DatabaseRows: Sendable {
             if runs[middle].start <= row { low = middle } else { high = middle - 1 }
         }
         return low
+    }
+
+    /// The first cache lines of mapped row `row` are requested from memory ahead of use: graph
+    /// search and re-scoring then overlap the latency of the next rows with the arithmetic on this
+    /// one. Rows of a heap matrix are not prefetched (they are usually cached already).
+    @inline(__always)
+    func prefetch(_ row: Int) {
+        guard heap == nil else { return }
+        let run = runs[runIndex(of: row)]
+        guard let payload = run.payload else { return }
+        let bytesPerRow = dimension * (run.elementType == .float32 ? 4 : 2)
+        let address = UnsafeRawPointer(payload + (run.first + row - run.start) * bytesPerRow)
+        // The first lines only: the hardware prefetcher streams the rest of the row once they are
+        // read, and the few fill buffers are better spent starting many rows than finishing one.
+        var offset = 0
+        while offset < min(bytesPerRow, 128) {
+            landmark_prefetch(address + offset)
+            offset += 64
+        }
     }
 
     /// Calls `body` with a pointer to rows `range` as contiguous Float32. Float32 rows of one run are

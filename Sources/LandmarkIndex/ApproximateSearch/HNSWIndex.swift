@@ -306,6 +306,7 @@ struct LayerSearch {
     private var generation: UInt32 = 0
     private var candidates = ScoreHeap()
     private var results = ScoreHeap()
+    private var pending: [Int32] = []
 
     init(nodes: Int) { visited = [UInt32](repeating: 0, count: nodes) }
 
@@ -332,11 +333,19 @@ struct LayerSearch {
             if results.count >= ef, let worst = results.top, -negatedScore < worst.key { break }
             candidates.pop()
             let start = graph.slotStart(Int(node), level: level)
+            // The unvisited neighbours first, their rows requested from memory, then scored: the
+            // loads of later rows overlap the products of earlier ones.
+            pending.removeAll(keepingCapacity: true)
             for slot in start ..< start + capacity {
                 let neighbour = Int(graph.neighbours[slot])
                 if neighbour < 0 { break }
                 if visited[neighbour] == generation { continue }
                 visited[neighbour] = generation
+                pending.append(Int32(neighbour))
+                graph.rows.prefetch(neighbour)
+            }
+            for neighbour in pending {
+                let neighbour = Int(neighbour)
                 let score = graph.similarity(query, neighbour, scratch: &scratch)
                 if results.count < ef || score > (results.top?.key ?? -.infinity) {
                     candidates.push(key: -score, node: Int32(neighbour))

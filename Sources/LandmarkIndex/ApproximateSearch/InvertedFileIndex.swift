@@ -35,6 +35,8 @@ public struct InvertedFileIndex: VectorIndex {
     public var defaultProbes: Int { min(cellCount, max(8, cellCount / 64)) }
     /// Product-quantised candidates re-scored with full vectors when the parameters do not say.
     public static let defaultRerankDepth = 256
+    /// How many rows ahead of the one being scored are requested from memory.
+    static let prefetchDistance = 4
 
     init(factory: IndexFactory, cells: VisualVocabulary, quantizer: ProductQuantizer?, rotation: OptimizedProductQuantization? = nil,
          rows: DatabaseRows, cellRows: [[Int32]], cellCodes: [[UInt8]], count: Int) {
@@ -191,7 +193,10 @@ public struct InvertedFileIndex: VectorIndex {
     private func searchFlat(_ query: UnsafePointer<Float>, cells visited: [Int], k: Int, scratch: inout [Float]) -> [Neighbor] {
         var best = TopKAccumulator(capacity: k)
         for cell in visited {
-            for row in cellRows[cell] {
+            let members = cellRows[cell]
+            for (position, row) in members.enumerated() {
+                // A few rows ahead, so their loads overlap this row's product.
+                if position + Self.prefetchDistance < members.count { rows.prefetch(Int(members[position + Self.prefetchDistance])) }
                 let score = rows.withRow(Int(row), scratch: &scratch) { innerProduct(query, $0, count: dimension) }
                 best.add(score: score, index: Int(row))
             }
@@ -254,7 +259,8 @@ public struct InvertedFileIndex: VectorIndex {
         let candidates = shortlist.sorted().map { Neighbor(index: Int(visitedRows[$0.index]), score: $0.score) }
         guard rerankDepth > 0 else { return Array(candidates.prefix(k)) }
         var best = TopKAccumulator(capacity: k)
-        for candidate in candidates {
+        for (position, candidate) in candidates.enumerated() {
+            if position + Self.prefetchDistance < candidates.count { rows.prefetch(candidates[position + Self.prefetchDistance].index) }
             let score = rows.withRow(candidate.index, scratch: &scratch) { innerProduct(query, $0, count: dimension) }
             best.add(score: score, index: candidate.index)
         }
