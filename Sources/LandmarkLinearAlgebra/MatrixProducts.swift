@@ -5,18 +5,7 @@ extension Matrix {
     public static func * (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.columns == rhs.rows,
                      "Cannot multiply \(lhs.rows) × \(lhs.columns) by \(rhs.rows) × \(rhs.columns)")
-        var result = Matrix(rows: lhs.rows, columns: rhs.columns)
-        guard lhs.rows > 0, rhs.columns > 0, lhs.columns > 0 else { return result }
-        lhs.storage.withUnsafeBufferPointer { a in
-            rhs.storage.withUnsafeBufferPointer { b in
-                result.storage.withUnsafeMutableBufferPointer { c in
-                    guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
-                    BLAS.gemm(transposeA: false, transposeB: false, m: lhs.rows, n: rhs.columns, k: lhs.columns,
-                              alpha: 1, a: a, lda: lhs.columns, b: b, ldb: rhs.columns, beta: 0, c: c, ldc: rhs.columns)
-                }
-            }
-        }
-        return result
+        return product(lhs, transposed: false, rhs, transposed: false)
     }
 
     /// `self · otherᵀ`: with descriptors as rows, entry (i, j) is the inner product of row i of
@@ -25,18 +14,7 @@ extension Matrix {
     public func multiplied(byTransposeOf other: Matrix) -> Matrix {
         precondition(columns == other.columns,
                      "Cannot multiply \(rows) × \(columns) by the transpose of \(other.rows) × \(other.columns)")
-        var result = Matrix(rows: rows, columns: other.rows)
-        guard rows > 0, other.rows > 0, columns > 0 else { return result }
-        storage.withUnsafeBufferPointer { a in
-            other.storage.withUnsafeBufferPointer { b in
-                result.storage.withUnsafeMutableBufferPointer { c in
-                    guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
-                    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: other.rows, k: columns,
-                              alpha: 1, a: a, lda: columns, b: b, ldb: columns, beta: 0, c: c, ldc: other.rows)
-                }
-            }
-        }
-        return result
+        return Self.product(self, transposed: false, other, transposed: true)
     }
 
     /// `selfᵀ · other`: with samples as rows, the cross-covariance of two sets of columns, without
@@ -44,14 +22,23 @@ extension Matrix {
     /// - Precondition: `rows == other.rows`.
     public func transposeMultiplied(by other: Matrix) -> Matrix {
         precondition(rows == other.rows, "Cannot multiply the transpose of \(rows) × \(columns) by \(other.rows) × \(other.columns)")
-        var result = Matrix(rows: columns, columns: other.columns)
-        guard rows > 0, other.columns > 0, columns > 0 else { return result }
-        storage.withUnsafeBufferPointer { a in
-            other.storage.withUnsafeBufferPointer { b in
+        return Self.product(self, transposed: true, other, transposed: false)
+    }
+
+    /// op(lhs) · op(rhs) by the active BLAS, op being the transpose where asked; the callers have
+    /// checked that the inner dimensions agree.
+    private static func product(_ lhs: Matrix, transposed transposeLeft: Bool, _ rhs: Matrix, transposed transposeRight: Bool) -> Matrix {
+        let m = transposeLeft ? lhs.columns : lhs.rows
+        let k = transposeLeft ? lhs.rows : lhs.columns
+        let n = transposeRight ? rhs.rows : rhs.columns
+        var result = Matrix(rows: m, columns: n)
+        guard m > 0, n > 0, k > 0 else { return result }
+        lhs.storage.withUnsafeBufferPointer { a in
+            rhs.storage.withUnsafeBufferPointer { b in
                 result.storage.withUnsafeMutableBufferPointer { c in
                     guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
-                    BLAS.gemm(transposeA: true, transposeB: false, m: columns, n: other.columns, k: rows,
-                              alpha: 1, a: a, lda: columns, b: b, ldb: other.columns, beta: 0, c: c, ldc: other.columns)
+                    BLAS.gemm(transposeA: transposeLeft, transposeB: transposeRight, m: m, n: n, k: k,
+                              alpha: 1, a: a, lda: lhs.columns, b: b, ldb: rhs.columns, beta: 0, c: c, ldc: n)
                 }
             }
         }

@@ -168,10 +168,13 @@ public struct InvertedFileIndex: VectorIndex {
                     guard let base = buffer.baseAddress else { return [] }
                     let vector = base + query * index.dimension
                     if index.quantizer != nil {
-                        let tableQuery = Array(tableQueries.storage[query * index.dimension ..< (query + 1) * index.dimension])
-                        return index.searchQuantized(vector, tableQuery: tableQuery, cells: visited, cellProducts: cellProducts, k: k,
-                                                     rerankDepth: parameters.rerankDepth ?? Self.defaultRerankDepth,
-                                                     table: &table, scratch: &scratch)
+                        return tableQueries.storage.withUnsafeBufferPointer { rotated in
+                            // The query itself unless OPQ rotated a copy.
+                            let tableQuery = (rotated.baseAddress ?? base) + query * index.dimension
+                            return index.searchQuantized(vector, tableQuery: tableQuery, cells: visited, cellProducts: cellProducts, k: k,
+                                                         rerankDepth: parameters.rerankDepth ?? Self.defaultRerankDepth,
+                                                         table: &table, scratch: &scratch)
+                        }
                     }
                     return index.searchFlat(vector, cells: visited, k: k, scratch: &scratch)
                 }
@@ -205,7 +208,7 @@ public struct InvertedFileIndex: VectorIndex {
     }
 
     /// - Parameter tableQuery: the query as the codes see it (rotated, with OPQ).
-    private func searchQuantized(_ query: UnsafePointer<Float>, tableQuery: [Float], cells visited: [Int], cellProducts: [Float], k: Int,
+    private func searchQuantized(_ query: UnsafePointer<Float>, tableQuery: UnsafePointer<Float>, cells visited: [Int], cellProducts: [Float], k: Int,
                                  rerankDepth: Int, table: inout [Float], scratch: inout [Float]) -> [Neighbor] {
         guard let quantizer else { return [] }
         let width = quantizer.subquantizers
@@ -217,9 +220,7 @@ public struct InvertedFileIndex: VectorIndex {
         var scores: [Float] = []
         table.withUnsafeMutableBufferPointer { table in
             guard let tableBase = table.baseAddress else { return }
-            tableQuery.withUnsafeBufferPointer { rotated in
-                if let rotated = rotated.baseAddress { quantizer.innerProductTable(rotated, into: tableBase) }
-            }
+            quantizer.innerProductTable(tableQuery, into: tableBase)
             for cell in visited {
                 let members = cellRows[cell].count
                 guard members > 0 else { continue }
