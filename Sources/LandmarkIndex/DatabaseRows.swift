@@ -153,6 +153,46 @@ public struct DatabaseRows: Sendable {
         }
     }
 
+    /// Calls `body` with rows `rows` as four Float32 pointers (in place unless stored as float16, in
+    /// which case they are converted into `scratch`): what batched graph scoring reads.
+    @inline(__always)
+    func withFourRows<Result>(_ rows: SIMD4<Int32>, scratch: inout [Float],
+                              _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                       UnsafePointer<Float>) -> Result) -> Result {
+        for lane in 0 ..< 4 { precondition(rows[lane] >= 0 && Int(rows[lane]) < count, "Row out of bounds") }
+        let dimension = dimension
+        if let heap {
+            return heap.storage.withUnsafeBufferPointer { buffer in
+                // Rows are never empty here (the bounds check passed), so the storage has an address.
+                guard let base = buffer.baseAddress else { preconditionFailure("Rows without storage") }
+                return body(base + Int(rows[0]) * dimension, base + Int(rows[1]) * dimension,
+                            base + Int(rows[2]) * dimension, base + Int(rows[3]) * dimension)
+            }
+        }
+        if let first = inPlaceRow(Int(rows[0])), let second = inPlaceRow(Int(rows[1])),
+           let third = inPlaceRow(Int(rows[2])), let fourth = inPlaceRow(Int(rows[3])) {
+            return body(first, second, third, fourth)
+        }
+        if scratch.count < 4 * dimension { scratch = [Float](repeating: 0, count: 4 * dimension) }
+        return scratch.withUnsafeMutableBufferPointer { target in
+            for lane in 0 ..< 4 {
+                let row = Int(rows[lane])
+                gather(row ..< row + 1, into: UnsafeMutableBufferPointer(rebasing: target[lane * dimension ..< (lane + 1) * dimension]))
+            }
+            guard let converted = target.baseAddress else { preconditionFailure("Rows without storage") }
+            let base = UnsafePointer(converted)
+            return body(base, base + dimension, base + 2 * dimension, base + 3 * dimension)
+        }
+    }
+
+    /// Mapped row `row` in place, when it is stored as float32.
+    @inline(__always)
+    private func inPlaceRow(_ row: Int) -> UnsafePointer<Float>? {
+        let run = runs[runIndex(of: row)]
+        guard run.elementType == .float32, let payload = run.payload else { return nil }
+        return (payload + (run.first + row - run.start) * dimension * 4).assumingMemoryBound(to: Float.self)
+    }
+
     /// Calls `body` with row `index` as Float32 (in place unless stored as float16).
     @inline(__always)
     func withRow<Result>(_ index: Int, scratch: inout [Float], _ body: (UnsafePointer<Float>) -> Result) -> Result {

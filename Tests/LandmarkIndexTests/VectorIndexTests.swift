@@ -178,6 +178,25 @@ struct ApproximateIndexTests {
         }
     }
 
+    @Test("graph search reads mapped float32 and float16 rows (four at a time) as it reads the same rows on the heap", arguments: [
+        DescriptorElementType.float32, .float16])
+    func graphOverMappedRows(_ elementType: DescriptorElementType) throws {
+        let directory = try temporaryDirectory("mapped-graph")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("descriptors.lmd")
+        try DescriptorStoreWriter.write(database, identifiers: (0 ..< database.rows).map { "v\($0)" }, metadata: [:],
+                                        elementType: elementType, to: url)
+        let store = try DescriptorStore.open(url, verifyChecksum: false)
+        let onHeap = HNSWIndex.build(rows: DatabaseRows(store.matrix()), links: 8)
+        let mapped = HNSWIndex(links: 8, efConstruction: onHeap.efConstruction, rows: DatabaseRows(store), levels: onHeap.levels,
+                               offsets: onHeap.offsets, neighbours: onHeap.neighbours, entryPoint: onHeap.entryPoint,
+                               maxLevel: onHeap.maxLevel, count: onHeap.count)
+        let parameters = SearchParameters(efSearch: 40)
+        let expected = onHeap.search(queries, k: 10, parameters: parameters)
+        #expect(mapped.search(queries, k: 10, parameters: parameters) == expected)
+        #expect(expected.allSatisfy { $0.count == 10 })
+    }
+
     @Test("exact search over a mapped float16 store equals exact search over the converted matrix, without copying the store")
     func mappedFloat16Store() throws {
         let directory = try temporaryDirectory("mapped-store")

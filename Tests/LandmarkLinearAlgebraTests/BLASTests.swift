@@ -111,3 +111,20 @@ private func naiveGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: In
     let inner = Matrix(rows: 2, columns: 0) * Matrix(rows: 0, columns: 3)
     #expect(inner == Matrix(rows: 2, columns: 3))
 }
+
+@Test("four inner products in one pass agree with one at a time and with a double-precision loop, whatever the batch",
+      arguments: [1, 7, 8, 31, 512, 1283])
+func batchedInnerProducts(count: Int) {
+    var random = SplitMix64(seed: UInt64(count))
+    let vectors = (0 ..< 5).map { _ in (0 ..< count).map { _ in Float(random.nextUnit() * 2 - 1) } }
+    let query = vectors[0]
+    let batched = innerProducts(query, vectors[1], vectors[2], vectors[3], vectors[4], count: count)
+    // The same row in another batch position, beside other rows, gives the same bits.
+    let reordered = innerProducts(query, vectors[4], vectors[1], vectors[1], vectors[2], count: count)
+    #expect(reordered[1] == batched[0] && reordered[2] == batched[0] && reordered[0] == batched[3])
+    for lane in 0 ..< 4 {
+        let exact = zip(query, vectors[lane + 1]).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(Double(batched[lane]) - exact) < 1e-5 * Double(count))
+        #expect(abs(batched[lane] - innerProduct(query, vectors[lane + 1], count: count)) < 1e-5 * Float(count))
+    }
+}
