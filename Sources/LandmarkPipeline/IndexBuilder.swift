@@ -32,6 +32,10 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// The descriptor files of an index updated in place, in row order, each with its removed rows
     /// (format version 3); absent when the index is the single `descriptors.lmd` with nothing removed.
     public var segments: [IndexSegment]? = nil
+    /// The file holding the fingerprints of the indexed images when their descriptors were made
+    /// (`ImageFingerprintTable`); absent in indexes made before fingerprints were recorded, whose
+    /// descriptors a rerun reuses by name once and then fingerprints.
+    public var fingerprints: String? = nil
 
     /// A manifest for descriptors written by other means than `IndexBuilder` (a benchmark, a merge);
     /// `IndexUpdate` and `RetrievalIndex` then treat the directory as any index.
@@ -47,7 +51,7 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     }
 
     init(formatVersion: Int, descriptor: String, dimension: Int, imageRoot: String, count: Int, skipped: [SkippedImage],
-         local: LocalIndexManifest?, vectorIndex: IndexFactory?, segments: [IndexSegment]?) {
+         local: LocalIndexManifest?, vectorIndex: IndexFactory?, segments: [IndexSegment]?, fingerprints: String?) {
         self.formatVersion = formatVersion
         self.descriptor = descriptor
         self.dimension = dimension
@@ -57,6 +61,7 @@ public struct IndexManifest: Sendable, Codable, Equatable {
         self.local = local
         self.vectorIndex = vectorIndex
         self.segments = segments
+        self.fingerprints = fingerprints
     }
 
     /// The `descriptor` of an index without global descriptors (local features only).
@@ -84,6 +89,8 @@ public enum IndexLayout {
     public static let workDirectoryName = ".landmark-work"
     /// The file that marks `workDirectoryName` as the tool's own.
     public static let workMarkerFileName = "created-by-landmark"
+    /// The file writers lock (`flock`) while they change the index; kept between runs.
+    public static let lockFileName = ".landmark-lock"
     static let skippedFileName = "skipped.json"
     static let shardPrefix = "shard-"
     static let descriptorMetadataKey = "descriptor"
@@ -149,10 +156,14 @@ public struct IndexBuildOptions: Sendable {
     public var compact: Bool
     /// Index only the images of this shard (`ShardAssignment`); `ShardedIndexBuilder` sets it.
     public var shard: ShardSelection?
+    /// Accept a folder other than the one the index was built from (it becomes the index's folder;
+    /// images are matched by relative path and reused only when their fingerprints agree). Without it
+    /// such a run is refused, since it would silently drop every image the new folder lacks.
+    public var changeFolder: Bool
 
     public init(shardSize: Int = 128, decoding: ImageDecodingOptions = .init(),
                 workerCount: Int = ProcessInfo.processInfo.activeProcessorCount, factory: IndexFactory? = nil,
-                compact: Bool = false, shard: ShardSelection? = nil) {
+                compact: Bool = false, shard: ShardSelection? = nil, changeFolder: Bool = false) {
         precondition(shardSize > 0, "shardSize must be positive")
         self.shardSize = shardSize
         self.decoding = decoding
@@ -160,6 +171,7 @@ public struct IndexBuildOptions: Sendable {
         self.factory = factory
         self.compact = compact
         self.shard = shard
+        self.changeFolder = changeFolder
     }
 }
 
@@ -195,12 +207,28 @@ public enum IndexBuilder {
             throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
                                 reason: "an index needs a global descriptor, local features, or both")
         }
-        var paths = try ImageCollection.scan(imagesDirectory)
-        if let shard = options.shard { paths = paths.filter(shard.contains) }
+        let scan = try ImageCollection.scanReporting(imagesDirectory)
+        var paths = scan.images, leftOut = scan.leftOut
+        if let shard = options.shard {
+            paths = paths.filter(shard.contains)
+            leftOut = leftOut.filter { shard.contains($0.image) }
+        }
         guard !paths.isEmpty else {
             throw PipelineError(code: .invalidRequest, file: imagesDirectory.path,
-                                reason: "no JPEG or PNG images found (extensions: .jpg, .jpeg, .png)")
+                                reason: "no JPEG or PNG images found (extensions: .jpg, .jpeg, .png)"
+                                    + (leftOut.first.map { "; \(leftOut.count) left out, e.g. \($0.image): \($0.reason)" } ?? ""))
         }
+        try IndexWorkDirectory.checkIndexDirectory(indexDirectory)
+        return try IndexLock.withLock(on: indexDirectory) { () throws(PipelineError) -> IndexBuildSummary in
+            try buildHoldingLock(images: imagesDirectory, paths: paths, leftOut: leftOut, index: indexDirectory, extractor: extractor, local: local,
+                                 options: options, progress: progress)
+        }
+    }
+
+    private static func buildHoldingLock(images imagesDirectory: URL, paths: [String], leftOut: [SkippedImage], index indexDirectory: URL,
+                                         extractor: (any GlobalDescriptorExtractor)?, local: LocalIndexConfiguration?,
+                                         options: IndexBuildOptions,
+                                         progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) -> IndexBuildSummary {
         let fileManager = FileManager.default
         let localStoreURL = indexDirectory.appendingPathComponent(IndexLayout.localFeaturesFileName)
         if local == nil, fileManager.fileExists(atPath: localStoreURL.path) {
@@ -209,8 +237,19 @@ public enum IndexBuilder {
         }
         let previousManifest = (try? Data(contentsOf: indexDirectory.appendingPathComponent(IndexManifest.fileName)))
             .flatMap { try? JSONDecoder().decode(IndexManifest.self, from: $0) }
-        try IndexWorkDirectory.checkIndexDirectory(indexDirectory)
+        let imageRoot = imagesDirectory.standardizedFileURL.resolvingSymlinksInPath().path
+        if let previousManifest, previousManifest.imageRoot != imageRoot, !options.changeFolder {
+            throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
+                                reason: "was built from \(previousManifest.imageRoot), not \(imageRoot); indexing another folder into it would remove "
+                                    + "every image that folder lacks. Pass --change-folder to make \(imageRoot) the index's folder, or use a new --out")
+        }
         let partialDirectory = try IndexWorkDirectory.open(in: indexDirectory)
+        // Descriptors are reused only for files unchanged since they were made (`ImageFingerprint`).
+        let current = ImageFingerprintTable.current(of: paths, in: imagesDirectory)
+        var indexFingerprints: ImageFingerprintTable?
+        if let previousManifest {
+            indexFingerprints = try ImageFingerprintTable.load(named: previousManifest.fingerprints, in: indexDirectory)
+        }
 
         // Work already done: a complete earlier index, then finished shards.
         var known: [String: [Float]] = [:]
@@ -230,12 +269,18 @@ public enum IndexBuilder {
                                              storedFingerprint: store.storedFingerprint)
         } else if fileManager.fileExists(atPath: storeURL.path) {
             // A first build killed between its store and its manifest.
-            try absorb(storeURL, expecting: extractor, into: &known)
+            try absorb(storeURL, expecting: extractor, into: &known, current: current)
         }
-        let live = Set(previous?.store.identifiers ?? [])
+        // Images of the index whose files changed since they were described: described again, their
+        // old rows replaced. An index without a table (made before fingerprints) is trusted by name.
+        let stored = Set(previous?.store.identifiers ?? [])
+        let changed: Set<String> = indexFingerprints.map { table in
+            stored.filter { table.images[$0] == nil || table.images[$0] != current.images[$0] }
+        } ?? []
+        let live = stored.subtracting(changed)
         var shardNumbers: [Int] = []
         for shard in try shardFiles(in: partialDirectory, suffix: ".lmd") {
-            try absorb(shard.url, expecting: extractor, into: &known)
+            try absorb(shard.url, expecting: extractor, into: &known, current: current)
             shardNumbers.append(shard.number)
         }
         var knownLocal: [String: (store: LocalFeatureStore, image: Int)] = [:]
@@ -243,9 +288,10 @@ public enum IndexBuilder {
         if let local {
             if fileManager.fileExists(atPath: localStoreURL.path) {
                 try absorbLocal(localStoreURL, expecting: local, into: &knownLocal)
+                knownLocal = knownLocal.filter { !changed.contains($0.key) }
             }
             for shard in try shardFiles(in: partialDirectory, suffix: ".lmf") {
-                try absorbLocal(shard.url, expecting: local, into: &knownLocal)
+                try absorbLocal(shard.url, expecting: local, into: &knownLocal, current: current)
                 localShardNumbers.append(shard.number)
             }
         }
@@ -295,7 +341,7 @@ public enum IndexBuilder {
                     let shardURL = partialDirectory.appendingPathComponent(
                         IndexLayout.shardPrefix + String(format: "%06d", nextShard) + ".lmd")
                     try writeStore(Matrix(stacking: vectors, dimension: extractor.dimension), identifiers: identifiers,
-                                   descriptorName: extractor.name, to: shardURL)
+                                   descriptorName: extractor.name, fingerprints: current.restricted(to: identifiers), to: shardURL)
                     nextShard += 1
                 }
             }
@@ -319,8 +365,9 @@ public enum IndexBuilder {
                 if !records.isEmpty {
                     let shardURL = partialDirectory.appendingPathComponent(
                         IndexLayout.localShardPrefix + String(format: "%06d", nextLocalShard) + ".lmf")
-                    try writeLocalStore(records, extractor: local.extractorName, to: shardURL)
-                    try absorbLocal(shardURL, expecting: local, into: &knownLocal)
+                    try writeLocalStore(records, extractor: local.extractorName,
+                                        fingerprints: current.restricted(to: records.map(\.identifier)), to: shardURL)
+                    try absorbLocal(shardURL, expecting: local, into: &knownLocal, current: current)
                     nextLocalShard += 1
                 }
             }
@@ -350,6 +397,7 @@ public enum IndexBuilder {
         }
         let outcome = try writeDescriptors(
             indexed: indexed, previous: previous, previousFactory: previousManifest?.vectorIndex, known: known,
+            replacing: changed.intersection(known.keys),
             descriptor: extractor.map { ($0.name, $0.dimension) }, factory: factory,
             // A retrained vocabulary samples the features in row order; path order makes it the vocabulary of
             // a fresh build of the folder.
@@ -365,22 +413,30 @@ public enum IndexBuilder {
             localManifest = try LocalIndexBuilder.buildASMK(features: localStoreURL, in: indexDirectory,
                                                            configuration: local)
         }
+        // Entries the scan could not take (links, hidden or undecodable names, unreadable folders) are
+        // reported with the images that failed, never dropped without a word.
+        skipped.append(contentsOf: leftOut)
         skipped.sort { $0.image < $1.image }
+        // Every indexed descriptor was made from (or checked against) the file as fingerprinted at the
+        // start of this run: taken before any file was read, a change while it was described shows next run.
+        let fingerprintsFile = try current.restricted(to: indexed).writeForManifest(in: indexDirectory)
         let manifest = IndexManifest(
             formatVersion: outcome.segments != nil ? IndexManifest.segmentedFormatVersion
                 : extractor == nil || local != nil ? IndexManifest.currentFormatVersion : 1,
             descriptor: extractor?.name ?? IndexManifest.noGlobalDescriptor,
             dimension: extractor?.dimension ?? 0,
-            imageRoot: imagesDirectory.standardizedFileURL.resolvingSymlinksInPath().path,
+            imageRoot: imageRoot,
             count: outcome.store.count, skipped: skipped, local: localManifest,
-            vectorIndex: extractor == nil || factory == .defaultFactory ? nil : factory, segments: outcome.segments)
+            vectorIndex: extractor == nil || factory == .defaultFactory ? nil : factory, segments: outcome.segments,
+            fingerprints: fingerprintsFile)
         try writeAtomically(manifest, to: indexDirectory.appendingPathComponent(IndexManifest.fileName))
         IndexSegments.removeUnreferenced(in: indexDirectory, keeping: manifest.descriptorSegments,
                                          storedFingerprint: outcome.store.storedFingerprint)
+        ImageFingerprintTable.removeUnreferenced(in: indexDirectory, keeping: fingerprintsFile)
         IndexWorkDirectory.remove(partialDirectory)
         let indexedSet = Set(indexed)
         let removed = previous.map { $0.store.identifiers.filter { !indexedSet.contains($0) }.count } ?? 0
-        return IndexBuildSummary(total: paths.count, described: described, reused: reused, skipped: skipped, removed: removed,
+        return IndexBuildSummary(total: paths.count + leftOut.count, described: described, reused: reused, skipped: skipped, removed: removed,
                                  descriptorBytesWritten: outcome.bytesWritten, rewritten: outcome.previousStored == nil && outcome.bytesWritten > 0)
     }
 
@@ -404,8 +460,10 @@ public enum IndexBuilder {
 
     /// Adds a store's descriptors to `known`, refusing one made with another descriptor. Without an
     /// extractor (a local-only index) the store must be one without global descriptors.
+    /// With `current`, only images whose fingerprint recorded in the store equals the current one are
+    /// taken (a checkpoint of a photo replaced since is described again).
     private static func absorb(_ url: URL, expecting extractor: (any GlobalDescriptorExtractor)?,
-                               into known: inout [String: [Float]]) throws(PipelineError) {
+                               into known: inout [String: [Float]], current: ImageFingerprintTable?) throws(PipelineError) {
         let store: DescriptorStore
         do {
             store = try DescriptorStore.open(url)
@@ -421,14 +479,20 @@ public enum IndexBuilder {
                                     + "use --descriptor \(name) or a new index directory")
         }
         guard extractor != nil else { return }
+        let recorded = ImageFingerprintTable(metadata: store.metadata)
         for (row, identifier) in store.identifiers.enumerated() {
-            known[identifier] = store.descriptor(at: row)
+            if let current, recorded?.images[identifier] == nil || recorded?.images[identifier] != current.images[identifier] {
+                known[identifier] = nil
+            } else {
+                known[identifier] = store.descriptor(at: row)
+            }
         }
     }
 
     /// Adds a local-feature store's images to `known`, refusing one made with other SIFT settings.
     private static func absorbLocal(_ url: URL, expecting local: LocalIndexConfiguration,
-                                    into known: inout [String: (store: LocalFeatureStore, image: Int)]) throws(PipelineError) {
+                                    into known: inout [String: (store: LocalFeatureStore, image: Int)],
+                                    current: ImageFingerprintTable? = nil) throws(PipelineError) {
         let store: LocalFeatureStore
         do {
             store = try LocalFeatureStore.open(url)
@@ -441,16 +505,23 @@ public enum IndexBuilder {
             throw PipelineError(code: .invalidIndex, file: url.path,
                                 reason: "local features made with '\(name)', not '\(local.extractorName)'; use a new index directory")
         }
+        let recorded = ImageFingerprintTable(metadata: store.metadata)
         for (image, identifier) in store.identifiers.enumerated() {
-            known[identifier] = (store, image)
+            if let current, recorded?.images[identifier] == nil || recorded?.images[identifier] != current.images[identifier] {
+                known[identifier] = nil
+            } else {
+                known[identifier] = (store, image)
+            }
         }
     }
 
     static func writeStore(_ matrix: Matrix, identifiers: [String], descriptorName: String,
-                           elementType: DescriptorElementType = .float32, to url: URL) throws(PipelineError) {
+                           elementType: DescriptorElementType = .float32, fingerprints: ImageFingerprintTable? = nil,
+                           to url: URL) throws(PipelineError) {
+        var metadata = [IndexLayout.descriptorMetadataKey: descriptorName]
+        if let fingerprints { metadata[ImageFingerprintTable.metadataKey] = try fingerprints.metadataValue(file: url.path) }
         do {
-            try DescriptorStoreWriter.write(matrix, identifiers: identifiers,
-                                            metadata: [IndexLayout.descriptorMetadataKey: descriptorName],
+            try DescriptorStoreWriter.write(matrix, identifiers: identifiers, metadata: metadata,
                                             elementType: elementType, to: url)
         } catch {
             throw PipelineError(code: .writeFailed, file: url.path, reason: error.reason)
@@ -518,9 +589,12 @@ public enum IndexBuilder {
         [IndexLayout.localExtractorMetadataKey: extractorName]
     }
 
-    static func writeLocalStore(_ records: [LocalFeatureRecord], extractor: String, to url: URL) throws(PipelineError) {
+    static func writeLocalStore(_ records: [LocalFeatureRecord], extractor: String, fingerprints: ImageFingerprintTable,
+                                to url: URL) throws(PipelineError) {
+        var metadata = localMetadata(extractor)
+        metadata[ImageFingerprintTable.metadataKey] = try fingerprints.metadataValue(file: url.path)
         do {
-            try LocalFeatureStoreWriter.write(records, metadata: localMetadata(extractor), to: url)
+            try LocalFeatureStoreWriter.write(records, metadata: metadata, to: url)
         } catch {
             throw PipelineError(code: .writeFailed, file: url.path, reason: error.reason)
         }

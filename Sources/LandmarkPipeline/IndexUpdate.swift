@@ -36,6 +36,17 @@ public struct IndexUpdate: Sendable {
             }
             return total
         }
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(IndexManifest.fileName).path) else {
+            throw PipelineError(code: .invalidIndex, file: directory.path,
+                                reason: "not a complete index (no \(IndexManifest.fileName)); build it with `landmark index` first")
+        }
+        return try IndexLock.withLock(on: directory) { () throws(PipelineError) -> IndexBuildSummary in
+            try applyHoldingLock(to: directory, options: options, progress: progress)
+        }
+    }
+
+    private func applyHoldingLock(to directory: URL, options: IndexBuildOptions,
+                                  progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) -> IndexBuildSummary {
         let manifestURL = directory.appendingPathComponent(IndexManifest.fileName)
         let manifest: IndexManifest
         do {
@@ -72,7 +83,13 @@ public struct IndexUpdate: Sendable {
             indexed: indexed, previous: (manifest.descriptorSegments, store), previousFactory: manifest.vectorIndex,
             known: known, replacing: live.intersection(known.keys), descriptor: (manifest.descriptor, manifest.dimension),
             factory: factory, compact: options.compact, in: directory, progress: progress)
+        // Descriptors given here were not made from the folder's files: their fingerprints are dropped,
+        // so a later folder run describes those files rather than trusting these vectors for them.
         var updated = manifest
+        if var table = try ImageFingerprintTable.load(named: manifest.fingerprints, in: directory) {
+            for name in removals.union(known.keys) { table.images[name] = nil }
+            updated.fingerprints = try table.writeForManifest(in: directory)
+        }
         updated.count = outcome.store.count
         updated.segments = outcome.segments
         updated.vectorIndex = factory == .defaultFactory ? nil : factory
@@ -80,6 +97,7 @@ public struct IndexUpdate: Sendable {
         try writeAtomically(updated, to: manifestURL)
         IndexSegments.removeUnreferenced(in: directory, keeping: updated.descriptorSegments,
                                          storedFingerprint: outcome.store.storedFingerprint)
+        ImageFingerprintTable.removeUnreferenced(in: directory, keeping: updated.fingerprints)
         let removed = store.identifiers.filter { removals.contains($0) }.count
         return IndexBuildSummary(total: indexed.count, described: known.count, reused: indexed.count - known.count, skipped: [],
                                  removed: removed, descriptorBytesWritten: outcome.bytesWritten,

@@ -80,7 +80,8 @@ enum IndexWorkDirectory {
     /// A manifest, a store (a first build killed before its manifest) or the tool's work folder.
     static func isIndexOrUnfinishedIndex(_ directory: URL, names: [String]?) -> Bool {
         let listed = names ?? (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        let indexFiles: Set<String> = [IndexManifest.fileName, IndexLayout.storeFileName, ShardedIndexManifest.fileName]
+        // The lock file alone: a first build killed right after taking the lock.
+        let indexFiles: Set<String> = [IndexManifest.fileName, IndexLayout.storeFileName, ShardedIndexManifest.fileName, IndexLayout.lockFileName]
         return listed.contains(where: indexFiles.contains) || isOwnWorkDirectory(directory.appendingPathComponent(IndexLayout.workDirectoryName))
     }
 

@@ -18,6 +18,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         public static let writeFailed = Code(rawValue: "write failed")
         /// The request cannot be carried out as asked (e.g. nothing to index).
         public static let invalidRequest = Code(rawValue: "invalid request")
+        /// Another process is writing the index (`IndexLock`); retry when it has finished.
+        public static let indexBusy = Code(rawValue: "index busy")
         public var description: String { rawValue }
     }
 

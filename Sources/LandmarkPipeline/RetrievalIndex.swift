@@ -141,8 +141,10 @@ public struct RetrievalIndex: Sendable {
         let featuresURL = directory.appendingPathComponent(local.featuresFile)
         let store: LocalFeatureStore
         do {
-            // The ASMK file is checksummed on load; the (larger) feature store is checked when read in bulk.
-            store = try LocalFeatureStore.open(featuresURL, verifyChecksum: false)
+            // Checksummed on open up to the limit the descriptor segments have (a damaged keypoint block
+            // would silently change every inlier count); a larger store is verified by `landmark check`.
+            let size = ((try? FileManager.default.attributesOfItem(atPath: featuresURL.path))?[.size] as? NSNumber)?.intValue ?? 0
+            store = try LocalFeatureStore.open(featuresURL, verifyChecksum: size <= checksumOnOpenLimit)
         } catch {
             throw PipelineError(code: .invalidIndex, file: featuresURL.path, reason: error.reason)
         }

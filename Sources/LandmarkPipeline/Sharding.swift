@@ -83,8 +83,17 @@ public enum ShardedIndexBuilder {
     public static func build(images imagesDirectory: URL, index indexDirectory: URL, shardCount: Int?,
                              extractor: any GlobalDescriptorExtractor, options: IndexBuildOptions = .init(),
                              progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws(PipelineError) -> IndexBuildSummary {
-        let existing = try ShardedIndexManifest.load(in: indexDirectory)
         try IndexWorkDirectory.checkIndexDirectory(indexDirectory)
+        return try IndexLock.withLock(on: indexDirectory) { () throws(PipelineError) -> IndexBuildSummary in
+            try buildHoldingLock(images: imagesDirectory, index: indexDirectory, shardCount: shardCount, extractor: extractor,
+                                 options: options, progress: progress)
+        }
+    }
+
+    private static func buildHoldingLock(images imagesDirectory: URL, index indexDirectory: URL, shardCount: Int?,
+                                         extractor: any GlobalDescriptorExtractor, options: IndexBuildOptions,
+                                         progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) -> IndexBuildSummary {
+        let existing = try ShardedIndexManifest.load(in: indexDirectory)
         if existing == nil, FileManager.default.fileExists(atPath: indexDirectory.appendingPathComponent(IndexManifest.fileName).path) {
             throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
                                 reason: "is an index without shards; build the sharded index in a new directory")

@@ -170,7 +170,9 @@ import Testing
         let partial = try makeWorkDirectory(in: crashed)
         let updated = try RetrievalIndex.open(index)
         try DescriptorStoreWriter.write(updated.store.rows(17 ..< 18), identifiers: [updated.store.identifiers[17]],
-                                        metadata: updated.store.metadata, to: partial.appendingPathComponent("shard-000000.lmd"))
+                                        metadata: checkpointMetadata(updated.store.metadata, for: [updated.store.identifiers[17]],
+                                                                     below: folder.images),
+                                        to: partial.appendingPathComponent("shard-000000.lmd"))
         #expect(try RetrievalIndex.open(crashed).store.count == 17)
 
         let resumed = try IndexBuilder.build(images: folder.images, index: crashed, extractor: extractor)

@@ -1,6 +1,7 @@
 import Foundation
 import LandmarkDescriptors
 import LandmarkIndex
+import LandmarkLinearAlgebra
 import LandmarkPipeline
 import Testing
 
@@ -86,6 +87,139 @@ import Testing
         #expect(try Data(contentsOf: index.appendingPathComponent(IndexLayout.storeFileName)) == first)
     }
 
+    /// Issue 14, 2: a descriptor is reused only for the file it was made from (size, modification time, inode).
+    @Test func replacedOrTouchedPhotosAreDescribedAgain() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 2, views: 2, distractors: 1).map(\.relativePath).sorted()
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        func descriptor(_ name: String) throws -> [Float] {
+            let store = try RetrievalIndex.open(index).store
+            return store.descriptor(at: try #require(store.identifiers.firstIndex(of: name)))
+        }
+        let (replaced, source, touched) = (entries[0], entries[3], entries[1])
+        let before = try descriptor(replaced)
+        #expect(try descriptor(source) != before)
+        // Another photo under the same name (a new file: new inode), and a file only touched.
+        let replacedURL = images.appendingPathComponent(replaced)
+        try FileManager.default.removeItem(at: replacedURL)
+        try FileManager.default.copyItem(at: images.appendingPathComponent(source), to: replacedURL)
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: replacedURL.path)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)],
+                                              ofItemAtPath: images.appendingPathComponent(touched).path)
+        let rerun = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        #expect(rerun.described == 2 && rerun.reused == entries.count - 2 && rerun.removed == 0)
+        #expect(try descriptor(replaced) == descriptor(source))
+        #expect(try RetrievalIndex.open(index).store.identifiers.sorted() == entries)
+        let unchanged = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        #expect(unchanged.described == 0 && unchanged.reused == entries.count)
+        // One fingerprint table, the one the manifest names.
+        let tables = try FileManager.default.contentsOfDirectory(atPath: index.path).filter { $0.hasPrefix("image-fingerprints+") }
+        #expect(tables == [try #require(RetrievalIndex.open(index).manifest.fingerprints)])
+    }
+
+    /// Issue 14, 2: a checkpoint of an interrupted run is reused only when its file is unchanged since.
+    @Test func resumedRunDescribesAgainWhatChangedSinceItsCheckpoint() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 1, views: 3, distractors: 0).map(\.relativePath).sorted()
+        for (fingerprintMatches, expectReused) in [(true, true), (false, false)] {
+            let index = temporary.path("index-\(fingerprintMatches)")
+            let work = try makeWorkDirectory(in: index)
+            // A checkpoint holding a vector no photo has, as if described before the file was replaced.
+            let marker = [Float](repeating: 0.5, count: extractor.dimension)
+            var recorded = ImageFingerprintTable.current(of: [entries[0]], in: images)
+            if !fingerprintMatches { recorded.images[entries[0]]?.modified -= 1 }
+            try DescriptorStoreWriter.write(Matrix(rows: 1, columns: extractor.dimension, storage: marker), identifiers: [entries[0]],
+                                            metadata: ["descriptor": extractor.name,
+                                                       ImageFingerprintTable.metadataKey: recorded.metadataValue(file: "")],
+                                            to: work.appendingPathComponent("shard-000000.lmd"))
+            let summary = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+            #expect(summary.reused == (expectReused ? 1 : 0))
+            let store = try RetrievalIndex.open(index).store
+            #expect((store.descriptor(at: try #require(store.identifiers.firstIndex(of: entries[0]))) == marker) == expectReused)
+        }
+    }
+
+    /// Issue 14, 2: indexing another folder into an index must be asked for; then unchanged files are reused.
+    @Test func anotherFolderIsRefusedUnlessAskedFor() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let first = temporary.path("first"), second = temporary.path("second")
+        let entries = try makeSyntheticDataset(in: first, landmarks: 2, views: 2, distractors: 0).map(\.relativePath).sorted()
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: first, index: index, extractor: extractor)
+        // The second folder holds one of the photos (moved, so the same file) and nothing else.
+        try FileManager.default.createDirectory(at: second.appendingPathComponent(entries[0]).deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: first.appendingPathComponent(entries[0]), to: second.appendingPathComponent(entries[0]))
+        do {
+            _ = try IndexBuilder.build(images: second, index: index, extractor: extractor)
+            Issue.record("indexing another folder into an index must be refused without --change-folder")
+        } catch {
+            #expect(error.code == .invalidRequest && error.reason.contains("--change-folder"))
+        }
+        #expect(try RetrievalIndex.open(index).manifest.count == entries.count)
+        let moved = try IndexBuilder.build(images: second, index: index, extractor: extractor, options: IndexBuildOptions(changeFolder: true))
+        #expect(moved.reused == 1 && moved.described == 0 && moved.removed == entries.count - 1)
+        let reopened = try RetrievalIndex.open(index)
+        #expect(reopened.manifest.imageRoot == second.standardizedFileURL.resolvingSymlinksInPath().path)
+        #expect(reopened.store.identifiers == [entries[0]])
+    }
+
+    /// An index made before fingerprints were recorded is trusted by name once, then fingerprinted.
+    @Test func indexWithoutFingerprintsGetsThemOnItsNextRun() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 1)
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        let manifestURL = index.appendingPathComponent(IndexManifest.fileName)
+        var manifest = try JSONDecoder().decode(IndexManifest.self, from: Data(contentsOf: manifestURL))
+        manifest.fingerprints = nil
+        try JSONEncoder().encode(manifest).write(to: manifestURL)
+        let rerun = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        #expect(rerun.described == 0 && rerun.reused == rerun.total)
+        #expect(try RetrievalIndex.open(index).manifest.fingerprints != nil)
+        // A manifest naming a table outside the directory is refused.
+        manifest.fingerprints = "../image-fingerprints+00000000.json"
+        try JSONEncoder().encode(manifest).write(to: manifestURL)
+        #expect(throws: PipelineError.self) { try IndexBuilder.build(images: images, index: index, extractor: extractor) }
+    }
+
+    /// Issue 14, 3: one writer at a time, named to the second; readers are not blocked.
+    @Test func aSecondWriterIsRefusedWhileTheLockIsHeld() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 1)
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        // Another writer: the lock taken through a separate open file, as another process takes it.
+        let lockPath = index.appendingPathComponent(IndexLayout.lockFileName).path
+        let descriptor = open(lockPath, O_RDWR)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        try #require(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+        try Data("4242\n".utf8).write(to: URL(fileURLWithPath: lockPath))
+        do {
+            _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+            Issue.record("a second writer must be refused while the lock is held")
+        } catch {
+            #expect(error.code == .indexBusy && error.file == index.path && error.reason.contains("process 4242"))
+        }
+        #expect(throws: PipelineError.self) {
+            try IndexUpdate(removals: ["anything.jpg"]).apply(to: index)
+        }
+        #expect(try RetrievalIndex.open(index).manifest.count == 3)
+        _ = flock(descriptor, LOCK_UN)
+        #expect(try IndexBuilder.build(images: images, index: index, extractor: extractor).reused == 3)
+    }
+
     @Test func refusesAnIndexBuiltWithAnotherDescriptor() throws {
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
@@ -157,5 +291,55 @@ import Testing
         #expect(summary.skipped.map(\.image) == badImages.sorted())
         let index = try RetrievalIndex.open(temporary.path("index"))
         #expect(index.store.count == entries.count)
+    }
+}
+
+/// Issue 14, 3 (scanning): every entry that may be a photograph is indexed or reported with a reason.
+@Suite struct ImageScanTests {
+    @Test func linksHiddenFilesAndUndecodableNamesAreReportedNotLost() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 0).map(\.relativePath).sorted()
+        let fileManager = FileManager.default
+        let photo = images.appendingPathComponent(entries[0])
+        try fileManager.createSymbolicLink(at: images.appendingPathComponent("link.jpg"), withDestinationURL: photo)
+        try fileManager.createSymbolicLink(at: images.appendingPathComponent("loop"), withDestinationURL: images)
+        try fileManager.createSymbolicLink(at: images.appendingPathComponent("dangling"), withDestinationURL: images.appendingPathComponent("gone"))
+        try fileManager.copyItem(at: photo, to: images.appendingPathComponent(".hidden.jpg"))
+        try Data("ignored".utf8).write(to: images.appendingPathComponent("notes.txt"))
+        // A name with a byte that is not UTF-8 (Latin-1 "é"), as old cameras and archives write them.
+        let latin1Name: [UInt8] = Array("caf".utf8) + [0xE9] + Array(".jpg".utf8)
+        let rawPath = Array(images.path.utf8) + [UInt8(ascii: "/")] + latin1Name
+        let descriptor = open(rawPath.map { CChar(bitPattern: $0) } + [0], O_WRONLY | O_CREAT, 0o644)
+        try #require(descriptor >= 0)
+        close(descriptor)
+
+        let scan = try ImageCollection.scanReporting(images)
+        #expect(scan.images == entries)
+        let reported = Dictionary(uniqueKeysWithValues: scan.leftOut.map { ($0.image, $0.reason) })
+        #expect(Set(reported.keys) == [".hidden.jpg", "caf\\xE9.jpg", "dangling", "link.jpg", "loop/"])
+        #expect(reported["link.jpg"]?.contains("symbolic link") == true)
+        #expect(reported["caf\\xE9.jpg"]?.contains("UTF-8") == true)
+
+        // The index run reports them with the images that failed (exit code 3 on the command line).
+        let summary = try IndexBuilder.build(images: images, index: temporary.path("index"), extractor: GradientColourHistogramBaseline())
+        #expect(summary.total == entries.count + reported.count)
+        #expect(Set(summary.skipped.map(\.image)) == Set(reported.keys))
+        #expect(try RetrievalIndex.open(temporary.path("index")).store.identifiers == entries)
+    }
+
+    @Test(.enabled(if: geteuid() != 0, "root reads every folder, so an unreadable one cannot be made"))
+    func unreadableFoldersAreReported() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 0)
+        let closed = images.appendingPathComponent("closed")
+        try FileManager.default.createDirectory(at: closed, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: closed.path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: closed.path) }
+        let scan = try ImageCollection.scanReporting(images)
+        #expect(scan.leftOut.map(\.image) == ["closed/"])
     }
 }

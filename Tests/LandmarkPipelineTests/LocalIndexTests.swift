@@ -113,6 +113,17 @@ private func smallLocalConfiguration() -> LocalIndexConfiguration {
         #expect(throws: PipelineError.self) {
             try IndexBuilder.build(images: images, index: indexURL, extractor: GradientColourHistogramBaseline())
         }
+        // Issue 14, 5: a zeroed block of keypoints is found when the index opens, not searched with.
+        let featuresURL = indexURL.appendingPathComponent(IndexLayout.localFeaturesFileName)
+        var bytes = try [UInt8](Data(contentsOf: featuresURL))
+        for offset in bytes.count / 2 ..< bytes.count / 2 + 256 { bytes[offset] = 0 }
+        try Data(bytes).write(to: featuresURL)
+        do {
+            _ = try RetrievalIndex.open(indexURL)
+            Issue.record("an index whose local features were damaged must not open")
+        } catch {
+            #expect(error.code == .invalidIndex && error.file == featuresURL.path)
+        }
     }
 
     @Test("an index that gains images keeps its ASMK vocabulary unless told to retrain it")
@@ -166,10 +177,13 @@ private func smallLocalConfiguration() -> LocalIndexConfiguration {
         let interrupted = temporary.path("interrupted")
         let partial = try makeWorkDirectory(in: interrupted)
         let done = [0, 1, 2]
-        try DescriptorStoreWriter.write(complete.store.rows(0 ..< 3), identifiers: done.map { complete.store.identifiers[$0] },
-                                        metadata: complete.store.metadata, to: partial.appendingPathComponent("shard-000000.lmd"))
+        let doneNames = done.map { complete.store.identifiers[$0] }
+        try DescriptorStoreWriter.write(complete.store.rows(0 ..< 3), identifiers: doneNames,
+                                        metadata: checkpointMetadata(complete.store.metadata, for: doneNames, below: images),
+                                        to: partial.appendingPathComponent("shard-000000.lmd"))
         let localStore = try #require(complete.localFeatureStore)
-        try LocalFeatureStoreWriter.write(done.map { localStore.record(at: $0) }, metadata: localStore.metadata,
+        try LocalFeatureStoreWriter.write(done.map { localStore.record(at: $0) },
+                                          metadata: checkpointMetadata(localStore.metadata, for: doneNames, below: images),
                                           to: partial.appendingPathComponent("local-000000.lmf"))
         let resumed = try IndexBuilder.build(images: images, index: interrupted, extractor: extractor,
                                              local: smallLocalConfiguration(), options: IndexBuildOptions(shardSize: 3))

@@ -87,3 +87,11 @@ func makeWorkDirectory(in index: URL) throws -> URL {
     try Data().write(to: directory.appendingPathComponent(IndexLayout.workMarkerFileName))
     return directory
 }
+
+/// `metadata` with the fingerprints of `names` below `images`, as a checkpoint of an interrupted run
+/// records them (without them, its images are described again).
+func checkpointMetadata(_ metadata: [String: String], for names: [String], below images: URL) throws -> [String: String] {
+    var result = metadata
+    result[ImageFingerprintTable.metadataKey] = try ImageFingerprintTable.current(of: names, in: images).metadataValue(file: "")
+    return result
+}

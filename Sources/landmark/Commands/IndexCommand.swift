@@ -12,7 +12,8 @@ struct IndexCommand: ParsableCommand {
         Images are the .jpg, .jpeg and .png files below IMAGES_DIR. Files that cannot be read are skipped \
         with a warning and listed at the end (exit code 3). The work is checkpointed: if indexing is \
         interrupted, running the same command again resumes where it stopped; run on a complete index, it \
-        adds the images that are new.
+        adds the images that are new, describes again those whose files changed (size, modification time \
+        or inode) and removes those that are gone.
 
         With --local rootsift-asmk the index also holds SIFT features of every image (local-features.lmf), \
         a visual vocabulary trained on a sample of them and an ASMK inverted file; with --descriptor none \
@@ -45,6 +46,9 @@ struct IndexCommand: ParsableCommand {
 
     @Flag(help: "Rewrite the descriptors into one file in path order. Without it, an update adds new images as a segment and marks removed ones, and compacts by itself past \(IndexSegments.maximumSegments) segments or \(Int(IndexSegments.maximumRemovedFraction * 100)) % removed rows.")
     var compact = false
+
+    @Flag(help: "Index IMAGES_DIR into an index built from another folder, making it the index's folder. Images are matched by their path relative to the folder and reused only when size, modification time and inode are unchanged; images the new folder lacks are removed from the index. Without it, such a run is refused.")
+    var changeFolder = false
 
     @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
@@ -91,7 +95,7 @@ struct IndexCommand: ParsableCommand {
         do throws(PipelineError) {
             let outputURL = URL(fileURLWithPath: output)
             let options = IndexBuildOptions(shardSize: checkpointEvery, decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
-                                            factory: factory, compact: compact)
+                                            factory: factory, compact: compact, changeFolder: changeFolder)
             let existingShards = try ShardedIndexManifest.load(in: outputURL)
             if shards != nil || existingShards != nil {
                 guard let extractor, local == nil else {
