@@ -26,9 +26,10 @@ let package = Package(
         // Core stages.
         .target(name: "LandmarkStorage", dependencies: []),
         .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG"]),
-        .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS"]),
+        .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS", "CVectorKernels"]),
         // Prefetch hints for the graph and shortlist walks of approximate search (one static inline C function).
         .target(name: "CMemoryHints", dependencies: []),
+        .target(name: "CVectorKernels", dependencies: []),
         .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra", "LandmarkStorage", "CMemoryHints"]),
         .target(name: "LandmarkPickle", dependencies: []),
         .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),

@@ -127,4 +127,10 @@ func batchedInnerProducts(count: Int) {
         #expect(abs(Double(batched[lane]) - exact) < 1e-5 * Double(count))
         #expect(abs(batched[lane] - innerProduct(query, vectors[lane + 1], count: count)) < 1e-5 * Float(count))
     }
+    // The portable kernel (what a processor without AVX2 runs) agrees with the dispatched one.
+    let portable = portableInnerProducts(query, vectors[1], vectors[2], vectors[3], vectors[4], count: count)
+    for lane in 0 ..< 4 {
+        #expect(abs(portable[lane] - batched[lane]) < 1e-5 * Float(count))
+        #expect(abs(portableInnerProduct(query, vectors[lane + 1], count: count) - batched[lane]) < 1e-5 * Float(count))
+    }
 }
