@@ -26,14 +26,14 @@ let package = Package(
         // Core stages.
         .target(name: "LandmarkStorage", dependencies: []),
         .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG"]),
-        .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS", "CVectorKernels"]),
+        .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS", "CVectorKernels", "LandmarkStorage"]),
         // Prefetch hints for the graph and shortlist walks of approximate search (one static inline C function).
         .target(name: "CMemoryHints", dependencies: []),
         .target(name: "CVectorKernels", dependencies: []),
         .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra", "LandmarkStorage", "CMemoryHints"]),
         .target(name: "LandmarkPickle", dependencies: []),
         .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),
-        .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle"]),
+        .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle", "LandmarkStorage"]),
         .target(name: "LandmarkNetworks", dependencies: ["LandmarkTensor", "LandmarkCheckpoint", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkLocalFeatures", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkGeometry", dependencies: ["LandmarkLinearAlgebra"]),
@@ -77,11 +77,11 @@ let package = Package(
         .testTarget(name: "LandmarkLinearAlgebraTests", dependencies: ["LandmarkLinearAlgebra"]),
         .testTarget(name: "LandmarkTensorTests", dependencies: ["LandmarkTensor", "LandmarkLinearAlgebra"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LandmarkCheckpointTests", dependencies: ["LandmarkCheckpoint", "LandmarkPickle"],
+        .testTarget(name: "LandmarkCheckpointTests", dependencies: ["LandmarkCheckpoint", "LandmarkPickle", "LandmarkStorage"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkNetworksTests", dependencies: [
             "LandmarkNetworks", "LandmarkTensor", "LandmarkCheckpoint", "LandmarkDescriptors", "LandmarkImage",
-            "LandmarkPickle",
+            "LandmarkPickle", "LandmarkStorage",
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkLocalFeaturesTests", dependencies: [
             "LandmarkLocalFeatures", "LandmarkImage", "LandmarkLinearAlgebra",

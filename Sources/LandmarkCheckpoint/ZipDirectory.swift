@@ -1,3 +1,5 @@
+import LandmarkStorage
+
 /// The entries of a ZIP archive, read from its central directory (ZIP64 included).
 ///
 /// torch writes every entry *stored* (uncompressed), so an entry's data is a plain byte range of the file;
@@ -7,6 +9,8 @@ struct ZipDirectory {
         var name: String
         var method: UInt16
         var dataRange: Range<Int>
+        /// The CRC-32 the archive records for the entry's data.
+        var checksum: UInt32
     }
 
     let entries: [String: Entry]
@@ -73,6 +77,7 @@ struct ZipDirectory {
             }
             let flags = u16(position + 8)
             let method = UInt16(u16(position + 10))
+            let checksum = UInt32(u32(position + 16))
             var compressedSize = UInt64(u32(position + 20))
             var size = UInt64(u32(position + 24))
             let nameLength = u16(position + 28), extraLength = u16(position + 30), commentLength = u16(position + 32)
@@ -124,19 +129,29 @@ struct ZipDirectory {
             if method == 0, compressedSize != size {
                 throw corrupt("stored entry '\(name)' has compressed size \(compressedSize) but size \(size)")
             }
-            entries[name] = Entry(name: name, method: method, dataRange: dataStart..<(dataStart + Int(compressedSize)))
+            entries[name] = Entry(name: name, method: method, dataRange: dataStart..<(dataStart + Int(compressedSize)),
+                                  checksum: checksum)
             position = nameStart + nameLength + extraLength + commentLength
         }
         self.entries = entries
     }
 
-    /// The bytes of a stored entry.
+    /// The bytes of a stored entry, checked against the entry's CRC-32: a damaged download or disk
+    /// would otherwise load as weights that silently describe every image differently.
     func data(of entry: Entry, in bytes: UnsafeRawBufferPointer, file: String) throws(CheckpointError) -> UnsafeRawBufferPointer {
         guard entry.method == 0 else {
             throw CheckpointError(code: .unsupportedFormat, file: file,
                                   reason: "zip entry '\(entry.name)' is compressed (method \(entry.method)); torch writes entries "
                                       + "uncompressed — re-save the checkpoint with torch.save instead of re-zipping it")
         }
-        return UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange])
+        let data = UnsafeRawBufferPointer(rebasing: bytes[entry.dataRange])
+        var checksum = CRC32()
+        checksum.update(data)
+        guard checksum.value == entry.checksum else {
+            throw CheckpointError(code: .corrupt, file: file,
+                                  reason: "zip entry '\(entry.name)' fails its CRC-32 check (recorded \(String(entry.checksum, radix: 16)), "
+                                      + "computed \(String(checksum.value, radix: 16))): the file is damaged — fetch it again")
+        }
+        return data
     }
 }

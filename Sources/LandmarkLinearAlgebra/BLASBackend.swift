@@ -3,6 +3,7 @@ import COpenBLAS
 import Glibc
 #endif
 import Foundation
+import LandmarkStorage
 
 /// The C entry points one BLAS/LAPACK library provides. Both candidate libraries share the
 /// OpenBLAS ABI (32-bit integers, CBLAS enums), so one table of function pointers serves both.
@@ -79,15 +80,7 @@ struct BLASBackend: @unchecked Sendable {
         if let explicit = environment["LANDMARK_BLAS_LIBRARY"], !explicit.isEmpty {
             return explicit
         }
-        let cache: String
-        if let landmark = environment["LANDMARK_CACHE"], !landmark.isEmpty {
-            cache = landmark
-        } else if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
-            cache = xdg + "/landmark"
-        } else {
-            cache = (environment["HOME"] ?? NSHomeDirectory()) + "/.cache/landmark"
-        }
-        return cache + "/scipy-openblas32/lib/libscipy_openblas.so"
+        return CacheDirectory.root(environment: environment).appendingPathComponent("scipy-openblas32/lib/libscipy_openblas.so").path
     }
 
     /// The fastest correct library available: the current OpenBLAS when installed, else Debian's.

@@ -7,12 +7,40 @@ import LandmarkEvaluation
 /// never take a distractor as a neighbour.
 public struct LandmarkLabels: Sendable, Equatable {
     public var labelOfImage: [String: String]
+    /// The folder the image paths are relative to (a TSV's folder, a folder benchmark's root); nil
+    /// when the identifiers are not paths (GLDv2 ids) or were made for the index already.
+    public var baseDirectory: URL?
 
-    public init(_ labelOfImage: [String: String]) {
+    public init(_ labelOfImage: [String: String], baseDirectory: URL? = nil) {
         self.labelOfImage = labelOfImage
+        self.baseDirectory = baseDirectory
     }
 
     public func label(of image: String) -> String? { labelOfImage[image] }
+
+    /// The labels keyed by an index's identifiers (paths relative to `imageRoot`), matching each
+    /// image by the file it names rather than by the text of its path: a labels file beside the
+    /// folder (`trainset/ground_truth.tsv` listing `images/x.jpg`) labels an index of
+    /// `trainset/images` (identifier `x.jpg`) as well as one of `trainset`. Identifiers that name no
+    /// labelled file fall back to the identifier itself (GLDv2 ids, labels written for the index).
+    public func resolved(identifiers: [String], imageRoot: String) -> LandmarkLabels {
+        var byFile: [String: String] = [:]
+        if let baseDirectory {
+            // Marked as a folder explicitly: Foundation otherwise asks the disk, and resolves against the parent.
+            let base = URL(fileURLWithPath: baseDirectory.standardizedFileURL.resolvingSymlinksInPath().path, isDirectory: true)
+            for (image, label) in labelOfImage {
+                byFile[URL(fileURLWithPath: image, relativeTo: base).standardizedFileURL.path] = label
+            }
+        }
+        let root = URL(fileURLWithPath: URL(fileURLWithPath: imageRoot).standardizedFileURL.resolvingSymlinksInPath().path,
+                       isDirectory: true)
+        var resolved: [String: String] = [:]
+        for identifier in identifiers {
+            let file = URL(fileURLWithPath: identifier, relativeTo: root).standardizedFileURL.path
+            if let label = byFile[file] ?? labelOfImage[identifier] { resolved[identifier] = label }
+        }
+        return LandmarkLabels(resolved)
+    }
 
     /// Reads `image<TAB>landmark` lines.
     ///
@@ -54,7 +82,7 @@ public struct LandmarkLabels: Sendable, Equatable {
             firstLine[image] = lineNumber
             if !landmark.isEmpty { labels[image] = landmark }
         }
-        return LandmarkLabels(labels)
+        return LandmarkLabels(labels, baseDirectory: url.deletingLastPathComponent())
     }
 
     /// A folder benchmark's labelled images (distractors excluded); identifiers as in its `ground_truth.tsv`.
@@ -63,7 +91,7 @@ public struct LandmarkLabels: Sendable, Equatable {
         for (image, label) in zip(benchmark.images, benchmark.labels) {
             if let label { labels[image] = label }
         }
-        return LandmarkLabels(labels)
+        return LandmarkLabels(labels, baseDirectory: benchmark.directory)
     }
 
     /// GLDv2 `train.csv` (columns id, url, landmark_id); identifiers are the ids.

@@ -76,6 +76,33 @@ import LandmarkPickle
         }
     }
 
+    /// Issue 14, 2: a changed byte inside a tensor's storage no longer loads silently as other weights.
+    @Test func damagedZipEntryFailsItsChecksum() throws {
+        var bytes = [UInt8](try Data(contentsOf: Fixtures.url("checkpoint_ordered_zip.pth")))
+        // The first local header of a tensor storage (`…/data/<key>`), and the first byte of its data.
+        var dataStart: Int?
+        var position = 0
+        while position + 30 <= bytes.count, dataStart == nil {
+            if bytes[position ..< position + 4].elementsEqual([0x50, 0x4B, 0x03, 0x04]) {
+                let nameLength = Int(bytes[position + 26]) | Int(bytes[position + 27]) << 8
+                let extraLength = Int(bytes[position + 28]) | Int(bytes[position + 29]) << 8
+                let name = String(decoding: bytes[position + 30 ..< position + 30 + nameLength], as: UTF8.self)
+                // torch writes sizes in a data descriptor after the data; every storage here is non-empty.
+                if name.hasSuffix("/data/0") { dataStart = position + 30 + nameLength + extraLength }
+            }
+            position += 1
+        }
+        let start = try #require(dataStart, "the fixture has a stored tensor entry")
+        #expect((try? Checkpoint.decode(Data(bytes), file: "intact.pth")) != nil)
+        bytes[start] ^= 0x01
+        do {
+            _ = try Checkpoint.decode(Data(bytes), file: "damaged.pth")
+            Issue.record("a checkpoint with a changed storage byte must not load")
+        } catch {
+            #expect(error.code == .corrupt && error.reason.contains("CRC-32") && error.file == "damaged.pth", "\(error)")
+        }
+    }
+
     @Test func everyPrefixAndRandomCorruptionFailsWithoutCrashing() throws {
         for file in ["checkpoint_ordered_zip.pth", "checkpoint_ordered_legacy.pth", "checkpoint_tensors.safetensors"] {
             let bytes = try Data(contentsOf: Fixtures.url(file))

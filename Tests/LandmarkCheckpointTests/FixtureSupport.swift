@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 import Testing
 import LandmarkPickle
 
@@ -9,12 +10,9 @@ enum Fixtures {
 
     static func url(_ name: String) throws -> URL { try directory.appendingPathComponent(name) }
 
-    /// `${LANDMARK_CACHE:-$HOME/.cache/landmark}/models/<name>`, present only where scripts/setup.sh ran.
+    /// `<CacheDirectory.root()>/models/<name>`, present only where scripts/setup.sh ran.
     static func cachedModel(_ name: String) -> URL? {
-        let environment = ProcessInfo.processInfo.environment
-        let cache = environment["LANDMARK_CACHE"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/landmark")
-        let url = cache.appendingPathComponent("models").appendingPathComponent(name)
+        let url = CacheDirectory.root().appendingPathComponent("models").appendingPathComponent(name)
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 }

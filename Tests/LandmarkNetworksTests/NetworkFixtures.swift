@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 import LandmarkCheckpoint
 import LandmarkImage
 import LandmarkNetworks
@@ -11,12 +12,7 @@ enum NetworkFixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let devsetImages = packageRoot.deletingLastPathComponent()
         .appendingPathComponent("shared/devset/images")
-    static let modelCache: URL = {
-        if let cache = ProcessInfo.processInfo.environment["LANDMARK_CACHE"] {
-            return URL(fileURLWithPath: cache)
-        }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/landmark")
-    }()
+    static let modelCache: URL = CacheDirectory.root()
 
     static var directory: URL {
         Bundle.module.url(forResource: "Fixtures", withExtension: nil)

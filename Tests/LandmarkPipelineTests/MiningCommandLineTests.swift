@@ -69,3 +69,51 @@ import Testing
         #expect((0...1).contains(report.scores.pairPrecision) && (0...1).contains(report.scores.purity))
     }
 }
+
+/// Issue 14, 7: a labels file is read relative to its own folder and labels an index of whichever
+/// folder holds the images (here `data/images`, with `data/ground_truth.tsv` listing `images/…`).
+@Suite struct LabelsFileResolutionTests {
+    @Test func labelsBesideTheIndexedFolderLabelItsImages() throws {
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let data = temporary.path("data"), index = temporary.path("index")
+        let entries = try makeSyntheticDataset(in: data, landmarks: 3, views: 3, distractors: 1)
+        let indexed = try runLandmark(executable, ["index", data.appendingPathComponent("images").path, "--out", index.path,
+                                                   "--descriptor", "baseline", "--quiet"])
+        #expect(indexed.status == 0, "\(indexed.error)")
+        let learned = try runLandmark(executable, ["whiten", "learn", index.path, "--ground-truth",
+                                                   data.appendingPathComponent("ground_truth.tsv").path,
+                                                   "--out", temporary.path("whitening.json").path])
+        #expect(learned.status == 0, "\(learned.error)")
+        // Without --labels, recognition finds the ground truth beside the indexed folder.
+        let query = data.appendingPathComponent(try #require(entries.first { $0.landmark != nil }).relativePath)
+        let recognized = try runLandmark(executable, ["recognize", index.path, query.path, "--no-calibration", "--json"])
+        #expect(recognized.status == 0, "\(recognized.error)")
+        #expect(recognized.output.contains(try #require(entries.first { $0.landmark != nil }?.landmark)))
+    }
+}
+
+/// Issue 14, 8: numbers and odd file names on the command line.
+@Suite struct SearchOutputWordingTests {
+    @Test func negativeTopIsANumberAndNewlinesInNamesStayOnOneLine() throws {
+        let executable = try #require(landmarkExecutable, "the landmark executable was not built next to the tests")
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images"), index = temporary.path("index")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 0)
+        let query = images.appendingPathComponent(entries[0].relativePath)
+        try FileManager.default.copyItem(at: query, to: images.appendingPathComponent("two\nlines.jpg"))
+        let indexed = try runLandmark(executable, ["index", images.path, "--out", index.path, "--descriptor", "baseline", "--quiet"])
+        #expect(indexed.status == 0, "\(indexed.error)")
+
+        let negative = try runLandmark(executable, ["search", index.path, query.path, "--top", "-1"])
+        #expect(negative.status != 0 && negative.error.contains("--top must be positive"), "\(negative.error)")
+
+        let plain = try runLandmark(executable, ["search", index.path, query.path, "--top", "3"])
+        #expect(plain.status == 0, "\(plain.error)")
+        let lines = plain.output.split(separator: "\n")
+        #expect(lines.count == 4, "the query line and three results, one per line: \(plain.output)")
+        #expect(plain.output.contains("two\\nlines.jpg"))
+    }
+}

@@ -15,14 +15,14 @@ private func temporaryFile(_ name: String, _ contents: String) throws -> URL {
 @Test func readsTSVWithHeaderBlankLinesAndUnlabelledRows() throws {
     let url = try temporaryFile("labels.tsv", "image\tlandmark\na.jpg\tbridge\n\n  \nb.jpg\t\nc.jpg\ttower\r\n")
     let labels = try LandmarkLabels.readTSV(url)
-    #expect(labels == LandmarkLabels(["a.jpg": "bridge", "c.jpg": "tower"]))
+    #expect(labels == LandmarkLabels(["a.jpg": "bridge", "c.jpg": "tower"], baseDirectory: url.deletingLastPathComponent()))
     #expect(labels.label(of: "b.jpg") == nil)
     #expect(labels.label(of: "c.jpg") == "tower")
 }
 
 @Test func readsTSVWithoutHeader() throws {
     let url = try temporaryFile("labels.tsv", "x\t1\ny\t2")
-    #expect(try LandmarkLabels.readTSV(url) == LandmarkLabels(["x": "1", "y": "2"]))
+    #expect(try LandmarkLabels.readTSV(url).labelOfImage == ["x": "1", "y": "2"])
 }
 
 @Test func malformedTSVLineNamesFileAndLine() throws {
@@ -54,5 +54,20 @@ private func temporaryFile(_ name: String, _ contents: String) throws -> URL {
 @Test func folderBenchmarkLabelsLeaveOutDistractors() {
     let benchmark = FolderBenchmark(directory: URL(fileURLWithPath: "/tmp"), images: ["a.jpg", "d.jpg", "b/c.png"],
                                     labels: ["one", nil, "two"])
-    #expect(LandmarkLabels.fromFolderBenchmark(benchmark) == LandmarkLabels(["a.jpg": "one", "b/c.png": "two"]))
+    #expect(LandmarkLabels.fromFolderBenchmark(benchmark)
+        == LandmarkLabels(["a.jpg": "one", "b/c.png": "two"], baseDirectory: URL(fileURLWithPath: "/tmp")))
+}
+
+/// Issue 14, 7: labels name files relative to their own folder and label an index of any folder holding them.
+@Test func labelsMatchIndexImagesByTheFilesTheyName() {
+    let labels = LandmarkLabels(["images/a.jpg": "x", "images/sub/b.jpg": "y", "q123": "z"],
+                                baseDirectory: URL(fileURLWithPath: "/data/set"))
+    // An index of the images folder itself, of the benchmark root, and identifiers that are not paths.
+    #expect(labels.resolved(identifiers: ["a.jpg", "sub/b.jpg", "c.jpg"], imageRoot: "/data/set/images").labelOfImage
+        == ["a.jpg": "x", "sub/b.jpg": "y"])
+    #expect(labels.resolved(identifiers: ["images/a.jpg", "ground.jpg"], imageRoot: "/data/set").labelOfImage == ["images/a.jpg": "x"])
+    #expect(labels.resolved(identifiers: ["q123", "a.jpg"], imageRoot: "/elsewhere").labelOfImage == ["q123": "z"])
+    // Paths that leave the labels' folder.
+    let beside = LandmarkLabels(["../photos/a.jpg": "x"], baseDirectory: URL(fileURLWithPath: "/data/labels"))
+    #expect(beside.resolved(identifiers: ["a.jpg"], imageRoot: "/data/photos").labelOfImage == ["a.jpg": "x"])
 }

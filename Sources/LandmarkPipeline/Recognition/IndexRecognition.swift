@@ -32,7 +32,7 @@ public struct IndexRecognition: Sendable {
     public init(index: RetrievalIndex, labels: LandmarkLabels, recognition: KNNRecognition = KNNRecognition(),
                 verifier: SpatialVerifier? = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC, minimumInliers: VerificationThresholds.recognitionCounting)) {
         self.index = index
-        self.labels = labels
+        self.labels = labels.resolved(for: index)
         self.recognition = recognition
         self.verifier = verifier
     }

@@ -32,6 +32,25 @@ extension LandmarkLabels {
     }
 }
 
+extension LandmarkLabels {
+    /// The labels keyed by `index`'s identifiers, each image matched by the file it names
+    /// (`resolved(identifiers:imageRoot:)`), whatever folder was indexed.
+    public func resolved(for index: RetrievalIndex) -> LandmarkLabels {
+        resolved(identifiers: index.store.identifiers, imageRoot: index.manifest.imageRoot)
+    }
+
+    /// Where an index's labels are looked for when none are given: the indexed folder, or its parent
+    /// when that is the folder benchmark (`trainset/images` indexed, `trainset/ground_truth.tsv` beside it).
+    public static func defaultPath(forImageRoot imageRoot: String) -> String {
+        let root = URL(fileURLWithPath: imageRoot, isDirectory: true)
+        for folder in [root, root.deletingLastPathComponent()]
+        where FileManager.default.fileExists(atPath: folder.appendingPathComponent(FolderBenchmark.groundTruthFileName).path) {
+            return folder.path
+        }
+        return root.path
+    }
+}
+
 extension TrainSet {
     /// Opens a train index and its labels (default: the indexed folder's ground_truth.tsv) for a pipeline
     /// whose images are described by `descriptor`: a train set described otherwise cannot be compared.
@@ -42,7 +61,7 @@ extension TrainSet {
             throw PipelineError(code: .invalidIndex, file: indexDirectory,
                                 reason: "the train index was built with '\(index.manifest.descriptor)', the images here with '\(descriptor)'")
         }
-        let path = labelsPath ?? index.manifest.imageRoot
+        let path = labelsPath ?? LandmarkLabels.defaultPath(forImageRoot: index.manifest.imageRoot)
         return try load(index: index, labels: LandmarkLabels.load(path), recognition: recognition,
                         labelsSource: URL(fileURLWithPath: path).standardizedFileURL.path)
     }
@@ -51,6 +70,7 @@ extension TrainSet {
     public static func load(index: RetrievalIndex, labels: LandmarkLabels,
                             recognition: KNNRecognition = KNNRecognition(inlierWeight: 0),
                             labelsSource: String = "") throws(PipelineError) -> TrainSet {
+        let labels = labels.resolved(for: index)
         let matrix = index.store.matrix()
         var rows: [[Float]] = []
         var names: [String] = []

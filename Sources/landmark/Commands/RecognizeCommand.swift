@@ -122,7 +122,7 @@ struct RecognizeCommand: ParsableCommand {
         let trainLabels: LandmarkLabels
         do {
             index = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
-            let labelsPath = labels ?? URL(fileURLWithPath: index.manifest.imageRoot).path
+            let labelsPath = labels ?? LandmarkLabels.defaultPath(forImageRoot: index.manifest.imageRoot)
             trainLabels = try LandmarkLabels.load(labelsPath)
         } catch {
             if labels == nil { Console.error("hint: without --labels, the labels come from the indexed folder's ground_truth.tsv") }
@@ -135,7 +135,7 @@ struct RecognizeCommand: ParsableCommand {
                                      reason: "no image of the index \(trainIndex) has a label here; pass --labels"))
         }
         if !noCalibration {
-            let landmarkCounts = Dictionary(grouping: index.store.identifiers.compactMap { trainLabels.label(of: $0) }, by: { $0 })
+            let landmarkCounts = Dictionary(grouping: index.store.identifiers.compactMap { recognizer.labels.label(of: $0) }, by: { $0 })
             if landmarkCounts.count >= 2, landmarkCounts.values.contains(where: { $0.count >= 2 }) {
                 let progress = ProgressBar(label: "calibrating", enabled: !json)
                 let (calibrated, fitted) = recognizer.calibrated(settings: recognitionOptions.calibration(recognition),

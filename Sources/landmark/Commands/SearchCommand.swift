@@ -16,7 +16,8 @@ struct SearchCommand: ParsableCommand {
     @Argument(help: "Query photographs.")
     var queries: [String]
 
-    @Option(name: .customLong("top"), help: "Results per query.")
+    // Unconditional, so that `--top -1` reads as a number (and is refused as one) instead of an unknown flag.
+    @Option(name: .customLong("top"), parsing: .unconditional, help: "Results per query.")
     var top: Int = 10
 
     @Option(help: "Ranking for an index with both parts: global (default) or asmk. A local-only index always uses asmk.")
@@ -89,9 +90,9 @@ struct SearchCommand: ParsableCommand {
                 if json {
                     print(JSONOutput.line(QueryOutput(query: query, results: hits)))
                 } else {
-                    print(query)
+                    print(Console.line(query))
                     for (rank, hit) in hits.enumerated() {
-                        print(String(format: "  %3d  %.4f  %@", rank + 1, hit.score, hit.image))
+                        print(String(format: "  %3d  %.4f  ", rank + 1, hit.score) + Console.line(hit.image))
                     }
                 }
             case .failure(let skipped):

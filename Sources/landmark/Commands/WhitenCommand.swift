@@ -4,6 +4,7 @@ import LandmarkDescriptors
 import LandmarkEvaluation
 import LandmarkLinearAlgebra
 import LandmarkPipeline
+import LandmarkRecognition
 import LandmarkTraining
 
 struct WhitenCommand: ParsableCommand {
@@ -68,7 +69,7 @@ struct WhitenCommand: ParsableCommand {
                     let (queries, positives): ([Int], [Int])
                     switch (groundTruth, pairs) {
                     case (let groundTruth?, nil):
-                        (queries, positives) = try matchingPairs(groundTruth, identifiers: index.store.identifiers)
+                        (queries, positives) = try matchingPairs(groundTruth, index: index)
                     case (nil, let pairs?):
                         (queries, positives) = try minedPairs(pairs, identifiers: index.store.identifiers)
                     default:
@@ -143,22 +144,17 @@ struct WhitenCommand: ParsableCommand {
         }
 
         /// Every unordered pair of index images that share a landmark in the ground truth.
-        func matchingPairs(_ path: String, identifiers: [String]) throws -> ([Int], [Int]) {
-            var isDirectory: ObjCBool = false
-            let url = URL(fileURLWithPath: path)
-            let directory = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-                ? url : url.deletingLastPathComponent()
-            let benchmark: FolderBenchmark
+        func matchingPairs(_ path: String, index: RetrievalIndex) throws -> ([Int], [Int]) {
+            let labels: LandmarkLabels
             do {
-                benchmark = try FolderBenchmark.load(directory)
+                // Matched by the files the paths name, whatever folder the index was built from.
+                labels = try LandmarkLabels.load(path).resolved(for: index)
             } catch {
-                Console.error("error: \(error)")
-                throw LandmarkExitCode.failure
+                throw fail(error)
             }
-            let row = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
             var members: [String: [Int]] = [:]
-            for (image, label) in zip(benchmark.images, benchmark.labels) {
-                if let label, let index = row[image] { members[label, default: []].append(index) }
+            for (row, identifier) in index.store.identifiers.enumerated() {
+                if let label = labels.label(of: identifier) { members[label, default: []].append(row) }
             }
             var queries: [Int] = [], positives: [Int] = []
             for label in members.keys.sorted() {

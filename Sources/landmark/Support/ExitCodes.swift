@@ -23,3 +23,22 @@ enum Console {
 
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
 }
+
+extension Console {
+    /// `text` for line-oriented output: control characters (a newline in a file name) escaped as
+    /// `\n`, `\t`, `\r` or `\u{…}`, so that one result stays one line for the scripts that read it.
+    static func line(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            case "\r": escaped += "\\r"
+            case _ where scalar.properties.generalCategory == .control: escaped += "\\u{\(String(scalar.value, radix: 16))}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+}
