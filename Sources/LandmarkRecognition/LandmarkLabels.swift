@@ -24,22 +24,28 @@ public struct LandmarkLabels: Sendable, Equatable {
     /// `trainset/images` (identifier `x.jpg`) as well as one of `trainset`. Identifiers that name no
     /// labelled file fall back to the identifier itself (GLDv2 ids, labels written for the index).
     public func resolved(identifiers: [String], imageRoot: String) -> LandmarkLabels {
-        var byFile: [String: String] = [:]
+        LandmarkLabels(matchingKeys(identifiers: identifiers, imageRoot: imageRoot).compactMapValues { labelOfImage[$0] })
+    }
+
+    /// For each identifier of an index of `imageRoot` that has a label, the key of `labelOfImage`
+    /// that labels it (see `resolved`): what a command that rewrites a labels file maps back through.
+    public func matchingKeys(identifiers: [String], imageRoot: String) -> [String: String] {
+        var keyOfFile: [String: String] = [:]
         if let baseDirectory {
             // Marked as a folder explicitly: Foundation otherwise asks the disk, and resolves against the parent.
             let base = URL(fileURLWithPath: baseDirectory.standardizedFileURL.resolvingSymlinksInPath().path, isDirectory: true)
-            for (image, label) in labelOfImage {
-                byFile[URL(fileURLWithPath: image, relativeTo: base).standardizedFileURL.path] = label
+            for image in labelOfImage.keys {
+                keyOfFile[URL(fileURLWithPath: image, relativeTo: base).standardizedFileURL.path] = image
             }
         }
         let root = URL(fileURLWithPath: URL(fileURLWithPath: imageRoot).standardizedFileURL.resolvingSymlinksInPath().path,
                        isDirectory: true)
-        var resolved: [String: String] = [:]
+        var keys: [String: String] = [:]
         for identifier in identifiers {
             let file = URL(fileURLWithPath: identifier, relativeTo: root).standardizedFileURL.path
-            if let label = byFile[file] ?? labelOfImage[identifier] { resolved[identifier] = label }
+            if let key = keyOfFile[file] ?? (labelOfImage[identifier] != nil ? identifier : nil) { keys[identifier] = key }
         }
-        return LandmarkLabels(resolved)
+        return keys
     }
 
     /// Reads `image<TAB>landmark` lines.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LandmarkMining
 import LandmarkPipeline
+import LandmarkRecognition
 import LandmarkStorage
 
 struct CleanCommand: ParsableCommand {
@@ -94,8 +95,12 @@ struct CleanCommand: ParsableCommand {
             }
             if !fields[1].isEmpty { labelOf[fields[0]] = fields[1] }
         }
-        let indexed = Set(index.store.identifiers)
-        let missing = labelOf.keys.filter { !indexed.contains($0) }
+        // Rows name files relative to the labels file's folder, matched to the index's images by file.
+        let keyOf = LandmarkLabels(labelOf, baseDirectory: URL(fileURLWithPath: labels).deletingLastPathComponent())
+            .matchingKeys(identifiers: index.store.identifiers, imageRoot: index.manifest.imageRoot)
+        let labelOfIdentifier = keyOf.compactMapValues { labelOf[$0] }
+        let matchedKeys = Set(keyOf.values)
+        let missing = labelOf.keys.filter { !matchedKeys.contains($0) }
         if !missing.isEmpty {
             Console.error("warning: \(missing.count) labelled images are not in the index (e.g. \(missing.sorted()[0])); they are dropped")
         }
@@ -104,12 +109,12 @@ struct CleanCommand: ParsableCommand {
                                      fallbackNeighbours: fallbackNeighbours)
         let decisions: [LabelCleaning.Decision]
         do {
-            decisions = try cleaning.clean(index, labels: labelOf, progress: ProgressBar(label: "verifying", enabled: !quiet).handler)
+            decisions = try cleaning.clean(index, labels: labelOfIdentifier, progress: ProgressBar(label: "verifying", enabled: !quiet).handler)
         } catch {
             Console.error("error: \(error)")
             throw LandmarkExitCode.failure
         }
-        let kept = Set(decisions.filter(\.kept).map(\.image))
+        let kept = Set(decisions.filter(\.kept).compactMap { keyOf[$0.image] })
         let header = lines.removeFirst()
         let keptLines = lines.filter { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
@@ -123,7 +128,8 @@ struct CleanCommand: ParsableCommand {
         }
         var perLandmark: [String: [String: Int]] = [:]
         for decision in decisions { perLandmark[decision.label, default: ["kept": 0, "dropped": 0]][decision.kept ? "kept" : "dropped", default: 0] += 1 }
-        let report = Report(kept: kept.count, dropped: decisions.count - kept.count, landmarks: perLandmark, decisions: decisions)
+        let keptCount = decisions.filter(\.kept).count
+        let report = Report(kept: keptCount, dropped: decisions.count - keptCount, landmarks: perLandmark, decisions: decisions)
         if json {
             print(JSONOutput.line(report))
             return
