@@ -64,7 +64,7 @@ public struct DescriptorExtraction: Sendable {
         do {
             image = try ImageDecoder.decode(contentsOf: item.url, options: decoding)
         } catch {
-            return .failure(SkippedImage(image: item.name, reason: "\(error.code): \(error.reason)"))
+            return .failure(SkippedImage(image: item.name, reason: error.reason))
         }
         if let box = item.cropBox {
             // Python's round (half to even), as PIL's crop applies to a float box.

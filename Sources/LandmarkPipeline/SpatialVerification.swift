@@ -56,7 +56,7 @@ public struct SpatialVerifier: Sendable {
         do {
             image = try ImageDecoder.decode(contentsOf: url, options: decoding)
         } catch {
-            return .failure(SkippedImage(image: url.path, reason: "\(error.code): \(error.reason)"))
+            return .failure(SkippedImage(image: url.path, reason: error.reason))
         }
         let resized = image.resized(longerSide: sift.configuration.imageSize)
         return .success((resized, sift.extract(resized)))

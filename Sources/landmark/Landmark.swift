@@ -12,7 +12,7 @@ struct Landmark: ParsableCommand {
 
         EXIT CODES
           0   success
-          1   failure (the error names the file and the reason)
+          1   failure (the error names the file and the reason), or every input image was skipped
           3   finished, but some input images were skipped (listed in the output)
           64  invalid command line
         """,

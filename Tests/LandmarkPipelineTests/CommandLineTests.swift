@@ -97,7 +97,7 @@ import Testing
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
         let images = temporary.path("images")
-        _ = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 0)
+        let entries = try makeSyntheticDataset(in: images, landmarks: 1, views: 2, distractors: 0)
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00]).write(to: images.appendingPathComponent("truncated.jpg"))
         let result = try runLandmark(executable, ["index", images.path, "--out", temporary.path("index").path, "--quiet"])
         #expect(result.status == 3)
@@ -105,6 +105,14 @@ import Testing
         let missing = try runLandmark(executable, ["search", temporary.path("nowhere").path, "q.jpg"])
         #expect(missing.status == 1)
         #expect(missing.error.contains("nowhere"))
+        // Issue 14, 8: every input failed is a failure, and reasons carry no internal code names.
+        let index = temporary.path("index").path
+        let truncated = images.appendingPathComponent("truncated.jpg").path
+        let allFailed = try runLandmark(executable, ["search", index, truncated])
+        #expect(allFailed.status == 1, "\(allFailed.error)")
+        #expect(allFailed.error.contains("truncated.jpg") && !allFailed.error.contains("truncated: "), "\(allFailed.error)")
+        let oneFailed = try runLandmark(executable, ["search", index, truncated, images.appendingPathComponent(entries[0].relativePath).path])
+        #expect(oneFailed.status == 3, "\(oneFailed.error)")
     }
 
     @Test func evaluateJSONMatchesMetricsRecomputedFromTheRankingsFile() throws {

@@ -149,7 +149,7 @@ public struct FineTunedNetwork: Sendable {
         do {
             image = try ImageDecoder.decode(contentsOf: url)
         } catch {
-            throw TrainingDataError(code: .unreadable, file: url.path, reason: "\(error.code): \(error.reason)")
+            throw TrainingDataError(code: .unreadable, file: url.path, reason: error.reason)
         }
         guard image.width >= 8, image.height >= 8 else {
             throw TrainingDataError(code: .unreadable, file: url.path, reason: "\(image.width)×\(image.height) pixels; at least 8×8 are needed")

@@ -123,6 +123,6 @@ struct IndexCommand: ParsableCommand {
                 + "\(summary.skipped.count) skipped; \(summary.rewritten ? "descriptors rewritten" : "descriptors updated in place"), "
                 + "\(summary.descriptorBytesWritten) bytes of descriptors written)")
         }
-        if !summary.skipped.isEmpty { throw LandmarkExitCode.someInputsSkipped }
+        if let exit = LandmarkExitCode.forSkipped(summary.skipped.count, of: summary.total) { throw exit }
     }
 }

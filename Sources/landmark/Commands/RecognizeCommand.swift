@@ -150,7 +150,7 @@ struct RecognizeCommand: ParsableCommand {
         let answers = recognizer.recognize(queries.map { URL(fileURLWithPath: $0) })
         // The index decides the descriptor; the pipeline only whether neighbours are verified.
         let pipelineName = ([index.manifest.descriptor] + description.stages.map(\.description)).joined(separator: ",")
-        var anySkipped = false
+        var skippedCount = 0
         for (query, answer) in zip(queries, answers) {
             switch answer {
             case .success(let answer):
@@ -169,11 +169,11 @@ struct RecognizeCommand: ParsableCommand {
                     }
                 }
             case .failure(let skipped):
-                anySkipped = true
+                skippedCount += 1
                 Console.error("warning: skipped query \(query): \(skipped.reason)")
                 if json { print(JSONOutput.line(QueryOutput(query: query, pipeline: pipelineName, error: skipped.reason))) }
             }
         }
-        if anySkipped { throw LandmarkExitCode.someInputsSkipped }
+        if let exit = LandmarkExitCode.forSkipped(skippedCount, of: queries.count) { throw exit }
     }
 }

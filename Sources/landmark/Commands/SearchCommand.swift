@@ -83,7 +83,7 @@ struct SearchCommand: ParsableCommand {
         } catch {
             throw fail(error)
         }
-        var anySkipped = false
+        var skippedCount = 0
         for (query, outcome) in zip(queries, outcomes) {
             switch outcome {
             case .success(let hits):
@@ -96,12 +96,12 @@ struct SearchCommand: ParsableCommand {
                     }
                 }
             case .failure(let skipped):
-                anySkipped = true
+                skippedCount += 1
                 Console.error("warning: skipped query \(query): \(skipped.reason)")
                 if json { print(JSONOutput.line(QueryOutput(query: query, error: skipped.reason))) }
             }
         }
-        if anySkipped { throw LandmarkExitCode.someInputsSkipped }
+        if let exit = LandmarkExitCode.forSkipped(skippedCount, of: queries.count) { throw exit }
     }
 }
 

@@ -6,6 +6,13 @@ import LandmarkPipeline
 enum LandmarkExitCode {
     static let failure = ExitCode(1)
     static let someInputsSkipped = ExitCode(3)
+
+    /// Exit 3 when some inputs were skipped, 1 when all of them were: a run that produced nothing
+    /// must not look to a script like a partial success.
+    static func forSkipped(_ skipped: Int, of total: Int) -> ExitCode? {
+        guard skipped > 0 else { return nil }
+        return skipped >= total ? failure : someInputsSkipped
+    }
 }
 
 /// Prints a pipeline error for a person and exits with the failure code.
