@@ -82,6 +82,13 @@ public struct ImageFingerprintTable: Sendable, Equatable, Codable {
         return ImageFingerprintTable(images: images)
     }
 
+    /// True when this table records a fingerprint for `name` and it is the one `current` has: the
+    /// one test every reuse of a stored descriptor or feature set goes through.
+    public func recordsUnchanged(_ name: String, in current: ImageFingerprintTable) -> Bool {
+        guard let recorded = images[name] else { return false }
+        return recorded == current.images[name]
+    }
+
     /// The entries of `names` only.
     public func restricted(to names: [String]) -> ImageFingerprintTable {
         var images: [String: ImageFingerprint] = [:]
@@ -111,8 +118,8 @@ public struct ImageFingerprintTable: Sendable, Equatable, Codable {
             table = try JSONDecoder().decode(ImageFingerprintTable.self, from: Data(contentsOf: url))
         } catch {
             throw PipelineError(code: .invalidIndex, file: url.path,
-                                reason: "not a readable fingerprint table (\(error.localizedDescription)); delete it and the index's manifest names none, "
-                                    + "or rebuild the index")
+                                reason: "not a readable fingerprint table (\(error.localizedDescription)); rebuild the index, or remove "
+                                    + "\"fingerprints\" from its index.json to have the table made again")
         }
         guard table.formatVersion == Self.formatVersion else {
             throw PipelineError(code: .invalidIndex, file: url.path,

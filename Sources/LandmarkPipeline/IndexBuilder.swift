@@ -274,9 +274,7 @@ public enum IndexBuilder {
         // Images of the index whose files changed since they were described: described again, their
         // old rows replaced. An index without a table (made before fingerprints) is trusted by name.
         let stored = Set(previous?.store.identifiers ?? [])
-        let changed: Set<String> = indexFingerprints.map { table in
-            stored.filter { table.images[$0] == nil || table.images[$0] != current.images[$0] }
-        } ?? []
+        let changed: Set<String> = indexFingerprints.map { table in stored.filter { !table.recordsUnchanged($0, in: current) } } ?? []
         let live = stored.subtracting(changed)
         var shardNumbers: [Int] = []
         for shard in try shardFiles(in: partialDirectory, suffix: ".lmd") {
@@ -460,10 +458,10 @@ public enum IndexBuilder {
 
     /// Adds a store's descriptors to `known`, refusing one made with another descriptor. Without an
     /// extractor (a local-only index) the store must be one without global descriptors.
-    /// With `current`, only images whose fingerprint recorded in the store equals the current one are
-    /// taken (a checkpoint of a photo replaced since is described again).
+    /// Only images whose fingerprint recorded in the store equals the current one are taken (a
+    /// checkpoint of a photo replaced since is described again).
     private static func absorb(_ url: URL, expecting extractor: (any GlobalDescriptorExtractor)?,
-                               into known: inout [String: [Float]], current: ImageFingerprintTable?) throws(PipelineError) {
+                               into known: inout [String: [Float]], current: ImageFingerprintTable) throws(PipelineError) {
         let store: DescriptorStore
         do {
             store = try DescriptorStore.open(url)
@@ -481,11 +479,7 @@ public enum IndexBuilder {
         guard extractor != nil else { return }
         let recorded = ImageFingerprintTable(metadata: store.metadata)
         for (row, identifier) in store.identifiers.enumerated() {
-            if let current, recorded?.images[identifier] == nil || recorded?.images[identifier] != current.images[identifier] {
-                known[identifier] = nil
-            } else {
-                known[identifier] = store.descriptor(at: row)
-            }
+            known[identifier] = recorded?.recordsUnchanged(identifier, in: current) == true ? store.descriptor(at: row) : nil
         }
     }
 
@@ -507,11 +501,9 @@ public enum IndexBuilder {
         }
         let recorded = ImageFingerprintTable(metadata: store.metadata)
         for (image, identifier) in store.identifiers.enumerated() {
-            if let current, recorded?.images[identifier] == nil || recorded?.images[identifier] != current.images[identifier] {
-                known[identifier] = nil
-            } else {
-                known[identifier] = (store, image)
-            }
+            // Without `current` (the index's own store, already checked against its table) all are taken.
+            let unchanged = current.map { recorded?.recordsUnchanged(identifier, in: $0) == true } ?? true
+            known[identifier] = unchanged ? (store, image) : nil
         }
     }
 
