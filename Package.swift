@@ -13,6 +13,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The HTTP service (issue 13): Hummingbird 2 on SwiftNIO, structured logs, Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System C libraries, installed by scripts/setup.sh from Debian's packages.
@@ -39,7 +44,7 @@ let package = Package(
         .target(name: "LandmarkGeometry", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle", "LandmarkImage"]),
         .target(name: "LandmarkDescriptors", dependencies: [
-            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "LandmarkStorage", "COpenBLAS",
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkTensor", "LandmarkNetworks", "LandmarkStorage",
         ]),
         .target(name: "LandmarkTraining", dependencies: [
             "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkStorage",
@@ -63,11 +68,24 @@ let package = Package(
             "LandmarkTraining", "LandmarkReranking",
         ]),
 
+        // The HTTP service: routes, the web page and the work queue over the pipeline.
+        .target(name: "LandmarkService", dependencies: [
+            "LandmarkPipeline", "LandmarkImage", "LandmarkIndex", "LandmarkLinearAlgebra", "LandmarkRecognition",
+            "LandmarkGeometry", "LandmarkLocalFeatures", "LandmarkDescriptors",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [.copy("Web")]),
+
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
             "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
             "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining", "LandmarkGeometry", "LandmarkIndex",
+            "LandmarkService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Tests.
@@ -106,6 +124,12 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LandmarkMiningTests", dependencies: [
             "LandmarkMining", "LandmarkTraining", "LandmarkPipeline", "LandmarkDemo", "LandmarkDescriptors", "LandmarkImage",
+        ]),
+        .testTarget(name: "LandmarkServiceTests", dependencies: [
+            "LandmarkService", "LandmarkPipeline", "LandmarkDemo", "LandmarkImage", "LandmarkLinearAlgebra",
+            "LandmarkDescriptors", "LandmarkIndex",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",

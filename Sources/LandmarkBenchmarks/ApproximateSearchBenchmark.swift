@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 @_spi(Benchmarks) import LandmarkIndex
-import LandmarkLinearAlgebra
+@_spi(Benchmarks) import LandmarkLinearAlgebra
 
 /// Synthetic descriptors for search benchmarks: unit vectors near a 64-dimensional random subspace,
 /// in clusters, plus a little isotropic noise. Real CNN descriptors are likewise concentrated on far

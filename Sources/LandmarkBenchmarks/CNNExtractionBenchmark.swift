@@ -1,7 +1,7 @@
 import Foundation
 import LandmarkCheckpoint
 import LandmarkDescriptors
-import LandmarkLinearAlgebra
+@_spi(Benchmarks) import LandmarkLinearAlgebra
 import LandmarkNetworks
 import LandmarkPipeline
 

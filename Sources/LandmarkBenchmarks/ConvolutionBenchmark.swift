@@ -1,5 +1,5 @@
 import Foundation
-import LandmarkLinearAlgebra
+@_spi(Benchmarks) import LandmarkLinearAlgebra
 import LandmarkTensor
 
 /// One convolution layer shape to time.

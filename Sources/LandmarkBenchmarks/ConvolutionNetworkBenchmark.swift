@@ -1,5 +1,5 @@
 import Foundation
-import LandmarkLinearAlgebra
+@_spi(Benchmarks) import LandmarkLinearAlgebra
 import LandmarkTensor
 
 /// A whole ResNet-101 trunk (torchvision layout, batch norm folded) with random weights, timed end

@@ -1,5 +1,5 @@
 import Foundation
-import LandmarkLinearAlgebra
+@_spi(Benchmarks) import LandmarkLinearAlgebra
 
 /// The machine's measured sgemm rate, the yardstick for everything built on matrix products.
 public struct MatrixProductBenchmarkResult: Sendable, CustomStringConvertible {

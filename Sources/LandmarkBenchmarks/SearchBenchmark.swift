@@ -1,6 +1,6 @@
 import Foundation
 @_spi(Benchmarks) import LandmarkIndex
-import LandmarkLinearAlgebra
+@_spi(Benchmarks) import LandmarkLinearAlgebra
 
 /// Throughput of exact search, with the sgemm rate of the same shape for reference.
 public struct SearchBenchmarkResult: Sendable, CustomStringConvertible {

@@ -14,13 +14,13 @@ public struct ExactSearch: Sendable {
     /// How the work is spread over the cores.
     @_spi(Benchmarks) public enum Parallelism: Sendable {
         /// Blocks one after another, each scored by one sgemm that uses every BLAS thread; the
-        /// heaps are then updated in parallel over queries. Measured as fast as `blockWorkers`
-        /// on the 2-core machine (both ≈ 185 GFLOP/s at best on 100k × 2048, ≈ 90 % of bare
-        /// sgemm) and it leaves the process-wide BLAS thread count alone, so it is the default.
+        /// heaps are then updated in parallel over queries. Only for benchmarks that give BLAS
+        /// threads (`BLAS.setThreadCount`): the project runs BLAS single-threaded.
         case threadedBLAS
         /// One worker per core, each making single-threaded sgemm calls on its own blocks and
-        /// keeping its own heaps, merged at the end. Sets the BLAS thread count to 1 for the
-        /// duration of a search.
+        /// keeping its own heaps, merged at the end: the default. Measured as fast as
+        /// `threadedBLAS` with two BLAS threads on the 2-core machine (both ≈ 185 GFLOP/s at best
+        /// on 100k × 2048, ≈ 90 % of bare sgemm).
         case blockWorkers
     }
 
@@ -30,7 +30,7 @@ public struct ExactSearch: Sendable {
     @_spi(Benchmarks) public var blockRows: Int = 8192
     /// Queries per sgemm; bounds the scratch buffer at `queryBatch × blockRows` floats (32 MB).
     @_spi(Benchmarks) public var queryBatch: Int = 1024
-    @_spi(Benchmarks) public var parallelism: Parallelism = .threadedBLAS
+    @_spi(Benchmarks) public var parallelism: Parallelism = .blockWorkers
     @_spi(Benchmarks) public var workerCount: Int = ProcessInfo.processInfo.activeProcessorCount
 
     /// Search over `database`, whose rows are scored by inner product with each query.
@@ -99,11 +99,7 @@ public struct ExactSearch: Sendable {
         if workers == 1 {
             worker(0)
         } else {
-            // Threaded BLAS inside each worker would oversubscribe the cores.
-            let previousThreadCount = BLAS.threadCount
-            BLAS.setThreadCount(1)
             DispatchQueue.concurrentPerform(iterations: workers, execute: worker)
-            BLAS.setThreadCount(previousThreadCount)
         }
         var merged = slots[0]
         for workerIndex in 1 ..< workers {

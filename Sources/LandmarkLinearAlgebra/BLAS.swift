@@ -1,4 +1,6 @@
 import COpenBLAS
+import Dispatch
+import Foundation
 
 /// The single entry point for BLAS and LAPACK work in the project.
 ///
@@ -19,11 +21,13 @@ public enum BLAS {
     /// Whether the fast, separately installed OpenBLAS is in use (false: Debian's fallback).
     public static var isUsingOptimizedBackend: Bool { BLASBackend.scipyOpenBLAS != nil }
 
-    /// How many threads the library uses inside one call.
+    /// How many threads the library uses inside one call: 1 (see `BLASBackend.active`), unless a
+    /// benchmark has changed it.
     public static var threadCount: Int { Int(BLASBackend.active.getThreads()) }
 
-    /// Sets how many threads the library uses inside one call. Process-wide.
-    public static func setThreadCount(_ count: Int) {
+    /// Sets how many threads the library uses inside one call. Process-wide, so only benchmarks that
+    /// measure OpenBLAS's own threading call it, from a single-threaded command.
+    @_spi(Benchmarks) public static func setThreadCount(_ count: Int) {
         precondition(count >= 1, "Thread count must be at least 1")
         BLASBackend.active.setThreads(Int32(clamping: count))
     }
@@ -36,6 +40,29 @@ public enum BLAS {
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         gemm(BLASBackend.active, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
              a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The same product with the rows of C split into bands, one single-threaded call per core at
+    /// once: large products use every core without BLAS threads. Small ones (under ~4 M
+    /// multiply-adds, or too few rows to share) run as one call on the calling thread.
+    public static func gemmOnAllCores(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let bands = min(cores, m / 32)
+        guard bands > 1, m * n * k >= 1 << 22 else {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                 a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let pointers = BandPointers(a: a, b: b, c: c)
+        DispatchQueue.concurrentPerform(iterations: bands) { band in
+            let start = m * band / bands, end = m * (band + 1) / bands
+            // Row `start` of op(A) is row `start` of A, or column `start` when A is transposed.
+            let aBand = transposeA ? pointers.a + start : pointers.a + start * lda
+            gemm(transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k, alpha: alpha,
+                 a: aBand, lda: lda, b: pointers.b, ldb: ldb, beta: beta, c: pointers.c + start * ldc, ldc: ldc)
+        }
     }
 
     /// y = alpha · op(A) · x + beta · y, where A is stored `rows` × `columns` row-major with row
@@ -70,4 +97,11 @@ public enum BLAS {
         backend.sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), alpha,
                       a, Int32(lda), x, 1, beta, y, 1)
     }
+}
+
+/// The operands of `gemmOnAllCores`, shared by its bands: each band writes its own rows of C.
+private struct BandPointers: @unchecked Sendable {
+    let a: UnsafePointer<Float>
+    let b: UnsafePointer<Float>
+    let c: UnsafeMutablePointer<Float>
 }

@@ -37,8 +37,8 @@ extension Matrix {
             rhs.storage.withUnsafeBufferPointer { b in
                 result.storage.withUnsafeMutableBufferPointer { c in
                     guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
-                    BLAS.gemm(transposeA: transposeLeft, transposeB: transposeRight, m: m, n: n, k: k,
-                              alpha: 1, a: a, lda: lhs.columns, b: b, ldb: rhs.columns, beta: 0, c: c, ldc: n)
+                    BLAS.gemmOnAllCores(transposeA: transposeLeft, transposeB: transposeRight, m: m, n: n, k: k,
+                                        alpha: 1, a: a, lda: lhs.columns, b: b, ldb: rhs.columns, beta: 0, c: c, ldc: n)
                 }
             }
         }

@@ -91,12 +91,9 @@ public struct DescriptorExtraction: Sendable {
             count: items.count, initial: .failure(SkippedImage(image: "", reason: "not processed")))
         let counter = ProgressCounter(total: items.count, report: progress)
         let workers = min(workerCount, max(1, items.count))
-        // Images in parallel, each with its share of the cores; matrix products on one BLAS thread, since
-        // the extractors parallelise inside an image themselves (see `describe(_:threads:)`).
+        // Images in parallel, each with its share of the cores (the extractors parallelise inside an
+        // image themselves, see `describe(_:threads:)`).
         let threadsPerImage = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
-        let previousThreadCount = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(previousThreadCount) }
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
             while index < items.count {

@@ -1,7 +1,21 @@
 import LandmarkImage
+import LandmarkLocalFeatures
 
 /// A picture of a verified pair for people: both images side by side, inlier matches as green lines.
 public enum MatchVisualization {
+    /// The inlier matches of a verified pair drawn between the two images the features were extracted
+    /// from (both at the verifier's SIFT size), as `landmark verify --visualize` and the service show them.
+    public static func inliers(of pair: SpatialVerifier.PairVerification,
+                               first: (image: RGBImage, features: LocalFeatures),
+                               second: (image: RGBImage, features: LocalFeatures)) -> RGBImage {
+        let lines = pair.result.inliers.map { index -> (SIMD2<Double>, SIMD2<Double>) in
+            let match = pair.matches[index]
+            let a = first.features.keypoints[match.query], b = second.features.keypoints[match.train]
+            return (SIMD2(Double(a.x), Double(a.y)), SIMD2(Double(b.x), Double(b.y)))
+        }
+        return sideBySide(first.image, second.image, lines: lines)
+    }
+
     /// - Parameters:
     ///   - lines: (point in `left`, point in `right`) in each image's own pixel coordinates.
     public static func sideBySide(_ left: RGBImage, _ right: RGBImage,

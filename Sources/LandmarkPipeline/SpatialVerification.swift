@@ -119,9 +119,6 @@ extension SpatialVerifier {
         let results = ResultSlots<PairMeasurement>(count: pairs.count, initial: .missing)
         let counter = ProgressCounter(total: pairs.count, report: progress)
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let previousThreadCount = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(previousThreadCount) }
         DispatchQueue.concurrentPerform(iterations: cores) { worker in
             var position = worker
             while position < pairs.count {

@@ -23,9 +23,8 @@ import Foundation
 public final class TensorWorkspace: @unchecked Sendable {
     /// How many threads the engine's own loops (im2col, depthwise convolution, pooling) may use.
     /// 1 (the default) keeps each call on the caller's thread, which is right when several images
-    /// are extracted at once on different threads. BLAS threading is set separately
-    /// (`BLAS.setThreadCount`); when BLAS runs single-threaded, convolutions run whole tiles
-    /// (unfold, product, epilogue) on up to `parallelism` threads instead — on a shared 2-core box
+    /// are extracted at once on different threads. BLAS runs single-threaded (see `BLAS`), so
+    /// convolutions run whole tiles (unfold, product, epilogue) on up to `parallelism` threads — on a shared 2-core box
     /// that measured faster and far steadier than a 2-thread BLAS, whose workers spin between the
     /// many products of a network (ResNet-101 at 1024 px under load: 3.1 s with 1 BLAS thread and
     /// parallelism 2, 3.8 s on one thread, 9–18 s with 2 BLAS threads).

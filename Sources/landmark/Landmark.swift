@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The `landmark` command: a thin front end over the LandmarkPipeline library.
 @main
-struct Landmark: ParsableCommand {
+struct Landmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "landmark",
         abstract: "Landmark image retrieval and recognition: index a folder of photographs, search it, recognise landmarks, evaluate.",
@@ -19,5 +19,5 @@ struct Landmark: ParsableCommand {
         version: "0.1.0",
         subcommands: [DemoCommand.self, IndexCommand.self, SearchCommand.self, EvaluateCommand.self,
                       BenchCommand.self, WhitenCommand.self, VerifyCommand.self, RecognizeCommand.self,
-                      TrainCommand.self, MineCommand.self, CleanCommand.self, CheckCommand.self])
+                      TrainCommand.self, MineCommand.self, CleanCommand.self, CheckCommand.self, ServeCommand.self])
 }

@@ -112,17 +112,13 @@ public struct CNNGlobalDescriptor: GlobalDescriptorExtractor {
     }
 
     /// With `threads` > 1 every layer's product tiles (or Winograd bands) are split over the tensor
-    /// engine's own threads, each calling a single-threaded BLAS: this is the fast path for one image
+    /// engine's own threads, each calling the single-threaded BLAS: this is the fast path for one image
     /// (ResNet-101 at 1024 px: 1.05–1.1 s against 1.27 s with two OpenBLAS threads on 2 cores) and far
-    /// more robust on a busy machine, where OpenBLAS's threads spin while they wait. The process-wide
-    /// BLAS thread count is therefore set to 1 for the duration of such a call and restored after it.
+    /// more robust on a busy machine, where OpenBLAS's threads spin while they wait.
     public func describe(_ image: RGBImage, threads: Int) throws(DescriptorError) -> [Float] {
         guard image.width >= 8, image.height >= 8 else {
             throw DescriptorError(code: .imageTooSmall, reason: "\(image.width)×\(image.height) pixels; at least 8×8 are needed")
         }
-        let previousBLASThreads = threads > 1 ? BLAS.threadCount : 1
-        if previousBLASThreads != 1 { BLAS.setThreadCount(1) }
-        defer { if previousBLASThreads != 1 { BLAS.setThreadCount(previousBLASThreads) } }
         let workspace = workspaces.borrow()
         defer { workspaces.giveBack(workspace) }
         workspace.parallelism = threads

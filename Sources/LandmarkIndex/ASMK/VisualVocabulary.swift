@@ -312,9 +312,9 @@ public struct VisualVocabulary: Sendable, Equatable {
             centroids.storage.withUnsafeBufferPointer { b in
                 products.withUnsafeMutableBufferPointer { c in
                     guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
-                    BLAS.gemm(transposeA: false, transposeB: true, m: rowCount, n: k, k: dimension, alpha: 1,
-                              a: a + firstRow * dimension, lda: dimension, b: b, ldb: dimension,
-                              beta: 0, c: c, ldc: k)
+                    BLAS.gemmOnAllCores(transposeA: false, transposeB: true, m: rowCount, n: k, k: dimension, alpha: 1,
+                                        a: a + firstRow * dimension, lda: dimension, b: b, ldb: dimension,
+                                        beta: 0, c: c, ldc: k)
                 }
             }
         }

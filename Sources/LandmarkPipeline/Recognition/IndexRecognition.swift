@@ -1,5 +1,6 @@
 import LandmarkGeometry
 import Foundation
+import LandmarkImage
 import LandmarkIndex
 import LandmarkLinearAlgebra
 import LandmarkLocalFeatures
@@ -28,6 +29,8 @@ public struct IndexRecognition: Sendable {
     public var verifier: SpatialVerifier?
     /// When set, confidences are calibrated probabilities and low ones answer "no landmark".
     public var calibration: RecognitionCalibration?
+    /// How query photographs are decoded (a service lowers the pixel limit; the verifier has its own).
+    public var decoding = ImageDecodingOptions()
 
     public init(index: RetrievalIndex, labels: LandmarkLabels, recognition: KNNRecognition = KNNRecognition(),
                 verifier: SpatialVerifier? = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC, minimumInliers: VerificationThresholds.recognitionCounting)) {
@@ -48,7 +51,7 @@ public struct IndexRecognition: Sendable {
         let searched: [Result<[RecognitionNeighbour], SkippedImage>]
         if index.defaultRetrieval == .global {
             // Describe once, then search only as deep as K labelled neighbours need.
-            let described = DescriptorExtraction(extractor: index.extractor)
+            let described = DescriptorExtraction(extractor: index.extractor, decoding: decoding)
                 .describeAll(images.map { ExtractionItem(url: $0, name: $0.path) })
             let vectors = described.compactMap { try? $0.get() }
             var lists = Self.labelledNeighbours(Matrix(stacking: vectors, dimension: index.extractor.dimension),
@@ -58,7 +61,7 @@ public struct IndexRecognition: Sendable {
             searched = described.map { result in result.map { _ in lists.next() ?? [] } }
         } else {
             // ASMK scores every image anyway; its ranking is cut to the labelled K below.
-            searched = index.search(images: images, top: index.store.count).map { outcome in
+            searched = index.search(images: images, top: index.store.count, decoding: decoding).map { outcome in
                 outcome.map { hits in
                     Array(hits.lazy.compactMap { hit -> RecognitionNeighbour? in
                         guard let label = labels.label(of: hit.image) else { return nil }

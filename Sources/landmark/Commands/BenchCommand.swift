@@ -3,7 +3,7 @@ import Foundation
 import LandmarkBenchmarks
 import LandmarkDescriptors
 import LandmarkIndex
-import LandmarkLinearAlgebra
+@_spi(Benchmarks) import LandmarkLinearAlgebra
 import LandmarkNetworks
 import LandmarkPipeline
 import LandmarkTraining
@@ -156,7 +156,6 @@ struct BenchCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            BLAS.setThreadCount(1)
             let directory = URL(fileURLWithPath: images)
             let paths: [String]
             do {

@@ -117,36 +117,9 @@ struct RecognizeCommand: ParsableCommand {
         } catch {
             throw ValidationError(error.reason)
         }
-        let recognition = try recognitionOptions.recognition(pipeline: description)
-        let index: RetrievalIndex
-        let trainLabels: LandmarkLabels
-        do {
-            index = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
-            let labelsPath = labels ?? LandmarkLabels.defaultPath(forImageRoot: index.manifest.imageRoot)
-            trainLabels = try LandmarkLabels.load(labelsPath)
-        } catch {
-            if labels == nil { Console.error("hint: without --labels, the labels come from the indexed folder's ground_truth.tsv") }
-            throw fail(error)
-        }
-        try checkPipelineDescriptor(description, matches: index)
-        var recognizer = IndexRecognition(index: index, labels: trainLabels, recognition: recognition)
-        guard recognizer.labelledImageCount > 0 else {
-            throw fail(PipelineError(code: .invalidDataset, file: labels ?? index.manifest.imageRoot,
-                                     reason: "no image of the index \(trainIndex) has a label here; pass --labels"))
-        }
-        if !noCalibration {
-            let landmarkCounts = Dictionary(grouping: index.store.identifiers.compactMap { recognizer.labels.label(of: $0) }, by: { $0 })
-            if landmarkCounts.count >= 2, landmarkCounts.values.contains(where: { $0.count >= 2 }) {
-                let progress = ProgressBar(label: "calibrating", enabled: !json)
-                let (calibrated, fitted) = recognizer.calibrated(settings: recognitionOptions.calibration(recognition),
-                                                                 progress: progress.handler)
-                recognizer = calibrated
-                Console.error(String(format: "calibrated on %d train images: K %d, \"no landmark\" below %.2f",
-                                     fitted.images, fitted.neighbours, fitted.calibration.threshold))
-            } else {
-                Console.error("warning: too few labelled landmarks to calibrate (need 2, one with 2 images); raw scores are used")
-            }
-        }
+        let recognizer = try recognitionOptions.loadRecognizer(
+            trainIndex: trainIndex, labels: labels, pipeline: description, calibrates: !noCalibration, showsProgress: !json)
+        let index = recognizer.index
         let answers = recognizer.recognize(queries.map { URL(fileURLWithPath: $0) })
         // The index decides the descriptor; the pipeline only whether neighbours are verified.
         let pipelineName = ([index.manifest.descriptor] + description.stages.map(\.description)).joined(separator: ",")
@@ -175,5 +148,42 @@ struct RecognizeCommand: ParsableCommand {
             }
         }
         if let exit = LandmarkExitCode.forSkipped(skippedCount, of: queries.count) { throw exit }
+    }
+}
+
+extension RecognitionOptions {
+    /// Opens a labelled train index for recognition, calibrated unless `calibrates` is false: what
+    /// `landmark recognize` and `landmark serve --train-index` answer with.
+    func loadRecognizer(trainIndex: String, labels: String?, pipeline description: PipelineDescription,
+                        calibrates: Bool, showsProgress: Bool) throws -> IndexRecognition {
+        let recognition = try recognition(pipeline: description)
+        let index: RetrievalIndex
+        let trainLabels: LandmarkLabels
+        do {
+            index = try RetrievalIndex.open(URL(fileURLWithPath: trainIndex))
+            let labelsPath = labels ?? LandmarkLabels.defaultPath(forImageRoot: index.manifest.imageRoot)
+            trainLabels = try LandmarkLabels.load(labelsPath)
+        } catch {
+            if labels == nil { Console.error("hint: without --labels, the labels come from the indexed folder's ground_truth.tsv") }
+            throw fail(error)
+        }
+        try checkPipelineDescriptor(description, matches: index)
+        var recognizer = IndexRecognition(index: index, labels: trainLabels, recognition: recognition)
+        guard recognizer.labelledImageCount > 0 else {
+            throw fail(PipelineError(code: .invalidDataset, file: labels ?? index.manifest.imageRoot,
+                                     reason: "no image of the index \(trainIndex) has a label here; pass --labels"))
+        }
+        guard calibrates else { return recognizer }
+        let landmarkCounts = Dictionary(grouping: index.store.identifiers.compactMap { recognizer.labels.label(of: $0) }, by: { $0 })
+        if landmarkCounts.count >= 2, landmarkCounts.values.contains(where: { $0.count >= 2 }) {
+            let progress = ProgressBar(label: "calibrating", enabled: showsProgress)
+            let (calibrated, fitted) = recognizer.calibrated(settings: calibration(recognition), progress: progress.handler)
+            recognizer = calibrated
+            Console.error(String(format: "calibrated on %d train images: K %d, \"no landmark\" below %.2f",
+                                 fitted.images, fitted.neighbours, fitted.calibration.threshold))
+        } else {
+            Console.error("warning: too few labelled landmarks to calibrate (need 2, one with 2 images); raw scores are used")
+        }
+        return recognizer
     }
 }

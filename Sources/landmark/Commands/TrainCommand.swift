@@ -146,8 +146,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        // Training parallelises over images itself; BLAS threads on top would only oversubscribe the cores.
-        BLAS.setThreadCount(1)
         var configuration = FineTuningConfiguration()
         configuration.model = model
         configuration.loss = FineTuningConfiguration.Loss(rawValue: loss.lowercased()) ?? .contrastive

@@ -73,12 +73,7 @@ struct VerifyCommand: ParsableCommand {
         let pair = verifier.verify(extracted[0].features, extracted[1].features)
         let result = pair.result
         if let visualize {
-            let lines = result.inliers.map { index -> (SIMD2<Double>, SIMD2<Double>) in
-                let match = pair.matches[index]
-                let a = extracted[0].features.keypoints[match.query], b = extracted[1].features.keypoints[match.train]
-                return (SIMD2(Double(a.x), Double(a.y)), SIMD2(Double(b.x), Double(b.y)))
-            }
-            let picture = MatchVisualization.sideBySide(extracted[0].image, extracted[1].image, lines: lines)
+            let picture = MatchVisualization.inliers(of: pair, first: extracted[0], second: extracted[1])
             do {
                 try Data(try ImageEncoder.png(picture)).write(to: URL(fileURLWithPath: visualize), options: .atomic)
             } catch {
