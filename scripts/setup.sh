@@ -5,10 +5,22 @@
 #    (Debian's 0.3.21 falls back to a generic kernel on AVX-512 machines). It is loaded at run time when
 #    present; without it everything still works on Debian's OpenBLAS, only slower.
 # Safe to run again: it only installs what is missing.
+#
+# --with-browser also installs Debian's chromium, chromium-driver and python3-selenium, which the web
+# page's browser test (scripts/browser_test.py) drives; scripts/test.sh passes it.
 set -euo pipefail
+
+with_browser=0
+for argument in "$@"; do
+    case "$argument" in
+        --with-browser) with_browser=1 ;;
+        *) echo "usage: setup.sh [--with-browser]" >&2; exit 64 ;;
+    esac
+done
 
 cache_dir="${LANDMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/landmark}"
 apt_packages=(libopenblas-dev liblapacke-dev libturbojpeg0-dev libpng-dev pkg-config unzip)
+if [ "$with_browser" -eq 1 ]; then apt_packages+=(chromium chromium-driver python3-selenium); fi
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

@@ -8,6 +8,6 @@
 # downloaded weights skip themselves when those are absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --with-browser
 swift build -c release --build-tests -Xswiftc -enable-testing
 LANDMARK_FULL_EQUIVALENCE=1 swift test -c release --skip-build -Xswiftc -enable-testing

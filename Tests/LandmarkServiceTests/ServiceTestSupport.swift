@@ -83,3 +83,17 @@ extension TestResponse {
         (try? JSONDecoder().decode([String: String].self, from: Data(bytes)))?["error"]
     }
 }
+
+/// Runs `body` with the server listening on a free loopback port, then stops it gracefully.
+func withLiveServer<Value: Sendable>(_ engine: LandmarkEngine, _ body: @Sendable (Int) async throws -> Value) async throws -> Value {
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let server = quietServer(engine)
+    let serving = Task { try await server.application(onServerRunning: { port in continuation.yield(port) }).runService(gracefulShutdownSignals: []) }
+    defer { serving.cancel() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw CancellationError() }
+    let value = try await body(port)
+    serving.cancel()
+    _ = await serving.result
+    return value
+}
