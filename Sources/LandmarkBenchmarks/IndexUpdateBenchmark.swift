@@ -119,3 +119,25 @@ public enum IndexUpdateBenchmark {
         return states
     }
 }
+
+extension IndexUpdateBenchmark {
+    /// Adds `count` synthetic descriptors (unit vectors, clustered like real ones) to the index at
+    /// `directory` as images `distractors/NNNNNNNNN.jpg` that have no files, so that a service or search
+    /// benchmark runs real queries at that scale. The real images keep ranking first for their own
+    /// photographs; the distractors only make the search as large as it would be.
+    /// - Returns: the images in the index afterwards.
+    public static func addDistractors(to directory: URL, count: Int, seed: UInt64 = 23,
+                                      log: (String) -> Void) throws -> Int {
+        let index = try RetrievalIndex.open(directory)
+        let dimension = index.store.dimension
+        log("generating \(count) distractors of \(dimension) components")
+        let vectors = ClusteredVectors.generate(count: count, dimension: dimension, clusters: max(16, count / 1000),
+                                                seed: seed, sampleSeed: seed + 1)
+        let additions = (0 ..< count).map { row in
+            (identifier: String(format: "distractors/%09d.jpg", row), descriptor: vectors.row(row))
+        }
+        log("adding them to \(directory.path)")
+        _ = try IndexUpdate(additions: additions).apply(to: directory)
+        return try RetrievalIndex.open(directory).store.count
+    }
+}

@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure this machine: image decoding, matrix products, exact and approximate search, CNN extraction, local features, pipeline stages.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Update.self, Train.self],
+        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Update.self, Grow.self, Train.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -359,6 +359,35 @@ struct BenchCommand: ParsableCommand {
             } catch {
                 Console.error("error: \(error)")
                 throw LandmarkExitCode.failure
+            }
+        }
+    }
+
+    struct Grow: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "grow",
+            abstract: "Add synthetic distractor descriptors to an index, to benchmark real queries at scale.",
+            discussion: """
+            The distractors are unit vectors clustered like real descriptors, named distractors/NNNNNNNNN.jpg \
+            (no files exist for them). scripts/load_test.sh grows a devset index to 100,000 images this way.
+
+            Example: landmark bench grow /tmp/devset-index --count 100000
+            """)
+
+        @Argument(help: "Index directory made by `landmark index` (global descriptors, no local features).")
+        var indexDirectory: String
+
+        @Option(help: "Distractors to add.")
+        var count: Int = 100_000
+
+        func run() throws {
+            guard count > 0 else { throw ValidationError("--count must be positive") }
+            do {
+                let total = try IndexUpdateBenchmark.addDistractors(to: URL(fileURLWithPath: indexDirectory), count: count,
+                                                                    log: { Console.error($0) })
+                print("\(indexDirectory): \(total) images")
+            } catch let error as PipelineError {
+                throw fail(error)
             }
         }
     }
