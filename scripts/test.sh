@@ -11,3 +11,10 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh --with-browser
 swift build -c release --build-tests -Xswiftc -enable-testing
 LANDMARK_FULL_EQUIVALENCE=1 swift test -c release --skip-build -Xswiftc -enable-testing
+# The service against its OpenAPI document: schemathesis (PyPI) on loopback, every route, positive and
+# negative requests; no 5xx, no answer the document does not describe.
+if [ -d ../shared/devset/images ]; then
+    EXAMPLES=50 ./scripts/api_fuzz.sh
+else
+    echo "test: skipped scripts/api_fuzz.sh: ../shared/devset/images is absent" >&2
+fi

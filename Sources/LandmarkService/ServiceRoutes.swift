@@ -26,6 +26,7 @@ public struct ServiceRoutes: Sendable {
         Route(method: .post, path: "/v1/search"),
         Route(method: .post, path: "/v1/recognize"),
         Route(method: .post, path: "/v1/verify"),
+        Route(method: .post, path: "/v1/images/{id}/verify"),
         Route(method: .get, path: "/v1/images/{id}"),
         Route(method: .delete, path: "/v1/images/{id}"),
         Route(method: .get, path: "/v1/images/{id}/thumbnail"),
@@ -54,6 +55,7 @@ public struct ServiceRoutes: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestRecorder(metrics: metrics, logger: logger))
+        router.add(middleware: MethodCheck())
         router.add(middleware: APIKeyCheck(key: engine.configuration.apiKey))
         let configuration = engine.configuration
 
@@ -87,19 +89,21 @@ public struct ServiceRoutes: Sendable {
         }
         router.post("/v1/verify") { request, _ in
             let picture = try Self.flag(request, "picture")
-            let against = try Self.optionalInteger(request, "image")
             let body = try await Self.body(request, limit: configuration.maximumBodyBytes)
             let form = try Self.form(request, body: body)
-            guard let first = form.part(named: "first") ?? form.part(named: "image") else {
-                throw ServiceError.badRequest("send the photographs as multipart fields 'first' and 'second' (or 'image' with ?image=ID)")
-            }
-            let firstPhoto = try Self.checkedPhoto(first.body, what: "field '\(first.name)'")
-            let secondPhoto = try form.part(named: "second").map { try Self.checkedPhoto($0.body, what: "field 'second'") }
-            if secondPhoto == nil && against == nil {
-                throw ServiceError.badRequest("give a second photograph (field 'second') or an index image (?image=ID)")
-            }
+            let first = try Self.photo(in: form, field: "first")
+            let second = try Self.photo(in: form, field: "second")
             return try Self.json(try await queue.run {
-                try engine.verify(first: firstPhoto, second: secondPhoto, againstImage: against, picture: picture)
+                try engine.verify(first: first, second: second, againstImage: nil, picture: picture)
+            })
+        }
+        router.post("/v1/images/{id}/verify") { request, context in
+            let id = try Self.pathID(context)
+            let picture = try Self.flag(request, "picture")
+            let body = try await Self.body(request, limit: configuration.maximumBodyBytes)
+            let photo = try Self.photo(request, body: body, field: "image")
+            return try Self.json(try await queue.run {
+                try engine.verify(first: photo, second: nil, againstImage: id, picture: picture)
             })
         }
         router.get("/v1/images/{id}") { request, context in
@@ -177,12 +181,16 @@ public struct ServiceRoutes: Sendable {
         case "image/jpeg", "image/png", "application/octet-stream", "":
             return try checkedPhoto(body, what: "the request body")
         case "multipart/form-data":
-            let form = try Self.form(request, body: body)
-            guard let part = form.part(named: field) else { throw ServiceError.badRequest("multipart field '\(field)' is missing") }
-            return try checkedPhoto(part.body, what: "field '\(field)'")
+            return try photo(in: try Self.form(request, body: body), field: field)
         case let other:
             throw ServiceError(.unsupportedMediaType, "\(other) is not accepted: send image/jpeg, image/png or multipart/form-data")
         }
+    }
+
+    /// The photograph in multipart field `field`.
+    static func photo(in form: MultipartForm, field: String) throws(ServiceError) -> [UInt8] {
+        guard let part = form.part(named: field) else { throw ServiceError.badRequest("multipart field '\(field)' is missing") }
+        return try checkedPhoto(part.body, what: "field '\(field)'")
     }
 
     /// Refuses bodies that are not JPEG or PNG before they reach a worker.
@@ -228,7 +236,9 @@ public struct ServiceRoutes: Sendable {
 
     static func pathID(_ context: BasicRequestContext) throws(ServiceError) -> Int {
         guard let text = context.parameters.get("id") else { throw ServiceError.badRequest("the image id is missing") }
-        guard let id = Int(text), id >= 0 else { throw ServiceError.badRequest("the image id must be a row number, not '\(text)'") }
+        guard let id = Int(text), id >= 0, id <= Int(Int32.max) else {
+            throw ServiceError.badRequest("the image id must be a row number, not '\(text)'")
+        }
         return id
     }
 
@@ -279,6 +289,34 @@ struct RequestRecorder: RouterMiddleware {
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "route": "\(route)",
             "status": "\(status)", "ms": "\(String(format: "%.1f", milliseconds))",
         ])
+    }
+}
+
+/// A known path asked with a method it does not serve answers 405 with the methods it does serve in
+/// `Allow` (the router alone would say 404, as for a path that does not exist).
+struct MethodCheck: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let allowed = Self.methods(forPath: request.uri.path)
+        guard !allowed.isEmpty, !allowed.contains(request.method),
+              !(request.method == .head && allowed.contains(.get)) else {
+            return try await next(request, context)
+        }
+        var response = ServiceError.response(status: .methodNotAllowed,
+                                              message: "\(request.method.rawValue) is not served here; use \(allowed.map(\.rawValue).joined(separator: " or "))")
+        response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        return response
+    }
+
+    /// The methods of the routes whose template matches `path` ("{id}" matches one segment).
+    static func methods(forPath path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return ServiceRoutes.all.filter { route in
+            let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            return template.count == segments.count
+                && zip(template, segments).allSatisfy { $0 == $1 || ($0.hasPrefix("{") && $0.hasSuffix("}") && !$1.isEmpty) }
+        }.map(\.method)
     }
 }
 

@@ -34,6 +34,15 @@ import Testing
             try await client.execute(uri: "/no/such/route", method: .get) { response in
                 #expect(response.status == .notFound)
             }
+            // A known path with a method it does not serve: 405 and the methods it does serve.
+            try await client.execute(uri: "/v1/search", method: .get) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "POST")
+            }
+            try await client.execute(uri: "/v1/images/3", method: .put) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET, DELETE")
+            }
         }
     }
 
@@ -182,7 +191,7 @@ import Testing
             }
             // Against the index's own copy of the first photograph: the picture comes back as a JPEG data URL.
             let single = multipartBody([("image", "a.jpg", a)])
-            try await client.execute(uri: "/v1/verify?image=0&picture=true", method: .post,
+            try await client.execute(uri: "/v1/images/0/verify?picture=true", method: .post,
                                      headers: [.contentType: single.contentType], body: single.body) { response in
                 #expect(response.status == .ok)
                 let result = try response.decoded(ServiceResponses.Verification.self)
@@ -192,11 +201,12 @@ import Testing
                 #expect(jpeg.starts(with: [0xFF, 0xD8, 0xFF]))
             }
             let errors: [(String, [(field: String, filename: String, bytes: [UInt8])], HTTPResponse.Status, String)] = [
-                ("/v1/verify", [("first", "a.jpg", a)], .badRequest, "second"),
-                ("/v1/verify?image=9999", [("image", "a.jpg", a)], .notFound, "no image 9999"),
-                ("/v1/verify?image=x", [("image", "a.jpg", a)], .badRequest, "whole number"),
+                ("/v1/verify", [("first", "a.jpg", a)], .badRequest, "'second' is missing"),
+                ("/v1/images/9999/verify", [("image", "a.jpg", a)], .notFound, "no image 9999"),
+                ("/v1/images/x/verify", [("image", "a.jpg", a)], .badRequest, "row number"),
+                ("/v1/images/99999999999/verify", [("image", "a.jpg", a)], .badRequest, "row number"),
                 ("/v1/verify?picture=maybe", [("first", "a.jpg", a), ("second", "b.jpg", b)], .badRequest, "true or false"),
-                ("/v1/verify", [("other", "a.jpg", a)], .badRequest, "multipart fields"),
+                ("/v1/verify", [("other", "a.jpg", a)], .badRequest, "'first' is missing"),
                 ("/v1/verify", [("first", "a.jpg", a), ("second", "b.txt", Array("text".utf8))], .unsupportedMediaType, "second"),
             ]
             for (uri, files, status, fragment) in errors {

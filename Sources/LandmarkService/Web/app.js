@@ -125,7 +125,7 @@ async function showMatch(hit) {
   const form = new FormData();
   form.append("image", photo, photo.name || "photo.jpg");
   try {
-    const result = await call("/v1/verify?picture=true&image=" + hit.id, { method: "POST", headers: headers(), body: form });
+    const result = await call("/v1/images/" + hit.id + "/verify?picture=true", { method: "POST", headers: headers(), body: form });
     $("match-summary").textContent = hit.image + ": " + result.inliers + " inliers of " + result.matches + " matches — " +
       (result.verified ? "same scene" : "not verified" + (result.reason ? " (" + result.reason + ")" : ""));
     if (result.picture) $("match-picture").src = result.picture;
