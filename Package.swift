@@ -51,7 +51,7 @@ let package = Package(
             "LandmarkTensor", "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkStorage",
             "LandmarkPickle", "LandmarkImage", "LandmarkDescriptors", "LandmarkEvaluation",
         ]),
-        .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkDemo", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra", "LandmarkStorage"]),
         .target(name: "LandmarkRecognition", dependencies: ["LandmarkLinearAlgebra", "LandmarkEvaluation", "LandmarkGeometry"]),
         .target(name: "LandmarkReranking", dependencies: ["LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkStorage"]),
         .target(name: "LandmarkPipeline", dependencies: [
@@ -80,11 +80,19 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [.copy("Web")]),
 
+        // Fuzzing (issue 14): the parsers of untrusted input as functions of bytes, the libFuzzer entry
+        // point (scripts/fuzz.sh builds it with -sanitize=fuzzer,address) and a replayer.
+        .target(name: "LandmarkFuzzing", dependencies: [
+            "LandmarkPickle", "LandmarkCheckpoint", "LandmarkIndex", "LandmarkEvaluation", "LandmarkImage",
+            "LandmarkPipeline", "LandmarkDescriptors", "LandmarkLinearAlgebra",
+        ]),
+        .executableTarget(name: "landmark-fuzz", dependencies: ["LandmarkFuzzing"]),
+
         // Front end.
         .executableTarget(name: "landmark", dependencies: [
             "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
             "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining", "LandmarkGeometry", "LandmarkIndex",
-            "LandmarkService",
+            "LandmarkService", "LandmarkStorage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -136,6 +144,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "LandmarkFuzzingTests", dependencies: ["LandmarkFuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
             "LandmarkImage", "LandmarkLinearAlgebra",

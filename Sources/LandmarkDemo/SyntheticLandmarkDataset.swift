@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 import LandmarkImage
 import LandmarkLinearAlgebra
 
@@ -73,7 +74,7 @@ public struct SyntheticLandmarkDataset: Sendable {
         }
         var tsv = "image\tlandmark\n"
         for entry in entries { tsv += "\(entry.relativePath)\t\(entry.landmark ?? "")\n" }
-        try Data(tsv.utf8).write(to: directory.appendingPathComponent("ground_truth.tsv"), options: .atomic)
+        try DurableFile.write(Data(tsv.utf8), to: directory.appendingPathComponent("ground_truth.tsv"))
         return entries
     }
 
@@ -84,7 +85,7 @@ public struct SyntheticLandmarkDataset: Sendable {
 
     private func write(_ image: RGBImage, to url: URL) throws {
         let bytes = try ImageEncoder.jpeg(image, quality: 90)
-        try Data(bytes).write(to: url, options: .atomic)
+        try DurableFile.write(bytes, to: url)
     }
 
     // MARK: - Rendering

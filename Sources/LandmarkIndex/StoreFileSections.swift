@@ -110,7 +110,7 @@ enum StoreFileSections {
         payloadOffset: Int, fileSize: Int, payload: (inout FileSink) throws(DescriptorStoreError) -> Void
     ) throws(DescriptorStoreError) {
         let directory = url.deletingLastPathComponent().path
-        let temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        let temporaryPath = directory + "/" + DurableFile.temporaryName(for: url)
         var sink = try FileSink(path: temporaryPath)
         do throws(DescriptorStoreError) {
             try sink.write(headerBytes)
@@ -127,20 +127,15 @@ enum StoreFileSections {
                 throw DescriptorStoreError(code: .io, file: temporaryPath, reason: "wrote \(sink.offset) bytes, expected \(fileSize)")
             }
             try sink.finish(checksum: UInt64(sink.checksum.value))
-            guard rename(temporaryPath, url.path) == 0 else {
-                throw DescriptorStoreError(code: .io, file: url.path,
-                                           reason: "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
-            }
         } catch {
             sink.abandon()
             unlink(temporaryPath)
             throw error
         }
-        // Persist the rename itself.
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        do {
+            try DurableFile.commit(temporaryPath, to: url)
+        } catch {
+            throw DescriptorStoreError(code: .io, file: url.path, reason: error.reason)
         }
     }
 }

@@ -229,6 +229,8 @@ public enum IndexBuilder {
                                          extractor: (any GlobalDescriptorExtractor)?, local: LocalIndexConfiguration?,
                                          options: IndexBuildOptions,
                                          progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) -> IndexBuildSummary {
+        // A store or file a killed run was writing stays behind as a temporary file as large as the store.
+        DurableFile.removeLeftovers(in: indexDirectory)
         let fileManager = FileManager.default
         let localStoreURL = indexDirectory.appendingPathComponent(IndexLayout.localFeaturesFileName)
         if local == nil, fileManager.fileExists(atPath: localStoreURL.path) {

@@ -1,6 +1,7 @@
 import Foundation
 import LandmarkIndex
 import LandmarkLinearAlgebra
+import LandmarkStorage
 
 /// Changes to an index given as descriptors rather than a folder: what a service adding an uploaded
 /// photo, or a job merging descriptors made elsewhere, applies. The update is made in place like a
@@ -47,6 +48,7 @@ public struct IndexUpdate: Sendable {
 
     private func applyHoldingLock(to directory: URL, options: IndexBuildOptions,
                                   progress: (@Sendable (PipelineProgress) -> Void)?) throws(PipelineError) -> IndexBuildSummary {
+        DurableFile.removeLeftovers(in: directory)
         let manifestURL = directory.appendingPathComponent(IndexManifest.fileName)
         let manifest: IndexManifest
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 
 /// Where `landmark index` may write, and the work folder it keeps its checkpoints in.
 ///
@@ -54,8 +55,8 @@ enum IndexWorkDirectory {
         }
         do {
             try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Data("Checkpoints of an unfinished `landmark index` run; removed when it completes.\n".utf8)
-                .write(to: directory.appendingPathComponent(IndexLayout.workMarkerFileName))
+            try DurableFile.write(Data("Checkpoints of an unfinished `landmark index` run; removed when it completes.\n".utf8),
+                                  to: directory.appendingPathComponent(IndexLayout.workMarkerFileName))
         } catch {
             throw PipelineError(code: .writeFailed, file: directory.path, reason: "cannot create the work folder: \(error.localizedDescription)")
         }
@@ -101,8 +102,8 @@ enum IndexWorkDirectory {
         return false
     }
 
-    /// `.<name>.tmp-<pid>-<random>`, as `DurableFile` and the store writers name them.
+    /// `.<name>.tmp-<pid>-<random>`, as `DurableFile` names them for every writer.
     static func isTemporaryFile(_ name: String) -> Bool {
-        name.hasPrefix(".") && name.contains(".tmp-")
+        DurableFile.isTemporaryName(name)
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import LandmarkStorage
 
 /// The `--rankings-out` file: one `QueryRanking` JSON object a line, so that anyone can recompute the
 /// metrics with their own code.
 public enum RankingsFile {
-    /// Writes all rankings atomically (temporary file, then rename).
+    /// Writes all rankings durably and atomically (`DurableFile`).
     public static func write(_ rankings: [QueryRanking], to url: URL) throws(PipelineError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -13,7 +14,7 @@ public enum RankingsFile {
                 data.append(try encoder.encode(ranking))
                 data.append(0x0A)
             }
-            try data.write(to: url, options: .atomic)
+            try DurableFile.write(data, to: url)
         } catch {
             throw PipelineError(code: .writeFailed, file: url.path, reason: error.localizedDescription)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 import LandmarkEvaluation
 import LandmarkLocalFeatures
 
@@ -126,7 +127,7 @@ public struct VerificationEvaluation: Sendable {
             text += "\(images[pair.first])\t\(images[pair.second])\t\(pair.positive ? 1 : 0)\t\(pair.inliers)\t\(pair.matches)\t\(pair.spread)\n"
         }
         do {
-            try Data(text.utf8).write(to: url, options: .atomic)
+            try DurableFile.write(Data(text.utf8), to: url)
         } catch {
             throw PipelineError(code: .writeFailed, file: url.path, reason: "cannot write the pair list: \(error.localizedDescription)")
         }

@@ -63,14 +63,56 @@ public enum DurableFile {
         if close(descriptor) != 0, failure == nil {
             failure = StorageError(file: url.path, reason: "cannot close the written file: \(lastErrorText())")
         }
-        if failure == nil, rename(temporaryPath, url.path) != 0 {
-            failure = StorageError(file: url.path, reason: "cannot move the written file into place: \(lastErrorText())")
-        }
         if let failure {
             unlink(temporaryPath)
             throw failure
         }
-        synchronizeDirectory(directory)
+        try commit(temporaryPath, to: url)
+    }
+
+    /// Moves a complete, flushed temporary file (named by `temporaryName(for:)`, in `url`'s directory)
+    /// over `url` and flushes the directory: the last step of every durable write, including those of
+    /// writers that stream their file (the descriptor and local-feature stores). On failure the
+    /// temporary file is removed and `url` is untouched.
+    public static func commit(_ temporaryPath: String, to url: URL) throws(StorageError) {
+        guard rename(temporaryPath, url.path) == 0 else {
+            let reason = "cannot move the written file into place: \(lastErrorText())"
+            unlink(temporaryPath)
+            throw StorageError(file: url.path, reason: reason)
+        }
+        synchronizeDirectory(url.deletingLastPathComponent().path)
+    }
+
+    /// Whether `name` is one of this writer's temporary files: `.<name>.tmp-<pid>-<random>`.
+    public static func isTemporaryName(_ name: String) -> Bool {
+        temporaryFileProcess(name) != nil
+    }
+
+    /// Removes the temporary files that writers killed earlier (a crash, kill -9, a full disk) left in
+    /// `directory`, which can be as large as the files they were replacing. Only files of this writer's
+    /// naming whose process is gone are touched: a running writer's file and anything else stay.
+    /// - Returns: the names removed.
+    @discardableResult
+    public static func removeLeftovers(in directory: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var removed: [String] = []
+        for name in names {
+            guard let process = temporaryFileProcess(name), process != getpid(), !isRunning(process) else { continue }
+            if unlink(directory.appendingPathComponent(name).path) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// The process id in a temporary file's name, nil for other names.
+    static func temporaryFileProcess(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards) else { return nil }
+        let parts = name[marker.upperBound...].split(separator: "-")
+        guard parts.count == 2, let process = pid_t(parts[0]), process > 0, UInt32(parts[1]) != nil else { return nil }
+        return process
+    }
+
+    static func isRunning(_ process: pid_t) -> Bool {
+        kill(process, 0) == 0 || errno != ESRCH
     }
 
     /// Appends `data` to `url` (created if missing) and flushes it to disk before returning, for logs that

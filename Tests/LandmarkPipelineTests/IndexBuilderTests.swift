@@ -8,6 +8,28 @@ import Testing
 @Suite struct IndexBuilderTests {
     let extractor = GradientColourHistogramBaseline()
 
+    /// A store a killed run was replacing stays behind as a temporary file as large as the store; the
+    /// next run on the index removes it (and only it).
+    @Test func aRerunRemovesTheTemporaryFilesOfAKilledRun() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 2, views: 2, distractors: 0)
+        let index = temporary.path("index")
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let leftover = index.appendingPathComponent(".descriptors.lmd.tmp-\(child.processIdentifier)-4242")
+        try Data(repeating: 7, count: 4096).write(to: leftover)
+        let unrelated = index.appendingPathComponent("my-notes.txt")
+        try Data("keep".utf8).write(to: unrelated)
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        #expect(!FileManager.default.fileExists(atPath: leftover.path))
+        #expect(FileManager.default.fileExists(atPath: unrelated.path))
+    }
+
     @Test func indexesGoodImagesAndReportsTheUnreadableOnes() throws {
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }

@@ -45,3 +45,28 @@ import Testing
     #expect(CacheDirectory.root(environment: ["HOME": "/tmp/someone", "XDG_CACHE_HOME": "/tmp/xdg", "LANDMARK_CACHE": "/tmp/lc"]).path == "/tmp/lc")
     #expect(CacheDirectory.root(environment: ["HOME": "", "XDG_CACHE_HOME": ""]).path.hasSuffix("/.cache/landmark"))
 }
+
+/// What a killed writer leaves (its temporary file, named after its dead process) is removed; a live
+/// writer's temporary file, our own and every other name stay.
+@Test func leftoversOfDeadWritersAreRemovedAndNothingElse() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("landmark-leftovers-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // A process id that is not running: a child that has exited and been reaped.
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/bin/true")
+    try child.run()
+    child.waitUntilExit()
+    let dead = child.processIdentifier
+    let names = [
+        ".descriptors.lmd.tmp-\(dead)-12345",            // a killed writer's: removed
+        ".index.json.tmp-1-777",                          // init is alive: kept
+        ".index.json.tmp-\(getpid())-9",                  // ours: kept
+        "photo.tmp-\(dead)-1.jpg", ".hidden", "notes.tmp-\(dead)-x", "descriptors.lmd",
+    ]
+    for name in names { try Data("x".utf8).write(to: directory.appendingPathComponent(name)) }
+    let removed = DurableFile.removeLeftovers(in: directory)
+    #expect(removed == [".descriptors.lmd.tmp-\(dead)-12345"])
+    let left = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
+    #expect(left == Set(names.dropFirst()))
+}

@@ -163,21 +163,13 @@ enum ASMKFile {
         }
     }
 
-    /// Writes to a temporary file in the destination directory, then renames it over the
-    /// destination, so a reader never sees a half-written file.
+    /// Writes through `DurableFile`, so a reader never sees a half-written file and the new file
+    /// survives a power cut once this returns.
     static func writeAtomically(_ bytes: [UInt8], to url: URL) throws(ASMKError) {
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(
-            "." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))")
         do {
-            try Data(bytes).write(to: temporary)
+            try DurableFile.write(bytes, to: url)
         } catch {
-            throw ASMKError(code: .io, file: temporary.path, reason: "cannot write: \(error.localizedDescription)")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temporary.path)
-            throw ASMKError(code: .io, file: url.path, reason: "cannot rename the temporary file into place: \(message)")
+            throw ASMKError(code: .io, file: url.path, reason: error.reason)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 import LandmarkEvaluation
 import LandmarkImage
 
@@ -72,12 +73,12 @@ public struct AblationTable: Sendable, Equatable, Codable {
     public func write(prefix: URL) throws(PipelineError) -> (csv: URL, png: URL) {
         let csvURL = prefix.appendingPathExtension("csv"), pngURL = prefix.appendingPathExtension("png")
         do {
-            try Data(csv.utf8).write(to: csvURL, options: .atomic)
+            try DurableFile.write(Data(csv.utf8), to: csvURL)
         } catch {
             throw PipelineError(code: .writeFailed, file: csvURL.path, reason: error.localizedDescription)
         }
         do {
-            try Data(try ImageEncoder.png(chart())).write(to: pngURL, options: .atomic)
+            try DurableFile.write(try ImageEncoder.png(chart()), to: pngURL)
         } catch {
             throw PipelineError(code: .writeFailed, file: pngURL.path, reason: "\(error)")
         }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import LandmarkStorage
 import LandmarkGeometry
 import LandmarkImage
 import LandmarkLocalFeatures
 import LandmarkPipeline
+import LandmarkStorage
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,7 +77,7 @@ struct VerifyCommand: ParsableCommand {
         if let visualize {
             let picture = MatchVisualization.inliers(of: pair, first: extracted[0], second: extracted[1])
             do {
-                try Data(try ImageEncoder.png(picture)).write(to: URL(fileURLWithPath: visualize), options: .atomic)
+                try DurableFile.write(try ImageEncoder.png(picture), to: URL(fileURLWithPath: visualize))
             } catch {
                 Console.error("error: \(visualize): cannot write the picture: \(error)")
                 throw LandmarkExitCode.failure
