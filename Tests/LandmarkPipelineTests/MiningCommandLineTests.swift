@@ -109,6 +109,16 @@ import Testing
 
         let negative = try runLandmark(executable, ["search", index.path, query.path, "--top", "-1"])
         #expect(negative.status != 0 && negative.error.contains("--top must be positive"), "\(negative.error)")
+        // Every numeric option reads a negative value as a number and refuses it by name, not as an unknown flag.
+        for (arguments, message) in [
+            (["search", index.path, query.path, "--nprobe", "-2"], "--nprobe must be at least 1"),
+            (["search", index.path, query.path, "--neighbours", "-3"], "--neighbours must be positive"),
+            (["verify", query.path, query.path, "--threshold", "-1"], "--threshold"),
+            (["serve", index.path, "--port", "-5"], "--port must lie between 0 and 65535"),
+        ] {
+            let refused = try runLandmark(executable, arguments)
+            #expect(refused.status == 64 && refused.error.contains(message), "\(arguments): \(refused.error)")
+        }
 
         let plain = try runLandmark(executable, ["search", index.path, query.path, "--top", "3"])
         #expect(plain.status == 0, "\(plain.error)")

@@ -56,19 +56,19 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Folder of photographs (default: ../shared/devset/images).")
         var images: String = "../shared/devset/images"
 
-        @Option(help: "Photographs to time.")
+        @Option(parsing: .unconditional, help: "Photographs to time.")
         var count: Int = 10
 
         @Option(help: "One configuration only: lite2, lite0, resnet50, resnet101, resnet152, or a checkpoint path.")
         var model: String?
 
-        @Option(help: "With --model: longer image side.")
+        @Option(parsing: .unconditional, help: "With --model: longer image side.")
         var size: Int = 1024
 
         @Option(help: "With --model: comma-separated scales.")
         var scales: String = "1"
 
-        @Option(help: "Run one image's matrix products on this many BLAS threads instead of the tensor engine's own threads.")
+        @Option(parsing: .unconditional, help: "Run one image's matrix products on this many BLAS threads instead of the tensor engine's own threads.")
         var blasThreads: Int?
 
         @Flag(help: "Print the figures as one JSON array.")
@@ -140,13 +140,13 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Folder of photographs (default: ../shared/devset/images).")
         var images: String = "../shared/devset/images"
 
-        @Option(help: "Photographs to time.")
+        @Option(parsing: .unconditional, help: "Photographs to time.")
         var count: Int = 10
 
         @Option(help: "lite2, lite0, a checkpoint path, or resnet50 / resnet101 (seeded weights; units are bottlenecks).")
         var model: String = "lite2"
 
-        @Option(help: "Longer image side (cirtorch trains at 362).")
+        @Option(parsing: .unconditional, help: "Longer image side (cirtorch trains at 362).")
         var size: Int = 362
 
         @Option(help: "Comma-separated numbers of trainable top units (0: head only; 'all': every unit above the stem).")
@@ -210,19 +210,19 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Folder of photographs (default: ../shared/devset if present, else synthetic).")
         var images: String?
 
-        @Option(help: "Photographs to use.")
+        @Option(parsing: .unconditional, help: "Photographs to use.")
         var count: Int = 20
 
         @Option(help: "Threads of one SIFT extraction (default: all cores).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-        @Option(help: "Keypoints kept per image.")
+        @Option(parsing: .unconditional, help: "Keypoints kept per image.")
         var features: Int = 1000
 
-        @Option(help: "Longer image side for SIFT.")
+        @Option(parsing: .unconditional, help: "Longer image side for SIFT.")
         var size: Int = 1024
 
-        @Option(help: "Images in the ASMK index timed for query latency.")
+        @Option(parsing: .unconditional, help: "Images in the ASMK index timed for query latency.")
         var asmkImages: Int = 10_000
 
         @Flag(help: "Print the figures as one JSON object.")
@@ -260,10 +260,10 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Folder of photographs whose local features the spatial stage matches.")
         var images: String?
 
-        @Option(help: "Images in the index.")
+        @Option(parsing: .unconditional, help: "Images in the index.")
         var count: Int = 10_000
 
-        @Option(help: "Queries timed.")
+        @Option(parsing: .unconditional, help: "Queries timed.")
         var queries: Int = 20
 
         func run() throws {
@@ -293,13 +293,13 @@ struct BenchCommand: ParsableCommand {
                       landmark bench search --count 1000000 --dimension 1280 --float16 --index Flat,f16
             """)
 
-        @Option(help: "Vectors in the store.")
+        @Option(parsing: .unconditional, help: "Vectors in the store.")
         var count: Int = 100_000
 
-        @Option(help: "Components per vector.")
+        @Option(parsing: .unconditional, help: "Components per vector.")
         var dimension: Int = 512
 
-        @Option(help: "Queries (exact search answers them in one batch).")
+        @Option(parsing: .unconditional, help: "Queries (exact search answers them in one batch).")
         var queries: Int = 1000
 
         @Flag(help: "Store the vectors as float16 (searched in float16 blocks converted per block).")
@@ -314,7 +314,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Beam widths, comma-separated, for HNSW.")
         var efSearch: String = "32,64,128,256"
 
-        @Option(help: "Product-quantised candidates re-scored with full vectors.")
+        @Option(parsing: .unconditional, help: "Product-quantised candidates re-scored with full vectors.")
         var rerank: Int = 256
 
         @Option(help: "Directory for the store (and raw vectors); a temporary one, removed afterwards, when absent. When it holds database.f32 and queries.f32 (raw float32 rows of --dimension) and --export-raw is not given, those vectors are measured instead of synthetic ones.")
@@ -377,7 +377,7 @@ struct BenchCommand: ParsableCommand {
         @Argument(help: "Index directory made by `landmark index` (global descriptors, no local features).")
         var indexDirectory: String
 
-        @Option(help: "Distractors to add.")
+        @Option(parsing: .unconditional, help: "Distractors to add.")
         var count: Int = 100_000
 
         func run() throws {
@@ -404,10 +404,10 @@ struct BenchCommand: ParsableCommand {
             Example: landmark bench update --count 1000000 --dimension 512 --index IVF1024,PQ64 --add 0.01
             """)
 
-        @Option(help: "Vectors in the index before the update.")
+        @Option(parsing: .unconditional, help: "Vectors in the index before the update.")
         var count: Int = 100_000
 
-        @Option(help: "Components per vector.")
+        @Option(parsing: .unconditional, help: "Components per vector.")
         var dimension: Int = 512
 
         @Flag(help: "Store the vectors as float16.")
@@ -416,10 +416,10 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .customLong("index"), help: "Search index: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes> or HNSW<links>.")
         var factory: String = "IVF1024,PQ64"
 
-        @Option(help: "Share of --count added.")
+        @Option(parsing: .unconditional, help: "Share of --count added.")
         var add: Double = 0.01
 
-        @Option(help: "Share of --count removed.")
+        @Option(parsing: .unconditional, help: "Share of --count removed.")
         var remove: Double = 0.001
 
         @Option(help: "Directory for the index; a temporary one, removed afterwards, when absent. It must be empty.")

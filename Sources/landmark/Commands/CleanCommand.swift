@@ -27,10 +27,10 @@ struct CleanCommand: ParsableCommand {
     @Option(name: .customLong("out"), help: "Cleaned TSV to write (never the --labels file).")
     var output: String
 
-    @Option(help: "Nearest neighbours searched per image.")
+    @Option(parsing: .unconditional, help: "Nearest neighbours searched per image.")
     var neighbours: Int = 1000
 
-    @Option(help: "Same-label neighbours verified per image.")
+    @Option(parsing: .unconditional, help: "Same-label neighbours verified per image.")
     var sameLabel: Int = 100
 
     @Option(help: "Distinct inliers a verified neighbour needs.")

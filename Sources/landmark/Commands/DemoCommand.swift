@@ -18,13 +18,13 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Directory to write the dataset and its index into (default: a new temporary directory).")
     var output: String?
 
-    @Option(help: "Number of landmarks.")
+    @Option(parsing: .unconditional, help: "Number of landmarks.")
     var landmarks: Int = 8
 
-    @Option(help: "Views per landmark.")
+    @Option(parsing: .unconditional, help: "Views per landmark.")
     var views: Int = 5
 
-    @Option(help: "Distractor images.")
+    @Option(parsing: .unconditional, help: "Distractor images.")
     var distractors: Int = 10
 
     @Option(help: "Random seed of the generator.")

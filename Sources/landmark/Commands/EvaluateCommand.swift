@@ -71,13 +71,13 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Retrieve with local features instead of the global descriptor: rootsift-asmk (needs no network weights). Same as --pipeline asmk.")
     var local: String?
 
-    @Option(help: "Visual words of the ASMK vocabulary (trained on the dataset's own descriptors) with --local.")
+    @Option(parsing: .unconditional, help: "Visual words of the ASMK vocabulary (trained on the dataset's own descriptors) with --local.")
     var vocabularySize: Int = 1024
 
     @Option(help: "Re-ranking: spatial (RootSIFT + RANSAC verification of the top results); appends spatial<R>t<T> to the pipeline.")
     var rerank: String?
 
-    @Option(help: "Results verified per query with --rerank spatial.")
+    @Option(parsing: .unconditional, help: "Results verified per query with --rerank spatial.")
     var rerankDepth: Int = 100
 
     @Option(help: "Inliers a result needs to be moved ahead with --rerank spatial.")
@@ -92,7 +92,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .customLong("index"), help: "Search with this index instead of exact search: Flat, IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes>, HNSW<links> (built over the benchmark's descriptors; an approximate index returns --search-depth results per query).")
     var indexFactory: String?
 
-    @Option(help: "Results per query an approximate --index returns; positives beyond them count as not retrieved.")
+    @Option(parsing: .unconditional, help: "Results per query an approximate --index returns; positives beyond them count as not retrieved.")
     var searchDepth: Int = 100
 
     @OptionGroup(title: "Approximate search")

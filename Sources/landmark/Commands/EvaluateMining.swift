@@ -10,16 +10,16 @@ struct MiningOptions: ParsableArguments {
     @Option(help: "An index of the dataset's images with local features (`landmark index DATASET --out INDEX --local rootsift-asmk`); its match-graph cache is reused. Default: build one in a temporary directory with the descriptor options.")
     var miningIndex: String?
 
-    @Option(help: "Neighbours of every image to verify.")
+    @Option(parsing: .unconditional, help: "Neighbours of every image to verify.")
     var shortlist: Int = 20
 
     @Option(help: "Distinct inliers a mined edge needs.")
     var miningMinInliers: Int = VerificationThresholds.miningEdge
 
-    @Option(help: "Smallest mined cluster kept.")
+    @Option(parsing: .unconditional, help: "Smallest mined cluster kept.")
     var minClusterSize: Int = 2
 
-    @Option(help: ArgumentHelp("Cut a bridge edge with fewer distinct inliers than this.", valueName: "inliers"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Cut a bridge edge with fewer distinct inliers than this.", valueName: "inliers"))
     var splitWeakBridges: Int?
 }
 

@@ -41,7 +41,7 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .customLong("index"), help: "How the descriptors are searched: Flat (exact, the default), Flat,f16 (exact over a float16 store, half the size), IVF<cells>,Flat, IVF<cells>,PQ<bytes>, OPQ<bytes>,IVF<cells>,PQ<bytes> or HNSW<links> (approximate; for large collections). An existing index keeps its choice unless this is given.")
     var indexFactory: String?
 
-    @Option(help: "Split the index into this many shards by a hash of each image's path: each shard is an ordinary index directory (shard-NN), searched side by side and merged. Global descriptors only. An existing sharded index keeps its count.")
+    @Option(parsing: .unconditional, help: "Split the index into this many shards by a hash of each image's path: each shard is an ordinary index directory (shard-NN), searched side by side and merged. Global descriptors only. An existing sharded index keeps its count.")
     var shards: Int?
 
     @Flag(help: "Rewrite the descriptors into one file in path order. Without it, an update adds new images as a segment and marks removed ones, and compacts by itself past \(IndexSegments.maximumSegments) segments or \(Int(IndexSegments.maximumRemovedFraction * 100)) % removed rows.")
@@ -53,7 +53,7 @@ struct IndexCommand: ParsableCommand {
     @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
 
-    @Option(help: "Images between two checkpoints.")
+    @Option(parsing: .unconditional, help: "Images between two checkpoints.")
     var checkpointEvery: Int = 128
 
     @Flag(help: "Print the summary as JSON.")

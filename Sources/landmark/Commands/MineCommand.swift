@@ -27,16 +27,16 @@ struct MineCommand: ParsableCommand {
     @Option(name: .customLong("out"), help: "Directory for clusters.tsv, tuples.tsv and mining.json.")
     var output: String
 
-    @Option(help: "Neighbours of every image to verify.")
+    @Option(parsing: .unconditional, help: "Neighbours of every image to verify.")
     var shortlist: Int = 20
 
     @Option(help: "Distinct inliers an edge of the graph needs.")
     var minInliers: Int = VerificationThresholds.miningEdge
 
-    @Option(help: "Smallest cluster kept.")
+    @Option(parsing: .unconditional, help: "Smallest cluster kept.")
     var minClusterSize: Int = 2
 
-    @Option(help: ArgumentHelp("Cut an edge that alone links two parts of a cluster when it has fewer distinct inliers than this.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Cut an edge that alone links two parts of a cluster when it has fewer distinct inliers than this.",
                                valueName: "inliers"))
     var splitWeakBridges: Int?
 

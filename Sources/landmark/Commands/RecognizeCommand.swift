@@ -6,19 +6,19 @@ import LandmarkRecognition
 
 /// The recognition options shared by `recognize` and `evaluate --task recognition`.
 struct RecognitionOptions: ParsableArguments {
-    @Option(help: "K: train-set neighbours that vote.")
+    @Option(parsing: .unconditional, help: "K: train-set neighbours that vote.")
     var neighbours: Int = 3
 
-    @Option(help: "λ: weight of the inlier term min(inliers, τ)/τ (used when the pipeline has a spatial stage).")
+    @Option(parsing: .unconditional, help: "λ: weight of the inlier term min(inliers, τ)/τ (used when the pipeline has a spatial stage).")
     var inlierWeight: Double = 1
 
     @Option(help: "τ: inliers at which the inlier term saturates.")
     var inlierSaturation: Int = VerificationThresholds.recognitionSaturation
 
-    @Option(help: "Confidence below which the answer is \"no landmark\".")
+    @Option(parsing: .unconditional, help: "Confidence below which the answer is \"no landmark\".")
     var minConfidence: Double = 0
 
-    @Option(help: "Calibrated recognition: share of photos of unknown landmarks the calibration assumes.")
+    @Option(parsing: .unconditional, help: "Calibrated recognition: share of photos of unknown landmarks the calibration assumes.")
     var unknownShare: Double = 0.05
 
     @Option(help: "Calibrated recognition (evaluate): K values cross-validation chooses from, comma-separated.")

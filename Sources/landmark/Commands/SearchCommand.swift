@@ -32,10 +32,10 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Labels of the train index (default: its folder's ground_truth.tsv).")
     var trainLabels: String?
 
-    @Option(help: "With dre: train neighbours voting for each image's label.")
+    @Option(parsing: .unconditional, help: "With dre: train neighbours voting for each image's label.")
     var neighbours: Int = 3
 
-    @Option(help: "With dre: confidence below which an image gets no label (and is neither moved nor inserted).")
+    @Option(parsing: .unconditional, help: "With dre: confidence below which an image gets no label (and is neither moved nor inserted).")
     var minConfidence: Double = 0
 
     @OptionGroup(title: "Approximate search (indexes built with --index IVF…/HNSW…)")

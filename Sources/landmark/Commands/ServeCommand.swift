@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Interface to listen on (loopback by default; 0.0.0.0 opens the service to the network).")
     var host = "127.0.0.1"
 
-    @Option(help: "Port to listen on (0: any free port, printed at start).")
+    @Option(parsing: .unconditional, help: "Port to listen on (0: any free port, printed at start).")
     var port = 8080
 
     @Option(help: "Labelled train index for POST /v1/recognize (and a pipeline's dre stage).")
@@ -48,19 +48,19 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Approximate search (indexes built with --index IVF…/HNSW…)")
     var searchOptions: SearchParameterOptions
 
-    @Option(help: "Requests decoding photographs at once.")
+    @Option(parsing: .unconditional, help: "Requests decoding photographs at once.")
     var workers = 2
 
-    @Option(help: "Requests that may wait for a worker; more are refused with 503.")
+    @Option(parsing: .unconditional, help: "Requests that may wait for a worker; more are refused with 503.")
     var queue = 16
 
-    @Option(help: "Seconds a request may wait for a worker before it is refused with 503.")
+    @Option(parsing: .unconditional, help: "Seconds a request may wait for a worker before it is refused with 503.")
     var queueTimeout = 30
 
-    @Option(help: "Largest request body in MB.")
+    @Option(parsing: .unconditional, help: "Largest request body in MB.")
     var maxBody = 32
 
-    @Option(help: "Largest photograph in megapixels (larger headers are refused before decoding).")
+    @Option(parsing: .unconditional, help: "Largest photograph in megapixels (larger headers are refused before decoding).")
     var maxMegapixels = 50
 
     @Option(help: "Require this key on /v1 routes (Authorization: Bearer KEY or X-API-Key); also read from LANDMARK_API_KEY.")

@@ -53,11 +53,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Top trunk units to train besides the head (0: head only, trunk output cached): EfficientNet-Lite units above the stem, or ResNet bottlenecks.")
     var trainableBlocks: Int = FineTuningConfiguration().trainableBlocks
 
-    @Option(help: ArgumentHelp("Freeze the stem and the first B of those units and train the rest: --trainable-blocks (their number − B).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Freeze the stem and the first B of those units and train the rest: --trainable-blocks (their number − B).",
                                valueName: "B"))
     var freezeBelow: Int?
 
-    @Option(help: "Loss margin (default: 0.7 contrastive, 0.1 triplet, 0.3 arcface/cosface).")
+    @Option(parsing: .unconditional, help: "Loss margin (default: 0.7 contrastive, 0.1 triplet, 0.3 arcface/cosface).")
     var margin: Float?
 
     @Option(help: "Cosine-softmax scale s (arcface, cosface).")
@@ -72,7 +72,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning-rate schedule: exponential (cirtorch's decay by exp(-0.01) per epoch) or cosine (linear warm-up over --warmup-epochs, then cosine annealing to 0 at --epochs).")
     var schedule: String = "exponential"
 
-    @Option(help: "Warm-up epochs of --schedule cosine.")
+    @Option(parsing: .unconditional, help: "Warm-up epochs of --schedule cosine.")
     var warmupEpochs: Int = 1
 
     @Flag(help: "Augment training images every epoch (seeded): a crop keeping the aspect ratio, a small shear, colour jitter. The frozen trunk then runs on every training image each epoch instead of once.")

@@ -26,16 +26,16 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Model: homography, affine or similarity.")
     var model: String = "homography"
 
-    @Option(help: "RANSAC inlier threshold in pixels (at --size).")
+    @Option(parsing: .unconditional, help: "RANSAC inlier threshold in pixels (at --size).")
     var threshold: Double = 4
 
     @Option(help: "Inliers needed to call the pair verified.")
     var minInliers: Int = VerificationThresholds.verified
 
-    @Option(help: "Longer image side for feature extraction.")
+    @Option(parsing: .unconditional, help: "Longer image side for feature extraction.")
     var size: Int = 1024
 
-    @Option(help: "Strongest features kept per image.")
+    @Option(parsing: .unconditional, help: "Strongest features kept per image.")
     var features: Int = 2000
 
     @Option(help: "Write a side-by-side PNG with the inlier matches drawn.")

@@ -9,7 +9,7 @@ struct DescriptorOptions: ParsableArguments {
     @Option(help: "Network weights: lite2 (default), lite0, or a checkpoint (.pth, .safetensors; torchvision or cirtorch layout).")
     var model: String?
 
-    @Option(help: "Longer image side fed to the network (default \(CNNDescriptorConfiguration.defaultSize)).")
+    @Option(parsing: .unconditional, help: "Longer image side fed to the network (default \(CNNDescriptorConfiguration.defaultSize)).")
     var size: Int?
 
     @Option(help: "Comma-separated scales for multi-scale extraction, e.g. 1,0.707,0.5 (default 1).")
@@ -21,7 +21,7 @@ struct DescriptorOptions: ParsableArguments {
     @Option(help: "Whitening file made by `landmark whiten learn`.")
     var whitening: String?
 
-    @Option(help: "Dimensions kept after whitening (PCA reduction).")
+    @Option(parsing: .unconditional, help: "Dimensions kept after whitening (PCA reduction).")
     var whiteningDimensions: Int?
 
     /// The CNN configuration the options describe (nil for the baseline).

@@ -3,13 +3,13 @@ import LandmarkIndex
 
 /// Search settings of approximate indexes, shared by the commands that search.
 struct SearchParameterOptions: ParsableArguments {
-    @Option(help: "IVF cells visited per query (default: a sixty-fourth of the cells, at least 8).")
+    @Option(parsing: .unconditional, help: "IVF cells visited per query (default: a sixty-fourth of the cells, at least 8).")
     var nprobe: Int?
 
-    @Option(help: "HNSW beam width (default 64; at least the number of results asked for).")
+    @Option(parsing: .unconditional, help: "HNSW beam width (default 64; at least the number of results asked for).")
     var efSearch: Int?
 
-    @Option(help: "IVF-PQ candidates re-scored with the full vectors (default 256).")
+    @Option(parsing: .unconditional, help: "IVF-PQ candidates re-scored with the full vectors (default 256).")
     var rerank: Int?
 
     var parameters: SearchParameters {
