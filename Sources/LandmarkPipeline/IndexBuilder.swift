@@ -386,6 +386,13 @@ public enum IndexBuilder {
         // then the search index, the local part in the same row order, and last the manifest, which
         // commits the update; files it no longer names and the checkpoints go after it.
         let indexed = paths.filter(isComplete)
+        // A first run that could describe nothing writes no index: an empty one would only look like success.
+        if indexed.isEmpty, previousManifest == nil, !paths.isEmpty {
+            IndexWorkDirectory.remove(partialDirectory)
+            let examples = skipped.prefix(3).map { "\($0.image): \($0.reason)" }.joined(separator: "; ")
+            throw PipelineError(code: .invalidRequest, file: imagesDirectory.path,
+                                reason: "none of its \(paths.count) images could be read, so no index was written (\(examples)\(skipped.count > 3 ? "; …" : ""))")
+        }
         let factory = options.factory ?? previousManifest?.vectorIndex ?? .defaultFactory
         if let extractor {
             do {

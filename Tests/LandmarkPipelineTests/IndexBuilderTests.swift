@@ -8,6 +8,25 @@ import Testing
 @Suite struct IndexBuilderTests {
     let extractor = GradientColourHistogramBaseline()
 
+    /// When no image of a first run can be read, no index is written: an empty one would pass for success.
+    @Test func aFirstRunThatDescribesNothingWritesNoIndex() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try Data().write(to: images.appendingPathComponent("empty.jpg"))
+        try Data("not a picture".utf8).write(to: images.appendingPathComponent("text.png"))
+        let index = temporary.path("index")
+        #expect {
+            _ = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        } throws: { error in
+            "\(error)".contains("none of its 2 images could be read")
+        }
+        #expect(!FileManager.default.fileExists(atPath: index.appendingPathComponent(IndexManifest.fileName).path))
+        #expect(!FileManager.default.fileExists(atPath: index.appendingPathComponent(IndexLayout.storeFileName).path))
+        #expect(!FileManager.default.fileExists(atPath: index.appendingPathComponent(IndexLayout.workDirectoryName).path))
+    }
+
     /// A store a killed run was replacing stays behind as a temporary file as large as the store; the
     /// next run on the index removes it (and only it).
     @Test func aRerunRemovesTheTemporaryFilesOfAKilledRun() throws {
