@@ -7,11 +7,30 @@ public struct ImageDecodingOptions: Sendable {
     public var maximumPixelCount: Int
     /// Rotate/flip by the EXIF Orientation tag, as PIL's `ImageOps.exif_transpose`, so the pixels are upright.
     public var appliesEXIFOrientation: Bool
+    /// Above this many pixels, a JPEG whose caller says how large it needs it (`targetLongerSide`) is
+    /// decoded at the smallest of TurboJPEG's DCT scales (1/8 … 7/8) that still covers that size, so
+    /// memory follows the size needed rather than the size the header claims (a 13000 × 13000 JPEG
+    /// shrunk to 512 px costs 8 MB instead of 500 MB). Ordinary photographs stay under it and are
+    /// decoded in full, as PIL decodes them, so their descriptors do not change.
+    public var fullDecodePixelLimit: Int
+    /// The longer side the caller will shrink the image to, when it will (nil: the full image is needed,
+    /// e.g. for query boxes given in its pixels).
+    public var targetLongerSide: Int?
 
     /// Creates options; the defaults suit photographs from cameras and the web.
-    public init(maximumPixelCount: Int = 178_956_970, appliesEXIFOrientation: Bool = true) {
+    public init(maximumPixelCount: Int = 178_956_970, appliesEXIFOrientation: Bool = true,
+                fullDecodePixelLimit: Int = 40_000_000, targetLongerSide: Int? = nil) {
         self.maximumPixelCount = maximumPixelCount
         self.appliesEXIFOrientation = appliesEXIFOrientation
+        self.fullDecodePixelLimit = fullDecodePixelLimit
+        self.targetLongerSide = targetLongerSide
+    }
+
+    /// The same options for a caller that will shrink the image to `longerSide`.
+    public func shrinking(to longerSide: Int) -> ImageDecodingOptions {
+        var options = self
+        options.targetLongerSide = longerSide
+        return options
     }
 }
 

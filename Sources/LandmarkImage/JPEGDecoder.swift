@@ -35,7 +35,9 @@ enum JPEGDecoder {
         let isCMYK = colourspace == Int32(TJCS_CMYK.rawValue) || colourspace == Int32(TJCS_YCCK.rawValue)
         let channels = isCMYK ? 4 : 3
         let pixelFormat = isCMYK ? Int32(TJPF_CMYK.rawValue) : Int32(TJPF_RGB.rawValue)
-        var decoded = [UInt8](repeating: 0, count: pixelCount * channels)
+        (width, height) = scaledSize(width: width, height: height, options: options)
+        let outputCount = Int(width) * Int(height)
+        var decoded = [UInt8](repeating: 0, count: outputCount * channels)
         let status = bytes.withUnsafeBufferPointer { source in
             decoded.withUnsafeMutableBufferPointer { destination in
                 tjDecompress2(handle, source.baseAddress, UInt(source.count), destination.baseAddress,
@@ -48,9 +50,33 @@ enum JPEGDecoder {
             throw classify(handle: handle, bytes: bytes, name: name, duringHeader: false)
         }
         if isCMYK {
-            decoded = adobeCMYKToRGB(decoded, pixelCount: pixelCount)
+            decoded = adobeCMYKToRGB(decoded, pixelCount: outputCount)
         }
         return RGBImage(width: Int(width), height: Int(height), pixels: decoded)
+    }
+
+    /// The size to decode at: the full size, or for a large image whose caller needs it smaller
+    /// (`ImageDecodingOptions.fullDecodePixelLimit`), the smallest DCT scale covering the target.
+    static func scaledSize(width: Int32, height: Int32, options: ImageDecodingOptions) -> (Int32, Int32) {
+        guard Int(width) * Int(height) > options.fullDecodePixelLimit, let target = options.targetLongerSide, target > 0 else {
+            return (width, height)
+        }
+        var count: Int32 = 0
+        guard let factors = tjGetScalingFactors(&count), count > 0 else { return (width, height) }
+        // TJSCALED: ceil(dimension × num / denom).
+        func scaled(_ dimension: Int32, _ factor: tjscalingfactor) -> Int32 {
+            Int32((Int(dimension) * Int(factor.num) + Int(factor.denom) - 1) / Int(factor.denom))
+        }
+        func ratio(_ factor: tjscalingfactor) -> Double { Double(factor.num) / Double(factor.denom) }
+        var reductions: [tjscalingfactor] = []
+        for index in 0 ..< Int(count) where factors[index].num > 0 && factors[index].num < factors[index].denom {
+            reductions.append(factors[index])
+        }
+        reductions.sort { ratio($0) < ratio($1) }
+        for factor in reductions where max(scaled(width, factor), scaled(height, factor)) >= Int32(clamping: target) {
+            return (scaled(width, factor), scaled(height, factor))
+        }
+        return (width, height)
     }
 
     /// PIL reads 4-channel JPEGs as Adobe (inverted) CMYK and converts to RGB as `R = K' - C'·K'/255` on the

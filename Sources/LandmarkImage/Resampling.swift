@@ -68,6 +68,19 @@ extension RGBImage {
         return reduced.resampled(width: targetWidth, height: targetHeight, filter: filter, box: box)
     }
 
+    /// `resized(longerSide:)`, except that the shorter side is kept at `minimumShorterSide` or more (never
+    /// enlarging): a 20000 × 50 panorama shrunk to 512 px would be 512 × 1, too thin to describe, and
+    /// becomes 12800 × 32 instead. Photographs of ordinary shape get exactly `resized(longerSide:)`.
+    public func resized(longerSide: Int, minimumShorterSide: Int, filter: ResamplingFilter = .lanczos) -> RGBImage {
+        let longer = max(width, height), shorter = min(width, height)
+        guard longer > 0, shorter > 0, longerSide > 0,
+              Double(shorter) * Double(longerSide) / Double(longer) < Double(minimumShorterSide) else {
+            return resized(longerSide: longerSide, filter: filter)
+        }
+        let stretched = Int((Double(longer) * Double(minimumShorterSide) / Double(shorter)).rounded(.up))
+        return resized(longerSide: max(longerSide, stretched), filter: filter)
+    }
+
     /// Resize to exactly `width`×`height` (PIL `resize` without reducing_gap), ignoring the aspect ratio.
     public func resized(width newWidth: Int, height newHeight: Int, filter: ResamplingFilter = .lanczos) -> RGBImage {
         precondition(newWidth > 0 && newHeight > 0, "resize target must be positive, got \(newWidth)×\(newHeight)")

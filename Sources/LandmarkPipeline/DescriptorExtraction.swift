@@ -57,12 +57,17 @@ public struct DescriptorExtraction: Sendable {
         self.workerCount = max(1, workerCount)
     }
 
+    /// The shorter side below which a resized image is too thin to describe; panoramas keep at least this.
+    public static let minimumShorterSide = 32
+
     /// Describes one image: decode (with EXIF orientation), crop, resize to the extractor's input size,
     /// describe. The reason of a failure names what went wrong, not the file (the caller knows it).
     public func describe(_ item: ExtractionItem, threads: Int = 1) -> Result<[Float], SkippedImage> {
         var image: RGBImage
         do {
-            image = try ImageDecoder.decode(contentsOf: item.url, options: decoding)
+            // Query boxes are in full-size pixels; otherwise the decoder may shrink a huge JPEG on the way.
+            let options = item.cropBox == nil ? decoding.shrinking(to: extractor.inputSize) : decoding
+            image = try ImageDecoder.decode(contentsOf: item.url, options: options)
         } catch {
             return .failure(SkippedImage(image: item.name, reason: error.reason))
         }
@@ -75,7 +80,7 @@ public struct DescriptorExtraction: Sendable {
             }
             image = cropped
         }
-        let resized = image.resized(longerSide: extractor.inputSize)
+        let resized = image.resized(longerSide: extractor.inputSize, minimumShorterSide: Self.minimumShorterSide)
         do {
             return .success(try extractor.describe(resized, threads: threads))
         } catch {

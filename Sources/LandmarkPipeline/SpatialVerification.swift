@@ -54,7 +54,7 @@ public struct SpatialVerifier: Sendable {
     public func features(of url: URL) -> Result<(image: RGBImage, features: LocalFeatures), SkippedImage> {
         let image: RGBImage
         do {
-            image = try ImageDecoder.decode(contentsOf: url, options: decoding)
+            image = try ImageDecoder.decode(contentsOf: url, options: decoding.shrinking(to: sift.configuration.imageSize))
         } catch {
             return .failure(SkippedImage(image: url.path, reason: error.reason))
         }

@@ -220,7 +220,7 @@ public final class LandmarkEngine: Sendable {
         if let cached = thumbnails.withLock({ $0.value(for: key) }) { return cached }
         let image: RGBImage
         do {
-            image = try ImageDecoder.decode(contentsOf: url)
+            image = try ImageDecoder.decode(contentsOf: url, options: ImageDecodingOptions().shrinking(to: configuration.thumbnailSize))
         } catch {
             throw .unprocessable("image \(id) cannot be decoded: \(error.reason)")
         }

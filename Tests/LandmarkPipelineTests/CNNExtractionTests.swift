@@ -1,5 +1,6 @@
 import Foundation
 import LandmarkDescriptors
+import LandmarkImage
 import LandmarkPipeline
 import Testing
 
@@ -47,6 +48,23 @@ import Testing
                 #expect(difference <= 1e-4, "\(photo) at \(size): max difference \(difference)")
             }
         }
+    }
+
+    /// A 20000 × 50 panorama was refused ("too small: 512 × 1"); it is described at 12800 × 32 now.
+    @Test(.enabled(if: weightsPresent, "needs the Lite2 weights (scripts/setup.sh)"))
+    func panoramasAreDescribed() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        var panorama = RGBImage(width: 20000, height: 50, repeating: (90, 120, 200))
+        for x in stride(from: 0, to: 20000, by: 40) {
+            for y in 10 ..< 50 { panorama.pixels.replaceSubrange((y * 20000 + x) * 3 ..< (y * 20000 + x) * 3 + 30, with: repeatElement(UInt8(30), count: 30)) }
+        }
+        let url = temporary.path("panorama.png")
+        try Data(try ImageEncoder.png(panorama)).write(to: url)
+        let extractor = try CNNGlobalDescriptor(CNNDescriptorConfiguration(model: "lite2", size: 512))
+        let descriptor = try DescriptorExtraction(extractor: extractor).describe(ExtractionItem(url: url, name: "panorama.png")).get()
+        #expect(descriptor.count == 1280)
+        #expect(descriptor.allSatisfy { $0.isFinite })
     }
 
     @Test(.enabled(if: weightsPresent, "needs the Lite2 weights (scripts/setup.sh)"))
