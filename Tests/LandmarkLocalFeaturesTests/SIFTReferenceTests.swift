@@ -98,6 +98,32 @@ struct SIFTReferenceTests {
         }
     }
 
+    /// The warped-photo check on a photograph that lives in the repository (the procedural street of the
+    /// network fixtures), so that it runs on a fresh clone without ../shared: the pixels OpenCV saw (a
+    /// lossless PNG), repeatability and correct matches within 10 % of OpenCV's or better.
+    @Test func warpedProceduralPhotographMatchesOpenCV() throws {
+        let fixture = try OpenCVFixture.load()
+        let pair = fixture.proceduralPair
+        let photo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("LandmarkNetworksTests/Fixtures").appendingPathComponent(pair.image)
+        let image = try ImageDecoder.decode(contentsOf: photo).resized(longerSide: 1024)
+        #expect(image.width == pair.width && image.height == pair.height)
+        let grey = image.grayscale()
+        let warped = warpBilinear(grey, width: pair.width, height: pair.height, inverse: pair.inverse)
+        // The PNG decodes to the same RGB; the grey conversion may round a level differently here and there.
+        #expect(abs(Int(grey.reduce(0, +)) - pair.greyChecksum) < pair.width * pair.height / 200)
+        #expect(abs(Int(warped.reduce(0, +)) - pair.warpedChecksum) < pair.width * pair.height / 200)
+        let sift = SIFT()
+        let a = sift.extract(grayscale: grey, width: pair.width, height: pair.height)
+        let b = sift.extract(grayscale: warped, width: pair.width, height: pair.height)
+        let figures = warpFigures(a, b, homography: pair.homography)
+        #expect(figures.repeatability >= 0.9 * pair.repeatability,
+                "repeatability \(figures.repeatability), OpenCV \(pair.repeatability)")
+        #expect(Double(figures.correctMatches) >= 0.9 * Double(pair.correctMatches),
+                "correct matches \(figures.correctMatches), OpenCV \(pair.correctMatches)")
+        #expect(Double(a.count) >= 0.9 * Double(pair.keypointsA), "\(a.count) keypoints, OpenCV \(pair.keypointsA)")
+    }
+
     /// On real pairs of the same landmark, ratio-test matches and RANSAC homography inliers (4 px) are within 10 % of
     /// OpenCV's or better. Skipped when the development set is absent.
     @Test(.enabled(if: SIFTReferenceTests.hasDevset, "needs ../shared/devset"))

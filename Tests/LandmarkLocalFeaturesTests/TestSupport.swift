@@ -37,6 +37,8 @@ struct OpenCVFixture: Decodable {
     }
     var synthetic: Synthetic
     var warpedPairs: [WarpedPair]
+    /// The procedural street photograph committed beside the network fixtures, warped the same way.
+    var proceduralPair: WarpedPair
     var realPairs: [RealPair]
 
     static func load() throws -> OpenCVFixture {

@@ -88,8 +88,8 @@ enum NetworkFixtures {
 
     /// cirtorch's input: PIL thumbnail to `size` (LANCZOS), ToTensor (÷255), Normalize((x − mean) / std).
     static func input(photo: String, size: Int, mean: [Float] = RetrievalHead.imageNetMean,
-                      std: [Float] = RetrievalHead.imageNetStd) throws -> FeatureMap {
-        let image = try ImageDecoder.decode(contentsOf: devsetImages.appendingPathComponent(photo))
+                      std: [Float] = RetrievalHead.imageNetStd, in folder: URL? = nil) throws -> FeatureMap {
+        let image = try ImageDecoder.decode(contentsOf: (folder ?? devsetImages).appendingPathComponent(photo))
             .resized(longerSide: size)
         var map = FeatureMap(channels: 3, height: image.height, width: image.width)
         let plane = image.width * image.height

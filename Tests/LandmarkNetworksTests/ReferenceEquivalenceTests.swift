@@ -105,6 +105,53 @@ import Testing
         try checkDescriptors(network: "efficientnet-\(variant)", backbone: backbone)
     }
 
+    struct ProceduralFixture: Decodable {
+        struct Entry: Decodable {
+            var values: [Float]
+            var network: String
+            var pooling: String
+            var size: Int
+            var scales: [Double]
+            var msp: Double
+        }
+        var photo: String
+        var descriptors: [Entry]
+    }
+
+    /// The whole networks on a photograph that lives in the repository (a seeded drawing of a street,
+    /// scripts/fixtures/procedural_make_fixtures.py), so that a fresh clone without ../shared checks the
+    /// engine end to end: the seeded cirtorch ResNet-50 (GeM, MAC) always, the real EfficientNet-Lite2
+    /// when setup.sh has fetched its weights; single- and multi-scale, at 362 px, against PyTorch.
+    @Test func proceduralPhotographMatchesTheReference() throws {
+        let data = try Data(contentsOf: NetworkFixtures.directory.appendingPathComponent("networks_procedural.json"))
+        let fixture = try JSONDecoder().decode(ProceduralFixture.self, from: data)
+        var backbones: [String: (backbone: any ConvolutionalBackbone, gemP: Float)] = [:]
+        let checkpoint = try NetworkFixtures.seededCheckpoint(
+            "cirtorch_resnet50_gem", metadata: NetworkFixtures.cirtorchMetadata(architecture: "resnet50", pooling: "gem"))
+        backbones["cirtorch-resnet50"] = (try NetworkLoader.backbone(from: checkpoint), try NetworkLoader.retrievalHead(from: checkpoint).gemP ?? 3)
+        if let weights = NetworkFixtures.efficientNetWeights("lite2") {
+            backbones["efficientnet-lite2"] = (try NetworkLoader.backbone(from: Checkpoint.load(contentsOf: weights)), 3)
+        }
+        let workspace = TensorWorkspace()
+        var checked = 0
+        for entry in fixture.descriptors {
+            guard let (backbone, gemP) = backbones[entry.network] else { continue }
+            let pooling = try #require(GlobalPooling(name: entry.pooling, p: gemP))
+            let input = try NetworkFixtures.input(photo: fixture.photo, size: entry.size, in: NetworkFixtures.directory)
+            let perScale = entry.scales.map { scale in
+                let scaled = scale == 1 ? input : bilinearResize(input, scaleFactor: scale, workspace: workspace)
+                return DescriptorNormalization.l2Normalized(pooling(backbone.features(scaled, workspace: workspace)))
+            }
+            let ours = perScale.count == 1 ? perScale[0] : MultiScaleCombination.combine(perScale, exponent: Float(entry.msp))
+            let agreement = DescriptorAgreement(ours, entry.values)
+            let label = "\(entry.network) \(entry.pooling) \(entry.size) px \(entry.scales.count) scales"
+            #expect(agreement.cosine >= Self.minimumCosine, "\(label): cosine \(agreement.cosine)")
+            #expect(agreement.maxDifference <= Self.regressionDifference, "\(label): max |difference| \(agreement.maxDifference)")
+            checked += 1
+        }
+        #expect(checked >= 4, "the seeded ResNet-50 cases must always run")
+    }
+
     struct LogitsEntry: Decodable {
         var network: String
         var size: Int
