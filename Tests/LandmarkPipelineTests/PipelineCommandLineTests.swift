@@ -244,8 +244,9 @@ import Testing
             }
         }
 
-        // Database-side augmentation is cached in the index directory and gives the same answer again.
-        let cache = index.appendingPathComponent("augmented-dba2a3.lmd")
+        // Database-side augmentation is cached in the index's search cache and gives the same answer again.
+        let cacheFolder = index.appendingPathComponent("search-cache")
+        let cache = cacheFolder.appendingPathComponent("augmented-dba2a3.lmd")
         #expect(FileManager.default.fileExists(atPath: cache.path))
         let first = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "dba2", "--top", "4", "--json"])
         let second = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "dba2", "--top", "4", "--json"])
@@ -253,7 +254,7 @@ import Testing
         #expect(first.output == second.output)
 
         // So is the diffusion graph, one file per DBA state, and a damaged one is rebuilt.
-        let graph = index.appendingPathComponent("diffusion-graph-k3-dba2.lmg")
+        let graph = cacheFolder.appendingPathComponent("diffusion-graph-k3-dba2.lmg")
         #expect(FileManager.default.fileExists(atPath: graph.path))
         let diffused = try runLandmark(executable, ["search", index.path, queries[0], "--pipeline", "dba2,diffusion3q1", "--top", "4", "--json"])
         var bytes = try Data(contentsOf: graph)
@@ -289,7 +290,7 @@ import Testing
         #expect(reranked.count == 2)
         for line in reranked { #expect((line["results"] as? [[String: Any]])?.count == 5) }
         // The index images' labels were predicted once and kept; a second search reuses them unchanged.
-        let cached = try FileManager.default.contentsOfDirectory(atPath: index.path).filter { $0.hasPrefix("predicted-labels-") }
+        let cached = try FileManager.default.contentsOfDirectory(atPath: cacheFolder.path).filter { $0.hasPrefix("predicted-labels-") }
         #expect(cached.count == 1, "\(cached)")
         let again = try runLandmark(executable, ["search", index.path] + queries
                                     + ["--pipeline", "aqe2,dre10", "--train-index", index.path, "--top", "5", "--json"])

@@ -183,3 +183,29 @@ import Testing
         #expect(chart.width > 0 && chart.height > 0)
     }
 }
+
+/// The search cache keeps within its budget by dropping the least recently used files, and touches
+/// nothing outside its own folder.
+@Test func theSearchCacheDropsTheLeastRecentlyUsedBeyondItsBudget() throws {
+    let temporary = try TemporaryDirectory()
+    defer { temporary.cleanUp() }
+    let neighbour = temporary.path("descriptors.lmd")
+    try Data(repeating: 1, count: 100 << 20).write(to: neighbour)
+    let cache = SearchCache(indexDirectory: temporary.url, storeBytes: 10 << 20)   // budget: 64 MB
+    #expect(cache.budget == SearchCache.minimumBudget)
+    for number in 0 ..< 3 {
+        cache.store([UInt8](repeating: UInt8(number), count: 30 << 20), as: "setting-\(number).bin")
+        // Distinct times, so that the order of use is unambiguous.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: Double(number - 10))],
+                                              ofItemAtPath: cache.folder.appendingPathComponent("setting-\(number).bin").path)
+    }
+    // 90 MB over a 64 MB budget: the oldest went when the third was written.
+    var left = Set(try FileManager.default.contentsOfDirectory(atPath: cache.folder.path))
+    #expect(left == ["setting-1.bin", "setting-2.bin"])
+    // Using setting 1 makes setting 2 the least recently used.
+    _ = cache.url("setting-1.bin")
+    cache.store([UInt8](repeating: 9, count: 30 << 20), as: "setting-3.bin")
+    left = Set(try FileManager.default.contentsOfDirectory(atPath: cache.folder.path))
+    #expect(left == ["setting-1.bin", "setting-3.bin"])
+    #expect(FileManager.default.fileExists(atPath: neighbour.path))
+}

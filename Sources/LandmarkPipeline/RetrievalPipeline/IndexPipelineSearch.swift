@@ -88,11 +88,17 @@ extension RetrievalIndex {
         }
     }
 
-    /// The index's descriptors after database-side augmentation, from the directory's cache or computed
-    /// and cached (temporary file, then rename; skipped when the directory is not writable).
+    /// The search cache of this index (`SearchCache`), its budget sized by the descriptor store.
+    var searchCache: SearchCache {
+        SearchCache(indexDirectory: directory, storeBytes: store.count * max(1, store.dimension) * 4)
+    }
+
+    /// The index's descriptors after database-side augmentation, from the search cache or computed
+    /// and cached (skipped when the directory is not writable).
     func augmentedDatabase(_ database: Matrix, neighbours: Int, alpha: Float) -> Matrix {
         let name = "augmented-dba\(neighbours)a\(PipelineDescription.format(alpha)).lmd"
-        let url = directory.appendingPathComponent(name)
+        let cache = searchCache
+        let url = cache.url(name)
         let source = storeVersion
         if let cached = try? DescriptorStore.open(url), cached.count == database.rows, cached.dimension == database.columns,
            cached.metadata["source"] == source {
@@ -100,9 +106,12 @@ extension RetrievalIndex {
         }
         let augmented = DatabaseAugmentation(neighbours: neighbours, alpha: alpha).augment(database)
         // A read-only index still searches; it just recomputes the augmentation next time.
-        try? DescriptorStoreWriter.write(augmented, identifiers: store.identifiers,
-                                         metadata: ["augmentation": "dba\(neighbours)a\(alpha)", "source": source],
-                                         to: url)
+        try? FileManager.default.createDirectory(at: cache.folder, withIntermediateDirectories: true)
+        if (try? DescriptorStoreWriter.write(augmented, identifiers: store.identifiers,
+                                             metadata: ["augmentation": "dba\(neighbours)a\(alpha)", "source": source],
+                                             to: url)) != nil {
+            cache.trim(keeping: name)
+        }
         return augmented
     }
 
@@ -112,7 +121,8 @@ extension RetrievalIndex {
     /// belongs to; a damaged or stale file is rebuilt, and a read-only index builds the graph every time.
     func diffusionGraph(neighbours: Int, databaseState: [String], database: Matrix) -> DiffusionGraph {
         let name = (["diffusion-graph-k\(neighbours)"] + databaseState).joined(separator: "-") + ".lmg"
-        let url = directory.appendingPathComponent(name)
+        let cache = searchCache
+        let url = cache.url(name)
         let key = Array("\(name) store=\(storeVersion) rows=\(database.rows)\n".utf8)
         if let bytes = try? [UInt8](Data(contentsOf: url)), bytes.count > key.count, Array(bytes.prefix(key.count)) == key,
            let graph = DiffusionGraph(serialized: Array(bytes.dropFirst(key.count))),
@@ -120,7 +130,7 @@ extension RetrievalIndex {
             return graph
         }
         let graph = DiffusionGraph(database: database, neighbours: neighbours)
-        try? DurableFile.write(key + graph.serialized(), to: url)
+        cache.store(key + graph.serialized(), as: name)
         return graph
     }
 
@@ -140,14 +150,18 @@ extension RetrievalIndex {
             var labels: [String?]
         }
         let key = trainSet.predictionKey + " index=" + storeVersion
-        let url = directory.appendingPathComponent("predicted-labels-\(String(stableHash(key), radix: 16)).json")
+        let name = "predicted-labels-\(String(stableHash(key), radix: 16)).json"
+        let cache = searchCache
+        let url = cache.url(name)
         if let data = try? Data(contentsOf: url), let cache = try? JSONDecoder().decode(Cache.self, from: data),
            cache.trainSet == key, cache.count == database.rows, cache.labels.count == database.rows {
             return cache.labels
         }
         let labels = trainSet.predictLabels(database)
         // Not writable: predict again next time.
-        try? writeAtomically(Cache(trainSet: key, count: database.rows, labels: labels), to: url)
+        if let data = try? JSONEncoder().encode(Cache(trainSet: key, count: database.rows, labels: labels)) {
+            cache.store([UInt8](data), as: name)
+        }
         return labels
     }
 }
