@@ -11,7 +11,9 @@ import Glibc
 /// A rerun of `landmark index` reuses a descriptor only when the file's fingerprint is the one
 /// recorded when the descriptor was made: a photo replaced under the same name, touched, or copied in
 /// from another folder is described again instead of keeping a stale vector. Reading three fields of
-/// `stat` costs nothing beside decoding; a content hash would read every byte of every photo.
+/// `stat` costs nothing beside decoding. With `landmark index --verify-content` the fingerprint also
+/// holds a CRC-32 of the bytes, and then size and content decide: a touched or moved photo is reused,
+/// one edited in place under its old time is not.
 public struct ImageFingerprint: Sendable, Equatable, Hashable {
     /// File size in bytes.
     public var size: Int64
@@ -19,29 +21,51 @@ public struct ImageFingerprint: Sendable, Equatable, Hashable {
     public var modified: Int64
     /// The file's inode number (a photo replaced by another file gets a new one).
     public var inode: UInt64
+    /// CRC-32 of the file's bytes, when content verification asked for it.
+    public var content: UInt32?
 
-    public init(size: Int64, modified: Int64, inode: UInt64) {
+    public init(size: Int64, modified: Int64, inode: UInt64, content: UInt32? = nil) {
         self.size = size
         self.modified = modified
         self.inode = inode
+        self.content = content
     }
 
-    /// The fingerprint of the file at `path` (symbolic links followed), nil when it cannot be read.
-    public static func of(path: String) -> ImageFingerprint? {
+    /// The fingerprint of the file at `path` (symbolic links followed), with the CRC-32 of its bytes
+    /// when `hashingContent`; nil when it cannot be read.
+    public static func of(path: String, hashingContent: Bool = false) -> ImageFingerprint? {
         var information = stat()
         guard stat(path, &information) == 0 else { return nil }
         let modified = Int64(information.st_mtim.tv_sec) * 1_000_000_000 + Int64(information.st_mtim.tv_nsec)
-        return ImageFingerprint(size: Int64(information.st_size), modified: modified, inode: UInt64(information.st_ino))
+        var content: UInt32?
+        if hashingContent {
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return nil }
+            var crc = CRC32()
+            data.withUnsafeBytes { crc.update($0) }
+            content = crc.value
+        }
+        return ImageFingerprint(size: Int64(information.st_size), modified: modified, inode: UInt64(information.st_ino), content: content)
+    }
+
+    /// Whether a file with the `current` fingerprint is the one this fingerprint was recorded from: by
+    /// size and content when both carry a content hash, else by size, time and inode.
+    public func matches(_ current: ImageFingerprint) -> Bool {
+        if let content, let currentContent = current.content {
+            return size == current.size && content == currentContent
+        }
+        return size == current.size && modified == current.modified && inode == current.inode
     }
 }
 
 extension ImageFingerprint: Codable {
-    // Three numbers in an array: a table of a million images stays a few tens of megabytes.
+    // Three numbers in an array (four with the content hash): a table of a million images stays a few
+    // tens of megabytes, and tables written before the hash existed still read.
     public init(from decoder: any Decoder) throws {
         var fields = try decoder.unkeyedContainer()
         size = try fields.decode(Int64.self)
         modified = try fields.decode(Int64.self)
         inode = try fields.decode(UInt64.self)
+        content = fields.isAtEnd ? nil : try fields.decode(UInt32.self)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -49,6 +73,7 @@ extension ImageFingerprint: Codable {
         try fields.encode(size)
         try fields.encode(modified)
         try fields.encode(inode)
+        if let content { try fields.encode(content) }
     }
 }
 
@@ -73,11 +98,13 @@ public struct ImageFingerprintTable: Sendable, Equatable, Codable {
 
     /// The current fingerprints of `paths` below `root`; files that cannot be read are left out (they
     /// are then never reused, and decoding reports why they fail).
-    public static func current(of paths: [String], in root: URL) -> ImageFingerprintTable {
+    public static func current(of paths: [String], in root: URL, hashingContent: Bool = false) -> ImageFingerprintTable {
         var images: [String: ImageFingerprint] = [:]
         images.reserveCapacity(paths.count)
         for path in paths {
-            if let fingerprint = ImageFingerprint.of(path: root.appendingPathComponent(path).path) { images[path] = fingerprint }
+            if let fingerprint = ImageFingerprint.of(path: root.appendingPathComponent(path).path, hashingContent: hashingContent) {
+                images[path] = fingerprint
+            }
         }
         return ImageFingerprintTable(images: images)
     }
@@ -85,8 +112,8 @@ public struct ImageFingerprintTable: Sendable, Equatable, Codable {
     /// True when this table records a fingerprint for `name` and it is the one `current` has: the
     /// one test every reuse of a stored descriptor or feature set goes through.
     public func recordsUnchanged(_ name: String, in current: ImageFingerprintTable) -> Bool {
-        guard let recorded = images[name] else { return false }
-        return recorded == current.images[name]
+        guard let recorded = images[name], let now = current.images[name] else { return false }
+        return recorded.matches(now)
     }
 
     /// The entries of `names` only.

@@ -160,6 +160,9 @@ public struct IndexBuildOptions: Sendable {
     /// images are matched by relative path and reused only when their fingerprints agree). Without it
     /// such a run is refused, since it would silently drop every image the new folder lacks.
     public var changeFolder: Bool
+    /// Decide reuse by a CRC-32 of each photo's bytes (and its size) instead of its time and inode:
+    /// reads every photo on every run, but reuses moved or touched photos and catches in-place edits.
+    public var verifyContent = false
 
     public init(shardSize: Int = 128, decoding: ImageDecodingOptions = .init(),
                 workerCount: Int = ProcessInfo.processInfo.activeProcessorCount, factory: IndexFactory? = nil,
@@ -247,7 +250,7 @@ public enum IndexBuilder {
         }
         let partialDirectory = try IndexWorkDirectory.open(in: indexDirectory)
         // Descriptors are reused only for files unchanged since they were made (`ImageFingerprint`).
-        let current = ImageFingerprintTable.current(of: paths, in: imagesDirectory)
+        let current = ImageFingerprintTable.current(of: paths, in: imagesDirectory, hashingContent: options.verifyContent)
         var indexFingerprints: ImageFingerprintTable?
         if let previousManifest {
             indexFingerprints = try ImageFingerprintTable.load(named: previousManifest.fingerprints, in: indexDirectory)

@@ -8,6 +8,37 @@ import Testing
 @Suite struct IndexBuilderTests {
     let extractor = GradientColourHistogramBaseline()
 
+    /// With content verification, a touched photo is reused and a photo edited in place under its old
+    /// size and time is described again; by time and inode alone, the opposite.
+    @Test func contentVerificationDecidesReuseByTheBytes() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        let entries = try makeSyntheticDataset(in: images, landmarks: 2, views: 2, distractors: 0)
+        let index = temporary.path("index")
+        var options = IndexBuildOptions()
+        options.verifyContent = true
+        _ = try IndexBuilder.build(images: images, index: index, extractor: extractor, options: options)
+        let touched = images.appendingPathComponent(entries[0].relativePath)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 100)], ofItemAtPath: touched.path)
+        var summary = try IndexBuilder.build(images: images, index: index, extractor: extractor, options: options)
+        #expect(summary.described == 0, "a touched photo with the same bytes is reused")
+        // An edit that keeps the size (the JFIF header's pixel density), written back under the old time.
+        let edited = images.appendingPathComponent(entries[1].relativePath)
+        let time = try #require(try FileManager.default.attributesOfItem(atPath: edited.path)[.modificationDate] as? Date)
+        var bytes = try Data(contentsOf: edited)
+        #expect(bytes[6 ..< 10] == Data("JFIF".utf8))
+        bytes[15] ^= 0x01
+        try bytes.write(to: edited)
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: edited.path)
+        summary = try IndexBuilder.build(images: images, index: index, extractor: extractor, options: options)
+        #expect(summary.described == 1, "an in-place edit under the old time is caught by the content")
+        // Without verification, time and inode decide again: the touched photo is described anew.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 200)], ofItemAtPath: touched.path)
+        summary = try IndexBuilder.build(images: images, index: index, extractor: extractor)
+        #expect(summary.described == 1)
+    }
+
     /// When no image of a first run can be read, no index is written: an empty one would pass for success.
     @Test func aFirstRunThatDescribesNothingWritesNoIndex() throws {
         let temporary = try TemporaryDirectory()

@@ -50,7 +50,10 @@ struct IndexCommand: ParsableCommand {
     @Flag(help: "Index IMAGES_DIR into an index built from another folder, making it the index's folder. Images are matched by their path relative to the folder and reused only when size, modification time and inode are unchanged; images the new folder lacks are removed from the index. Without it, such a run is refused.")
     var changeFolder = false
 
-    @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
+    @Flag(help: "Decide which descriptors to reuse by a CRC-32 of each photo's bytes and its size, not its modification time and inode: every photo is read on every run, but touched or moved photos are reused and photos edited in place under their old time are described again.")
+    var verifyContent = false
+
+    @Option(parsing: .unconditional, help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecodingOptions().maximumPixelCount
 
     @Option(parsing: .unconditional, help: "Images between two checkpoints.")
@@ -94,8 +97,9 @@ struct IndexCommand: ParsableCommand {
         let summary: IndexBuildSummary
         do throws(PipelineError) {
             let outputURL = URL(fileURLWithPath: output)
-            let options = IndexBuildOptions(shardSize: checkpointEvery, decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
+            var options = IndexBuildOptions(shardSize: checkpointEvery, decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
                                             factory: factory, compact: compact, changeFolder: changeFolder)
+            options.verifyContent = verifyContent
             let existingShards = try ShardedIndexManifest.load(in: outputURL)
             if shards != nil || existingShards != nil {
                 guard let extractor, local == nil else {
