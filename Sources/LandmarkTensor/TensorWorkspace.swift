@@ -19,8 +19,9 @@ import Foundation
 /// ``allocatedBufferCount`` shows whether the steady state is reached: it stops growing once every
 /// output buffer comes from the pool.
 ///
-/// A workspace is not thread-safe: give each thread its own.
-public final class TensorWorkspace: @unchecked Sendable {
+/// A workspace is not thread-safe, and so not `Sendable`: each thread borrows its own (the CNN
+/// descriptor keeps a pool of them, one per call in flight).
+public final class TensorWorkspace {
     /// How many threads the engine's own loops (im2col, depthwise convolution, pooling) may use.
     /// 1 (the default) keeps each call on the caller's thread, which is right when several images
     /// are extracted at once on different threads. BLAS runs single-threaded (see `BLAS`), so
