@@ -36,6 +36,47 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// (`ImageFingerprintTable`); absent in indexes made before fingerprints were recorded, whose
     /// descriptors a rerun reuses by name once and then fingerprints.
     public var fingerprints: String? = nil
+    /// CRC-32 (hex) of the manifest's canonical JSON without this field, set by the tool when it writes
+    /// the manifest (`sealed()`): a manifest edited by hand or damaged no longer matches and the index is
+    /// refused instead of searched with wrong settings. Absent in manifests written before it existed.
+    public var checksum: String? = nil
+
+    /// The manifest with its checksum set, as the tool writes it.
+    public func sealed() -> IndexManifest {
+        var sealed = self
+        sealed.checksum = nil
+        sealed.checksum = sealed.canonicalChecksum()
+        return sealed
+    }
+
+    /// Decodes a manifest and checks its checksum (when it has one).
+    /// - Throws: `.invalidIndex` naming `file` for a damaged manifest or one that does not match its checksum.
+    public static func decode(_ data: Data, file: String) throws(PipelineError) -> IndexManifest {
+        let manifest: IndexManifest
+        do {
+            manifest = try JSONDecoder().decode(IndexManifest.self, from: data)
+        } catch {
+            throw PipelineError(code: .invalidIndex, file: file, reason: "damaged manifest: \(error)")
+        }
+        if let recorded = manifest.checksum {
+            var unsealed = manifest
+            unsealed.checksum = nil
+            guard unsealed.canonicalChecksum() == recorded else {
+                throw PipelineError(code: .invalidIndex, file: file,
+                                    reason: "does not match its checksum: it was edited or damaged; run `landmark index` on the folder again to rewrite it")
+            }
+        }
+        return manifest
+    }
+
+    private func canonicalChecksum() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var crc = CRC32()
+        let data = (try? encoder.encode(self)) ?? Data()
+        data.withUnsafeBytes { crc.update($0) }
+        return String(format: "%08x", crc.value)
+    }
 
     /// A manifest for descriptors written by other means than `IndexBuilder` (a benchmark, a merge);
     /// `IndexUpdate` and `RetrievalIndex` then treat the directory as any index.
@@ -240,8 +281,9 @@ public enum IndexBuilder {
             throw PipelineError(code: .invalidRequest, file: localStoreURL.path,
                                 reason: "this index has local features; pass --local \(LocalIndexConfiguration.rootSIFTASMK) to update it")
         }
+        // A damaged or edited manifest counts as none: the run rebuilds the index from the photographs.
         let previousManifest = (try? Data(contentsOf: indexDirectory.appendingPathComponent(IndexManifest.fileName)))
-            .flatMap { try? JSONDecoder().decode(IndexManifest.self, from: $0) }
+            .flatMap { try? IndexManifest.decode($0, file: IndexManifest.fileName) }
         let imageRoot = imagesDirectory.standardizedFileURL.resolvingSymlinksInPath().path
         if let previousManifest, previousManifest.imageRoot != imageRoot, !options.changeFolder {
             throw PipelineError(code: .invalidRequest, file: indexDirectory.path,
@@ -439,7 +481,7 @@ public enum IndexBuilder {
             count: outcome.store.count, skipped: skipped, local: localManifest,
             vectorIndex: extractor == nil || factory == .defaultFactory ? nil : factory, segments: outcome.segments,
             fingerprints: fingerprintsFile)
-        try writeAtomically(manifest, to: indexDirectory.appendingPathComponent(IndexManifest.fileName))
+        try writeAtomically(manifest.sealed(), to: indexDirectory.appendingPathComponent(IndexManifest.fileName))
         IndexSegments.removeUnreferenced(in: indexDirectory, keeping: manifest.descriptorSegments,
                                          storedFingerprint: outcome.store.storedFingerprint)
         ImageFingerprintTable.removeUnreferenced(in: indexDirectory, keeping: fingerprintsFile)

@@ -50,9 +50,9 @@ public enum IndexCheck {
         }
         let manifest: IndexManifest
         do {
-            manifest = try JSONDecoder().decode(IndexManifest.self, from: data)
+            manifest = try IndexManifest.decode(data, file: IndexManifest.fileName)
         } catch {
-            record(IndexManifest.fileName, "damaged manifest: \(error)")
+            record(IndexManifest.fileName, error.reason)
             return results
         }
         record(IndexManifest.fileName, IndexManifest.supportedFormatVersions.contains(manifest.formatVersion)

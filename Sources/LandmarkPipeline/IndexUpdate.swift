@@ -52,7 +52,9 @@ public struct IndexUpdate: Sendable {
         let manifestURL = directory.appendingPathComponent(IndexManifest.fileName)
         let manifest: IndexManifest
         do {
-            manifest = try JSONDecoder().decode(IndexManifest.self, from: Data(contentsOf: manifestURL))
+            manifest = try IndexManifest.decode(try Data(contentsOf: manifestURL), file: manifestURL.path)
+        } catch let error as PipelineError {
+            throw error
         } catch {
             throw PipelineError(code: .invalidIndex, file: manifestURL.path,
                                 reason: "not a complete index (\(error.localizedDescription)); build it with `landmark index` first")
@@ -96,7 +98,7 @@ public struct IndexUpdate: Sendable {
         updated.segments = outcome.segments
         updated.vectorIndex = factory == .defaultFactory ? nil : factory
         if outcome.segments != nil { updated.formatVersion = IndexManifest.segmentedFormatVersion }
-        try writeAtomically(updated, to: manifestURL)
+        try writeAtomically(updated.sealed(), to: manifestURL)
         IndexSegments.removeUnreferenced(in: directory, keeping: updated.descriptorSegments,
                                          storedFingerprint: outcome.store.storedFingerprint)
         ImageFingerprintTable.removeUnreferenced(in: directory, keeping: updated.fingerprints)

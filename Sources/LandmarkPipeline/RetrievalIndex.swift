@@ -75,12 +75,7 @@ public struct RetrievalIndex: Sendable {
                 : "not an index directory (run `landmark index IMAGES --out \(directory.path)` first)"
             throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: hint)
         }
-        let manifest: IndexManifest
-        do {
-            manifest = try JSONDecoder().decode(IndexManifest.self, from: data)
-        } catch {
-            throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: "damaged manifest: \(error)")
-        }
+        let manifest = try IndexManifest.decode(data, file: manifestURL.path)
         guard IndexManifest.supportedFormatVersions.contains(manifest.formatVersion) else {
             throw PipelineError(code: .invalidIndex, file: manifestURL.path,
                                 reason: "index format \(manifest.formatVersion) is not supported (this build reads "

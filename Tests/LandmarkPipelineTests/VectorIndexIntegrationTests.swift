@@ -91,11 +91,26 @@ import Testing
         #expect(results.first { $0.file == IndexLayout.vectorIndexFileName }?.problem != nil)
         #expect(results.first { $0.file == IndexLayout.storeFileName }?.problem == nil)
 
-        // The manifest edited to name another descriptor than the store's.
+        // The manifest edited by hand: its checksum no longer matches, and the index is refused.
         let manifestURL = directory.appendingPathComponent(IndexManifest.fileName)
         var manifest = try JSONDecoder().decode(IndexManifest.self, from: Data(contentsOf: manifestURL))
+        #expect(manifest.checksum != nil)
+        let original = try Data(contentsOf: manifestURL)
+        try Data(String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"count\" : ", with: "\"count\" : 1").utf8)
+            .write(to: manifestURL)
+        do {
+            _ = try RetrievalIndex.open(directory)
+            Issue.record("an edited manifest must be refused")
+        } catch {
+            #expect(error.reason.contains("does not match its checksum"), "\(error)")
+        }
+        #expect(IndexCheck.run(directory).contains { $0.problem?.contains("does not match its checksum") == true })
+
+        // A manifest naming another descriptor than the store's (written consistently, or from before
+        // checksums) is refused by the cross-check with the store.
         manifest.descriptor = "cnn model=lite0 size=256"
         manifest.vectorIndex = nil
+        manifest = manifest.sealed()
         try JSONEncoder().encode(manifest).write(to: manifestURL)
         do {
             _ = try RetrievalIndex.open(directory)
