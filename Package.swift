@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "landmark",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // Synchronization.Mutex (the service) needs macOS 15
     products: [
         .executable(name: "landmark", targets: ["landmark"]),
         .library(name: "LandmarkPipeline", targets: ["LandmarkPipeline"]),
