@@ -60,6 +60,16 @@ public enum ImageDecoder {
         return try decode([UInt8](data), name: path, options: options)
     }
 
+    /// "image/jpeg" or "image/png" when `bytes` start with that format's signature (the test decoding
+    /// uses), nil for anything else: what a service checks before it queues an upload.
+    public static func mediaType(of bytes: [UInt8]) -> String? {
+        switch ImageFormat.sniff(bytes) {
+        case .jpeg: "image/jpeg"
+        case .png: "image/png"
+        default: nil
+        }
+    }
+
     /// Decodes an in-memory file; `name` is only used in errors.
     public static func decode(_ bytes: [UInt8], name: String, options: ImageDecodingOptions = .init()) throws(ImageError) -> RGBImage {
         switch ImageFormat.sniff(bytes) {

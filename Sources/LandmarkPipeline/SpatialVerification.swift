@@ -45,6 +45,12 @@ public struct SpatialVerifier: Sendable {
         /// Verified with at least `minimumInliers` distinct inliers by a plausible model.
         public var isVerified: Bool
         public var inlierCount: Int { isVerified ? distinctInlierCount : 0 }
+        /// Why the pair is not verified (an implausible model, RANSAC's reason, or too few distinct
+        /// inliers for `minimumInliers`); nil when it is. What `landmark verify` and the service report.
+        public func rejection(minimumInliers: Int) -> String? {
+            guard !isVerified else { return nil }
+            return implausibility ?? result.reason ?? "\(distinctInlierCount) distinct inliers, fewer than \(minimumInliers)"
+        }
         /// The score for ranking pairs (ROC curves, graphs): distinct inliers of a plausible model, even
         /// below the verification threshold; 0 for an implausible one.
         public var score: Int { implausibility == nil ? distinctInlierCount : 0 }

@@ -135,19 +135,17 @@ public final class LandmarkEngine: Sendable {
 
     // MARK: Verification
 
-    /// Verifies two photographs, or a photograph against index image `againstImage`, as `landmark verify` does.
-    public func verify(first: [UInt8], second: [UInt8]?, againstImage id: Int?, picture: Bool) throws -> ServiceResponses.Verification {
-        let secondURL: URL?
-        if let id {
-            secondURL = try imageFile(id: id)
-        } else {
-            secondURL = nil
+    /// Verifies two photographs, as `landmark verify` does.
+    public func verify(first: [UInt8], second: [UInt8], picture: Bool) throws -> ServiceResponses.Verification {
+        try spool.withFile(first) { firstURL in
+            try spool.withFile(second) { secondURL in try verify(firstURL, secondURL, picture: picture) }
         }
-        return try spool.withFile(first) { firstURL in
-            if let secondURL { return try verify(firstURL, secondURL, picture: picture) }
-            guard let second else { throw ServiceError.badRequest("give a second photograph, or an index image with ?image=ID") }
-            return try spool.withFile(second) { url in try verify(firstURL, url, picture: picture) }
-        }
+    }
+
+    /// Verifies a photograph against index image `id`.
+    public func verify(photo: [UInt8], againstImage id: Int, picture: Bool) throws -> ServiceResponses.Verification {
+        let imageURL = try imageFile(id: id)
+        return try spool.withFile(photo) { url in try verify(url, imageURL, picture: picture) }
     }
 
     private func verify(_ firstURL: URL, _ secondURL: URL, picture: Bool) throws -> ServiceResponses.Verification {
@@ -176,8 +174,7 @@ public final class LandmarkEngine: Sendable {
             featuresFirst: extracted[0].features.count, featuresSecond: extracted[1].features.count,
             matches: pair.matches.count, inliers: pair.distinctInlierCount, verified: pair.isVerified,
             model: result.model?.kind.rawValue,
-            reason: pair.isVerified ? nil
-                : (pair.implausibility ?? result.reason ?? "\(pair.distinctInlierCount) distinct inliers, fewer than \(verifier.minimumInliers)"),
+            reason: pair.rejection(minimumInliers: verifier.minimumInliers),
             picture: dataURL)
     }
 
@@ -208,9 +205,7 @@ public final class LandmarkEngine: Sendable {
             throw .notFound("image \(id) cannot be read")
         }
         let bytes = [UInt8](data)
-        let mediaType = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "image/png"
-            : bytes.starts(with: [0xFF, 0xD8]) ? "image/jpeg" : "application/octet-stream"
-        return (bytes, mediaType)
+        return (bytes, ImageDecoder.mediaType(of: bytes) ?? "application/octet-stream")
     }
 
     /// A JPEG of index image `id` with its longer side `configuration.thumbnailSize`, cached.

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import LandmarkImage
 import Logging
 import NIOCore
 
@@ -94,7 +95,7 @@ public struct ServiceRoutes: Sendable {
             let first = try Self.photo(in: form, field: "first")
             let second = try Self.photo(in: form, field: "second")
             return try Self.json(try await queue.run {
-                try engine.verify(first: first, second: second, againstImage: nil, picture: picture)
+                try engine.verify(first: first, second: second, picture: picture)
             })
         }
         router.post("/v1/images/{id}/verify") { request, context in
@@ -103,7 +104,7 @@ public struct ServiceRoutes: Sendable {
             let body = try await Self.body(request, limit: configuration.maximumBodyBytes)
             let photo = try Self.photo(request, body: body, field: "image")
             return try Self.json(try await queue.run {
-                try engine.verify(first: photo, second: nil, againstImage: id, picture: picture)
+                try engine.verify(photo: photo, againstImage: id, picture: picture)
             })
         }
         router.get("/v1/images/{id}") { request, context in
@@ -196,7 +197,7 @@ public struct ServiceRoutes: Sendable {
     /// Refuses bodies that are not JPEG or PNG before they reach a worker.
     static func checkedPhoto(_ bytes: [UInt8], what: String) throws(ServiceError) -> [UInt8] {
         guard !bytes.isEmpty else { throw ServiceError.badRequest("\(what) is empty: send a JPEG or PNG photograph") }
-        guard bytes.starts(with: [0xFF, 0xD8, 0xFF]) || bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
+        guard ImageDecoder.mediaType(of: bytes) != nil else {
             throw ServiceError(.unsupportedMediaType, "\(what) is not a JPEG or PNG image")
         }
         return bytes

@@ -33,9 +33,12 @@ import Testing
     /// ResNet-50 descriptors by only 1.0–1.5e-4).
     static let regressionDifference = 5e-6
 
-    /// Runs `backbone` on every photo and size the fixtures hold for `network` and checks every descriptor.
-    func checkDescriptors(network: String, backbone: any ConvolutionalBackbone, gemP: Float = 3) throws {
-        let entries = NetworkFixtures.descriptors.filter { $0.entry.network == network }
+    /// Runs `backbone` on every photo and size the fixtures hold for `network` and checks every descriptor
+    /// (`references`: the devset fixtures unless given; `folder`: where their photos are).
+    func checkDescriptors(network: String, backbone: any ConvolutionalBackbone, gemP: Float = 3,
+                          references: [(entry: NetworkFixtures.DescriptorEntry, values: [Float])] = NetworkFixtures.descriptors,
+                          folder: URL? = nil) throws {
+        let entries = references.filter { $0.entry.network == network }
         try #require(!entries.isEmpty, "no fixtures for \(network)")
         let photos = Array(Set(entries.map(\.entry.photo))).sorted()
         let workspace = TensorWorkspace()
@@ -48,7 +51,7 @@ import Testing
                 let poolings = try Set(cases.map(\.entry.pooling)).sorted().map { name in
                     try #require(GlobalPooling(name: name, p: gemP), "pooling \(name)")
                 }
-                let input = try NetworkFixtures.input(photo: photo, size: size)
+                let input = try NetworkFixtures.input(photo: photo, size: size, in: folder)
                 var perScale: [String: [[Float]]] = [:]
                 for scale in scales {
                     let scaled = scale == 1 ? input : bilinearResize(input, scaleFactor: scale, workspace: workspace)
@@ -125,31 +128,22 @@ import Testing
     @Test func proceduralPhotographMatchesTheReference() throws {
         let data = try Data(contentsOf: NetworkFixtures.directory.appendingPathComponent("networks_procedural.json"))
         let fixture = try JSONDecoder().decode(ProceduralFixture.self, from: data)
-        var backbones: [String: (backbone: any ConvolutionalBackbone, gemP: Float)] = [:]
+        let references = fixture.descriptors.map { entry in
+            (entry: NetworkFixtures.DescriptorEntry(file: "", offset: 0, dim: entry.values.count, network: entry.network,
+                                                    pooling: entry.pooling, size: entry.size, scales: entry.scales,
+                                                    msp: entry.msp, photo: fixture.photo),
+             values: entry.values)
+        }
+        #expect(references.filter { $0.entry.network == "cirtorch-resnet50" }.count >= 4, "the seeded ResNet-50 cases must always run")
         let checkpoint = try NetworkFixtures.seededCheckpoint(
             "cirtorch_resnet50_gem", metadata: NetworkFixtures.cirtorchMetadata(architecture: "resnet50", pooling: "gem"))
-        backbones["cirtorch-resnet50"] = (try NetworkLoader.backbone(from: checkpoint), try NetworkLoader.retrievalHead(from: checkpoint).gemP ?? 3)
+        try checkDescriptors(network: "cirtorch-resnet50", backbone: try NetworkLoader.backbone(from: checkpoint),
+                             gemP: try NetworkLoader.retrievalHead(from: checkpoint).gemP ?? 3,
+                             references: references, folder: NetworkFixtures.directory)
         if let weights = NetworkFixtures.efficientNetWeights("lite2") {
-            backbones["efficientnet-lite2"] = (try NetworkLoader.backbone(from: Checkpoint.load(contentsOf: weights)), 3)
+            try checkDescriptors(network: "efficientnet-lite2", backbone: try NetworkLoader.backbone(from: Checkpoint.load(contentsOf: weights)),
+                                 references: references, folder: NetworkFixtures.directory)
         }
-        let workspace = TensorWorkspace()
-        var checked = 0
-        for entry in fixture.descriptors {
-            guard let (backbone, gemP) = backbones[entry.network] else { continue }
-            let pooling = try #require(GlobalPooling(name: entry.pooling, p: gemP))
-            let input = try NetworkFixtures.input(photo: fixture.photo, size: entry.size, in: NetworkFixtures.directory)
-            let perScale = entry.scales.map { scale in
-                let scaled = scale == 1 ? input : bilinearResize(input, scaleFactor: scale, workspace: workspace)
-                return DescriptorNormalization.l2Normalized(pooling(backbone.features(scaled, workspace: workspace)))
-            }
-            let ours = perScale.count == 1 ? perScale[0] : MultiScaleCombination.combine(perScale, exponent: Float(entry.msp))
-            let agreement = DescriptorAgreement(ours, entry.values)
-            let label = "\(entry.network) \(entry.pooling) \(entry.size) px \(entry.scales.count) scales"
-            #expect(agreement.cosine >= Self.minimumCosine, "\(label): cosine \(agreement.cosine)")
-            #expect(agreement.maxDifference <= Self.regressionDifference, "\(label): max |difference| \(agreement.maxDifference)")
-            checked += 1
-        }
-        #expect(checked >= 4, "the seeded ResNet-50 cases must always run")
     }
 
     struct LogitsEntry: Decodable {

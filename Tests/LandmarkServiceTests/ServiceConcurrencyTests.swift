@@ -1,5 +1,6 @@
 import Foundation
 import LandmarkDescriptors
+import LandmarkLinearAlgebra
 import LandmarkPipeline
 @testable import LandmarkService
 import Testing
@@ -28,7 +29,8 @@ import Testing
         }
         let serial = try (0 ..< 8).map(work)
 
-        let results = ResultBox(count: 8)
+        typealias Outcome = Result<(descriptor: [Float], hits: [ServiceResponses.Hit]), any Error>
+        let results = ResultSlots<Outcome?>(count: 8, initial: nil)
         let group = DispatchGroup()
         for position in 0 ..< 8 {
             group.enter()
@@ -41,30 +43,10 @@ import Testing
         }
         group.wait()
         for position in 0 ..< 8 {
-            let concurrent = try #require(results.value(position)).get()
+            let concurrent = try #require(results.values[position]).get()
             #expect(concurrent.descriptor == serial[position].descriptor, "description \(position) differs")
             #expect(concurrent.hits == serial[position].hits, "search \(position) differs")
         }
         #expect(serial.allSatisfy { $0.hits.count == 5 })
-    }
-}
-
-/// Results written by several threads, read after they have all finished.
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [Result<(descriptor: [Float], hits: [ServiceResponses.Hit]), any Error>?]
-
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-
-    func set(_ position: Int, _ value: Result<(descriptor: [Float], hits: [ServiceResponses.Hit]), any Error>) {
-        lock.lock()
-        values[position] = value
-        lock.unlock()
-    }
-
-    func value(_ position: Int) -> Result<(descriptor: [Float], hits: [ServiceResponses.Hit]), any Error>? {
-        lock.lock()
-        defer { lock.unlock() }
-        return values[position]
     }
 }

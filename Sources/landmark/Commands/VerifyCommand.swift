@@ -87,8 +87,7 @@ struct VerifyCommand: ParsableCommand {
             imageA: imageA, imageB: imageB, featuresA: extracted[0].features.count, featuresB: extracted[1].features.count,
             matches: pair.matches.count, inliers: pair.distinctInlierCount, verified: pair.isVerified,
             model: result.model?.kind.rawValue, matrix: result.model?.matrix,
-            reason: pair.isVerified ? nil
-                : (pair.implausibility ?? result.reason ?? "\(pair.distinctInlierCount) distinct inliers, fewer than \(minInliers)"))
+            reason: pair.rejection(minimumInliers: minInliers))
         if json {
             print(JSONOutput.line(output))
         } else {
