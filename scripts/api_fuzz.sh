@@ -8,7 +8,7 @@
 # "a JPEG of at least 8×8 pixels", and the service is right to refuse them.
 #
 # Environment: LANDMARK (binary), IMAGES (default ../shared/devset/images; 12 are copied), EXAMPLES (100),
-# PORT (18322).
+# PORT (18322), SEED (unset: a new random run each time; the test script fixes one so CI is repeatable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 landmark=${LANDMARK:-.build/release/landmark}
@@ -19,7 +19,7 @@ venv=${SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/landmark/schemathesis-
 [ -x "$landmark" ] || { echo "api_fuzz: build first: swift build -c release --product landmark" >&2; exit 1; }
 if [ ! -x "$venv/bin/schemathesis" ]; then
     echo "api_fuzz: installing schemathesis into $venv" >&2
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q schemathesis
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q "schemathesis==4.32.5"
 fi
 work=$(mktemp -d /tmp/landmark-api-fuzz.XXXXXX)
 server=""
@@ -46,6 +46,6 @@ until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
     sleep 0.1
 done
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" --checks all --exclude-checks positive_data_acceptance \
-    --max-examples "${EXAMPLES:-100}" --request-timeout 60
+    --max-examples "${EXAMPLES:-100}" --request-timeout 60 ${SEED:+--seed "$SEED"}
 kill -0 "$server" 2>/dev/null || { echo "api_fuzz: FAILED: the service died" >&2; exit 1; }
 echo "api_fuzz: the service is still up"

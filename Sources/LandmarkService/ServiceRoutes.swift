@@ -227,10 +227,12 @@ public struct ServiceRoutes: Sendable {
         return value
     }
 
+    /// Only the two spellings the OpenAPI document's `boolean` allows: a client that sends `picture=` or
+    /// `picture=1` meant something, and guessing which is how a contract drifts.
     static func flag(_ request: Request, _ name: String) throws(ServiceError) -> Bool {
-        switch request.uri.queryParameters.get(name)?.lowercased() {
-        case nil, "false", "0": return false
-        case "true", "1", "": return true
+        switch request.uri.queryParameters.get(name) {
+        case nil, "false": return false
+        case "true": return true
         case let other?: throw ServiceError.badRequest("\(name) must be true or false, not '\(other)'")
         }
     }

@@ -206,6 +206,8 @@ import Testing
                 ("/v1/images/x/verify", [("image", "a.jpg", a)], .badRequest, "row number"),
                 ("/v1/images/99999999999/verify", [("image", "a.jpg", a)], .badRequest, "row number"),
                 ("/v1/verify?picture=maybe", [("first", "a.jpg", a), ("second", "b.jpg", b)], .badRequest, "true or false"),
+                ("/v1/verify?picture=", [("first", "a.jpg", a), ("second", "b.jpg", b)], .badRequest, "true or false"),
+                ("/v1/verify?picture=1", [("first", "a.jpg", a), ("second", "b.jpg", b)], .badRequest, "true or false"),
                 ("/v1/verify", [("other", "a.jpg", a)], .badRequest, "'first' is missing"),
                 ("/v1/verify", [("first", "a.jpg", a), ("second", "b.txt", Array("text".utf8))], .unsupportedMediaType, "second"),
             ]
