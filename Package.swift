@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "LandmarkBenchmarks", dependencies: [
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkIndex", "LandmarkPipeline", "LandmarkTensor",
             "LandmarkDescriptors", "LandmarkNetworks", "LandmarkCheckpoint", "LandmarkGeometry", "LandmarkLocalFeatures",
-            "LandmarkTraining", "LandmarkReranking",
+            "LandmarkTraining", "LandmarkReranking", "LandmarkVectorDatabase",
         ]),
 
         // The HTTP service: routes, the web page and the work queue over the pipeline.
@@ -80,6 +80,14 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [.copy("Web")]),
 
+        // Beyond one machine (issue 15): jobs on Apache Spark whose tasks run this binary on one part of
+        // the work each (index shards, kNN row blocks), merged into ordinary index directories.
+        .target(name: "LandmarkSpark", dependencies: ["LandmarkPipeline", "LandmarkMining", "LandmarkIndex", "LandmarkStorage", "LandmarkLinearAlgebra"]),
+
+        // Serving from a vector database (issue 15): PostgreSQL with pgvector through libpq.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "LandmarkVectorDatabase", dependencies: ["CLibPQ", "LandmarkIndex", "LandmarkLinearAlgebra"]),
+
         // Fuzzing (issue 14): the parsers of untrusted input as functions of bytes, the libFuzzer entry
         // point (scripts/fuzz.sh builds it with -sanitize=fuzzer,address) and a replayer.
         .target(name: "LandmarkFuzzing", dependencies: [
@@ -92,7 +100,7 @@ let package = Package(
         .executableTarget(name: "landmark", dependencies: [
             "LandmarkPipeline", "LandmarkBenchmarks", "LandmarkRecognition", "LandmarkTraining", "LandmarkEvaluation",
             "LandmarkLinearAlgebra", "LandmarkNetworks", "LandmarkMining", "LandmarkGeometry", "LandmarkIndex",
-            "LandmarkService", "LandmarkStorage",
+            "LandmarkService", "LandmarkStorage", "LandmarkSpark", "LandmarkVectorDatabase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -147,7 +155,7 @@ let package = Package(
         .testTarget(name: "LandmarkFuzzingTests", dependencies: ["LandmarkFuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
-            "LandmarkImage", "LandmarkLinearAlgebra",
+            "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkMining", "LandmarkSpark", "LandmarkVectorDatabase",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -19,7 +19,7 @@ for argument in "$@"; do
 done
 
 cache_dir="${LANDMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/landmark}"
-apt_packages=(libopenblas-dev liblapacke-dev libturbojpeg0-dev libpng-dev pkg-config unzip)
+apt_packages=(libopenblas-dev liblapacke-dev libturbojpeg0-dev libpng-dev libpq-dev pkg-config unzip)
 if [ "$with_browser" -eq 1 ]; then apt_packages+=(chromium chromium-driver python3-selenium); fi
 
 sudo_cmd=()

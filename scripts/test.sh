@@ -9,6 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --with-browser
+# The services of the distributed tests (issue 15): Spark (PySpark in local mode) and PostgreSQL with
+# pgvector. Each test that needs one skips itself, saying why, when it could not be started.
+./scripts/services/spark.sh >/dev/null || echo "test: Spark is unavailable; the Spark tests will be skipped" >&2
+if database_url=$(./scripts/services/postgres.sh); then
+    export LANDMARK_TEST_DATABASE_URL=$database_url
+else
+    echo "test: PostgreSQL with pgvector could not start; the database tests will be skipped" >&2
+fi
 swift build -c release --build-tests -Xswiftc -enable-testing
 LANDMARK_FULL_EQUIVALENCE=1 swift test -c release --skip-build -Xswiftc -enable-testing
 # The service against its OpenAPI document: schemathesis (PyPI) on loopback, every route, positive and

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkStorage
 import LandmarkIndex
 import LandmarkLinearAlgebra
 import LandmarkPipeline
@@ -49,13 +50,9 @@ public enum IndexUpdateBenchmark {
         log("generating \(count + added + queryCount) vectors of \(dimension) components")
         let all = ClusteredVectors.generate(count: count + added + queryCount, dimension: dimension, clusters: max(16, count / 1000),
                                            seed: 5, sampleSeed: 6)
-        let identifiers = (0 ..< count + added).map { String(format: "images/%09d.jpg", $0) }
-        let base = Matrix(rows: count, columns: dimension, storage: Array(all.storage[0 ..< count * dimension]))
-        try DescriptorStoreWriter.write(base, identifiers: Array(identifiers.prefix(count)), metadata: ["descriptor": "synthetic"],
-                                        elementType: float16 ? .float16 : .float32,
-                                        to: directory.appendingPathComponent(IndexLayout.storeFileName))
-        let manifest = IndexManifest(descriptor: "synthetic", dimension: dimension, imageRoot: directory.path, count: count)
-        try JSONEncoder().encode(manifest).write(to: directory.appendingPathComponent(IndexManifest.fileName))
+        let identifiers = (0 ..< count + added).map(syntheticIdentifier)
+        try writeSyntheticIndex(Matrix(rows: count, columns: dimension, storage: Array(all.storage[0 ..< count * dimension])),
+                                float16: float16, to: directory)
         var options = IndexBuildOptions(factory: factory)
         log("building \(factory)")
         let buildStart = Date()
@@ -98,6 +95,25 @@ public enum IndexUpdateBenchmark {
             recallAt10AfterUpdate: ApproximateSearchBenchmark.recall(updated.search(queries, k: 10), truth, at: 10),
             recallAt10Rebuilt: ApproximateSearchBenchmark.recall(rebuilt.search(queries, k: 10), truth, at: 10),
             compactSeconds: Date().timeIntervalSince(compactStart), compactBytesWritten: compaction.descriptorBytesWritten)
+    }
+
+    static func syntheticIdentifier(_ row: Int) -> String { String(format: "images/%09d.jpg", row) }
+
+    /// An index directory over `vectors` named `images/NNNNNNNNN.jpg` (no files exist for them), searched
+    /// exactly: the input of update, kNN-graph and database benchmarks at scales no photo folder here has.
+    public static func writeSyntheticIndex(_ vectors: Matrix, float16: Bool = false, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try DescriptorStoreWriter.write(vectors, identifiers: (0 ..< vectors.rows).map(syntheticIdentifier), metadata: ["descriptor": "synthetic"],
+                                        elementType: float16 ? .float16 : .float32,
+                                        to: directory.appendingPathComponent(IndexLayout.storeFileName))
+        let manifest = IndexManifest(descriptor: "synthetic", dimension: vectors.columns, imageRoot: directory.path, count: vectors.rows)
+        try DurableFile.write(try JSONEncoder().encode(manifest.sealed()), to: directory.appendingPathComponent(IndexManifest.fileName))
+    }
+
+    /// `writeSyntheticIndex` over `count` clustered unit vectors (`ClusteredVectors`, fixed seeds).
+    public static func writeSyntheticIndex(count: Int, dimension: Int, to directory: URL) throws {
+        let vectors = ClusteredVectors.generate(count: count, dimension: dimension, clusters: max(16, count / 1000), seed: 5, sampleSeed: 6)
+        try writeSyntheticIndex(vectors, to: directory)
     }
 
     struct FileState: Equatable {

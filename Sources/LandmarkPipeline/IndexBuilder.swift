@@ -130,6 +130,9 @@ public enum IndexLayout {
     public static let workDirectoryName = ".landmark-work"
     /// The file that marks `workDirectoryName` as the tool's own.
     public static let workMarkerFileName = "created-by-landmark"
+    /// The folder of a distributed build (`landmark index --spark-master`): one index per shard, kept
+    /// after the merge so that the next distributed run resumes and reuses them. Marked like the work folder.
+    public static let distributedWorkDirectoryName = ".landmark-shards"
     /// The file writers lock (`flock`) while they change the index; kept between runs.
     public static let lockFileName = ".landmark-lock"
     static let skippedFileName = "skipped.json"
@@ -172,8 +175,19 @@ public struct IndexBuildSummary: Sendable, Codable, Equatable {
     /// The descriptors were rewritten into one file (a first build or a compaction).
     public var rewritten: Bool = false
 
+    public init(total: Int, described: Int, reused: Int, skipped: [SkippedImage], removed: Int = 0,
+                descriptorBytesWritten: Int = 0, rewritten: Bool = false) {
+        self.total = total
+        self.described = described
+        self.reused = reused
+        self.skipped = skipped
+        self.removed = removed
+        self.descriptorBytesWritten = descriptorBytesWritten
+        self.rewritten = rewritten
+    }
+
     /// Adds the counts of another part of the same index (a shard) to these.
-    mutating func include(_ part: IndexBuildSummary) {
+    public mutating func include(_ part: IndexBuildSummary) {
         total += part.total
         described += part.described
         reused += part.reused

@@ -12,12 +12,12 @@ import Glibc
 /// The lock belongs to the open file, so the kernel releases it when the process ends however it
 /// ends; a lock file left behind by a killed run locks nothing. The file holds the writer's process
 /// number, for the message another writer prints.
-enum IndexLock {
+package enum IndexLock {
 
     /// Runs `body` holding the write lock of `directory` (created when missing).
     /// - Throws: `.indexBusy` naming the directory and the process that holds the lock;
     ///   `.writeFailed` when the directory or its lock file cannot be created.
-    static func withLock<Result>(on directory: URL,
+    package static func withLock<Result>(on directory: URL,
                                  _ body: () throws(PipelineError) -> Result) throws(PipelineError) -> Result {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

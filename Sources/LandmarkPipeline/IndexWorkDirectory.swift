@@ -9,10 +9,10 @@ import LandmarkStorage
 /// list, its own temporary files, the marker) are removed, and the folder only if that leaves it
 /// empty. An `--out` directory that is not empty must already be a landmark index (or an unfinished
 /// one), so that pointing `--out` at a folder of photos is refused instead of filled.
-enum IndexWorkDirectory {
+package enum IndexWorkDirectory {
     /// Refuses `indexDirectory` when it exists, is not empty and holds nothing an index build makes.
     /// - Throws: `.invalidRequest` naming the directory and what to do.
-    static func checkIndexDirectory(_ indexDirectory: URL) throws(PipelineError) {
+    package static func checkIndexDirectory(_ indexDirectory: URL) throws(PipelineError) {
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         guard fileManager.fileExists(atPath: indexDirectory.path, isDirectory: &isDirectory) else { return }
@@ -84,9 +84,10 @@ enum IndexWorkDirectory {
         // The lock file alone: a first build killed right after taking the lock.
         let indexFiles: Set<String> = [IndexManifest.fileName, IndexLayout.storeFileName, ShardedIndexManifest.fileName, IndexLayout.lockFileName]
         return listed.contains(where: indexFiles.contains) || isOwnWorkDirectory(directory.appendingPathComponent(IndexLayout.workDirectoryName))
+            || isOwnWorkDirectory(directory.appendingPathComponent(IndexLayout.distributedWorkDirectoryName))
     }
 
-    static func isOwnWorkDirectory(_ directory: URL) -> Bool {
+    package static func isOwnWorkDirectory(_ directory: URL) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) && isDirectory.boolValue
             && FileManager.default.fileExists(atPath: directory.appendingPathComponent(IndexLayout.workMarkerFileName).path)

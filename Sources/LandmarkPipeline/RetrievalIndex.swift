@@ -30,7 +30,7 @@ public struct RetrievalIndex: Sendable {
     public let extractor: any GlobalDescriptorExtractor
     /// How the global descriptors are searched: exact over the mapped store, or the directory's
     /// approximate index (the manifest's `vectorIndex`).
-    public let vectorIndex: any VectorIndex
+    public private(set) var vectorIndex: any VectorIndex
     /// nprobe / efSearch / re-ranking depth for an approximate `vectorIndex`.
     public var searchParameters = SearchParameters()
     /// SIFT features of every indexed image (store order), when the index was built with `--local`.
@@ -39,6 +39,17 @@ public struct RetrievalIndex: Sendable {
     public let asmk: ASMKIndex?
     /// How queries' local features are extracted (RootSIFT, the settings the index was built with).
     public let localExtractor: SIFT?
+
+    /// Searches the global descriptors with `replacement` instead (a database holding the same rows,
+    /// `PgVectorIndex`): descriptions, local features, pipelines and paths stay the directory's.
+    /// - Throws: `.invalidRequest` when it holds another number of rows or vectors of another length.
+    public mutating func searchGlobalDescriptors(with replacement: any VectorIndex) throws(PipelineError) {
+        guard replacement.count == store.count, replacement.dimension == store.dimension else {
+            throw PipelineError(code: .invalidRequest, file: directory.path,
+                                reason: "the replacement search index holds \(replacement.count) vectors of \(replacement.dimension) components; the index \(store.count) of \(store.dimension)")
+        }
+        vectorIndex = replacement
+    }
 
     /// The index has global descriptors (it was not built with `--descriptor none`).
     public var hasGlobalDescriptors: Bool { manifest.descriptor != IndexManifest.noGlobalDescriptor }
@@ -61,7 +72,10 @@ public struct RetrievalIndex: Sendable {
     /// Opens an index written by `IndexBuilder` (or a sharded one, `ShardedIndexBuilder`), with the
     /// descriptor it was built with. Nothing is copied: descriptors are searched from the memory-mapped
     /// store.
-    public static func open(_ directory: URL) throws(PipelineError) -> RetrievalIndex {
+    /// - Parameter describingQueries: false for work on the stored vectors alone (a kNN graph, a copy
+    ///   into a database): an index whose descriptor this build cannot make (a synthetic benchmark
+    ///   index) then opens, and only describing a photo against it fails.
+    public static func open(_ directory: URL, describingQueries: Bool = true) throws(PipelineError) -> RetrievalIndex {
         if let sharded = try ShardedIndexManifest.load(in: directory) {
             return try openSharded(directory, manifest: sharded)
         }
@@ -93,7 +107,8 @@ public struct RetrievalIndex: Sendable {
             do {
                 extractor = try GlobalDescriptorRegistry.extractor(named: manifest.descriptor)
             } catch {
-                throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: error.reason)
+                guard !describingQueries else { throw PipelineError(code: .invalidIndex, file: manifestURL.path, reason: error.reason) }
+                extractor = UnavailableDescriptor(name: manifest.descriptor, dimension: manifest.dimension, reason: error.reason)
             }
         }
         var localFeatureStore: LocalFeatureStore?
@@ -249,5 +264,16 @@ struct NoGlobalDescriptor: GlobalDescriptorExtractor {
     var inputSize: Int { 1 }
     func describe(_ image: RGBImage) throws(DescriptorError) -> [Float] {
         throw DescriptorError(code: .invalidConfiguration, reason: "the index has no global descriptors; search it with ASMK")
+    }
+}
+
+/// The descriptor of an index opened for its stored vectors only, when this build cannot make it.
+struct UnavailableDescriptor: GlobalDescriptorExtractor {
+    var name: String
+    var dimension: Int
+    var reason: String
+    var inputSize: Int { 1 }
+    func describe(_ image: RGBImage) throws(DescriptorError) -> [Float] {
+        throw DescriptorError(code: .invalidConfiguration, reason: reason)
     }
 }

@@ -176,9 +176,7 @@ public struct Convolution2D: Sendable {
         let minimumRows = (workspace.minimumTileColumns * 3 / 4 + tileColumns - 1) / tileColumns
         var rowsPerBand = max(1, min(tileRows, max(workspace.winogradLimit / perTileRow, minimumRows)))
         let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, tileRows) : 1
-        if workers > 1 {
-            rowsPerBand = balancedRowsPerPart(rows: tileRows, rowsPerPart: rowsPerBand, workers: workers)
-        }
+        rowsPerBand = balancedRowsPerPart(rows: tileRows, rowsPerPart: rowsPerBand, workers: TensorWorkspace.partitionThreads)
         let bandCount = (tileRows + rowsPerBand - 1) / rowsPerBand
         // With a multi-threaded BLAS the bands run one after the other, and the engine's threads
         // share each band's transforms instead.
@@ -227,9 +225,7 @@ public struct Convolution2D: Sendable {
         // epilogue) run in parallel: one fork per layer instead of one per product, and no BLAS
         // threads spinning while the unfolding runs.
         let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, geometry.outputHeight) : 1
-        if workers > 1 {
-            rowsPerTile = balancedRowsPerPart(rows: geometry.outputHeight, rowsPerPart: rowsPerTile, workers: workers)
-        }
+        rowsPerTile = balancedRowsPerPart(rows: geometry.outputHeight, rowsPerPart: rowsPerTile, workers: TensorWorkspace.partitionThreads)
         let columnCapacity = isPointwise ? 1 : depth * rowsPerTile * outputWidth
         let tiles = ProductTiles(
             input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,

@@ -22,6 +22,12 @@ import Foundation
 /// A workspace is not thread-safe, and so not `Sendable`: each thread borrows its own (the CNN
 /// descriptor keeps a pool of them, one per call in flight).
 public final class TensorWorkspace {
+    /// The thread count tiles and bands are balanced for, whatever `parallelism` is: a product's
+    /// width decides how BLAS blocks it, so cutting the rows by the threads at hand would make a
+    /// descriptor depend on how many threads made it (a Spark task on one core against the CLI on two
+    /// gave different last bits). Two is this machine's core count; more threads still share the tiles.
+    public static let partitionThreads = 2
+
     /// How many threads the engine's own loops (im2col, depthwise convolution, pooling) may use.
     /// 1 (the default) keeps each call on the caller's thread, which is right when several images
     /// are extracted at once on different threads. BLAS runs single-threaded (see `BLAS`), so

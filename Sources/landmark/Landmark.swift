@@ -19,5 +19,6 @@ struct Landmark: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [DemoCommand.self, IndexCommand.self, SearchCommand.self, EvaluateCommand.self,
                       BenchCommand.self, WhitenCommand.self, VerifyCommand.self, RecognizeCommand.self,
-                      TrainCommand.self, MineCommand.self, CleanCommand.self, CheckCommand.self, ServeCommand.self])
+                      TrainCommand.self, MineCommand.self, CleanCommand.self, CheckCommand.self, ServeCommand.self,
+                      MergeCommand.self, KNNCommand.self, DatabaseCommand.self])
 }

@@ -15,7 +15,11 @@ public struct FlatIndex: VectorIndex {
     public var dimension: Int { rows.dimension }
     public var count: Int { rows.count }
 
+    /// `parameters.threads` bounds the cores (a Spark task given one core must not take two).
     public func search(_ queries: Matrix, k: Int, parameters: SearchParameters) -> [[Neighbor]] {
-        exact.search(queries, k: k)
+        guard let threads = parameters.threads else { return exact.search(queries, k: k) }
+        var bounded = exact
+        bounded.workerCount = max(1, threads)
+        return bounded.search(queries, k: k)
     }
 }

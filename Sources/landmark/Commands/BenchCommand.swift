@@ -1,4 +1,5 @@
 import ArgumentParser
+import LandmarkVectorDatabase
 import Foundation
 import LandmarkBenchmarks
 import LandmarkDescriptors
@@ -13,7 +14,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure this machine: image decoding, matrix products, exact and approximate search, CNN extraction, local features, pipeline stages.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Update.self, Grow.self, Train.self],
+        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Update.self, Grow.self, Synthetic.self, Database.self, Train.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -356,6 +357,91 @@ struct BenchCommand: ParsableCommand {
                 print(json ? JSONOutput.line(report) : report.table)
             } catch let error as ValidationError {
                 throw error
+            } catch {
+                Console.error("error: \(error)")
+                throw LandmarkExitCode.failure
+            }
+        }
+    }
+
+    struct Synthetic: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "synthetic",
+            abstract: "Write an index of clustered synthetic vectors, for benchmarks at scale (kNN graph, database backend).",
+            discussion: """
+            The images are named images/NNNNNNNNN.jpg and have no files; the vectors are unit vectors in \
+            clusters, like real descriptors, from fixed seeds (the same index on every run).
+
+            Example: landmark bench synthetic /tmp/knn-200k --count 200000 --dimension 128
+            """)
+
+        @Argument(help: "Index directory to create (must not exist, or be empty).")
+        var indexDirectory: String
+
+        @Option(parsing: .unconditional, help: "Vectors.")
+        var count: Int = 200_000
+
+        @Option(parsing: .unconditional, help: "Components per vector.")
+        var dimension: Int = 128
+
+        func run() throws {
+            guard count > 0, dimension > 0 else { throw ValidationError("--count and --dimension must be positive") }
+            let directory = URL(fileURLWithPath: indexDirectory)
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path), !names.isEmpty {
+                throw ValidationError("\(indexDirectory) is not empty")
+            }
+            try IndexUpdateBenchmark.writeSyntheticIndex(count: count, dimension: dimension, to: directory)
+            print("\(indexDirectory): \(count) synthetic vectors of \(dimension) components")
+        }
+    }
+
+    struct Database: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "database",
+            abstract: "Queries per second through PostgreSQL + pgvector next to the in-process index, on synthetic vectors.",
+            discussion: """
+            Writes --count clustered vectors as an index (in a temporary folder), searches --queries held-out \
+            vectors in process (Flat, HNSW32), then copies the index into the table of each --method and \
+            searches it through the database, reporting queries/s and agreement with the exact top 10.
+
+            Example: landmark bench database --database postgresql://landmark@127.0.0.1:15432/landmark --count 1000000 --method exact,ivfflat:1000
+            """)
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(parsing: .unconditional, help: "Vectors in the index.")
+        var count: Int = 100_000
+
+        @Option(parsing: .unconditional, help: "Components per vector.")
+        var dimension: Int = 128
+
+        @Option(parsing: .unconditional, help: "Queries.")
+        var queries: Int = 100
+
+        @Option(help: "Comma-separated ways the database searches: exact, hnsw[:LINKS], ivfflat:LISTS.")
+        var method: String = "exact"
+
+        @Option(parsing: .unconditional, help: "Threads (and database connections) the queries are spread over.")
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Print the report as one JSON object.")
+        var json = false
+
+        func run() throws {
+            guard count > 0, dimension > 0, queries > 0, threads > 0 else { throw ValidationError("--count, --dimension, --queries and --threads must be positive") }
+            guard let url = database.resolvedURL else { throw ValidationError("give --database URL (or set \(DatabaseOptions.urlEnvironmentVariable))") }
+            let methods: [PgVectorTable.Method]
+            do {
+                methods = try method.split(separator: ",").map { text throws(DatabaseError) in try PgVectorTable.Method(parsing: String(text)) }
+            } catch {
+                throw ValidationError(error.description)
+            }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("landmark-bench-database-\(getpid())")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            do {
+                let report = try DatabaseBenchmark.run(count: count, dimension: dimension, queries: queries, methods: methods, url: url,
+                                                       table: database.table, directory: directory, threads: threads, log: { Console.error($0) })
+                print(json ? JSONOutput.line(report) : report.table, terminator: json ? "\n" : "")
             } catch {
                 Console.error("error: \(error)")
                 throw LandmarkExitCode.failure

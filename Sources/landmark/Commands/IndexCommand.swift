@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import LandmarkDescriptors
 import LandmarkImage
+import LandmarkIndex
 import LandmarkPipeline
+import LandmarkSpark
 
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,6 +46,15 @@ struct IndexCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Split the index into this many shards by a hash of each image's path: each shard is an ordinary index directory (shard-NN), searched side by side and merged. Global descriptors only. An existing sharded index keeps its count.")
     var shards: Int?
 
+    @Option(help: ArgumentHelp("Index only shard K of N of the folder (images assigned by a hash of their path, as --shards and --spark-master do), e.g. 0/4; `landmark merge` joins the shard indexes.", valueName: "K/N"))
+    var shard: String?
+
+    @Option(parsing: .unconditional, help: "Threads that describe images (default: every core).")
+    var workers: Int?
+
+    @OptionGroup(title: "Spark")
+    var spark: SparkOptions
+
     @Flag(help: "Rewrite the descriptors into one file in path order. Without it, an update adds new images as a segment and marks removed ones, and compacts by itself past \(IndexSegments.maximumSegments) segments or \(Int(IndexSegments.maximumRemovedFraction * 100)) % removed rows.")
     var compact = false
 
@@ -76,6 +87,15 @@ struct IndexCommand: ParsableCommand {
             guard shards >= 1 else { throw ValidationError("--shards must be at least 1") }
             guard local == nil else { throw ValidationError("--shards indexes global descriptors only; leave out --local") }
         }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if shard != nil {
+            _ = try parsedShard()
+            guard shards == nil, spark.master == nil else { throw ValidationError("--shard builds one shard; leave out --shards and --spark-master") }
+        }
+        if spark.master != nil {
+            guard shards == nil, local == nil else { throw ValidationError("--spark-master indexes global descriptors into one merged index; leave out --shards and --local") }
+            guard !isLocalOnly else { throw ValidationError("--spark-master needs a global descriptor") }
+        }
         if isLocalOnly, local == nil {
             throw ValidationError("--descriptor none needs --local \(LocalIndexConfiguration.rootSIFTASMK)")
         }
@@ -84,8 +104,20 @@ struct IndexCommand: ParsableCommand {
     /// `--descriptor none`: local features only.
     var isLocalOnly: Bool { descriptorOptions.descriptor.lowercased() == IndexManifest.noGlobalDescriptor }
 
+    func parsedShard() throws -> ShardSelection {
+        let parts = (shard ?? "").split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let number = Int(parts[0]), let count = Int(parts[1]), count >= 1, (0 ..< count).contains(number) else {
+            throw ValidationError("--shard must be K/N with 0 ≤ K < N, e.g. 0/4; got '\(shard ?? "")'")
+        }
+        return ShardSelection(number: number, count: count)
+    }
+
     func run() throws {
         let factory = try indexFactory.map(parseIndexFactory)
+        if let master = spark.master {
+            try runOnSpark(master: master, factory: factory)
+            return
+        }
         if factory != nil, isLocalOnly { throw ValidationError("--index chooses how global descriptors are searched; --descriptor none has none") }
         let extractor: (any GlobalDescriptorExtractor)? = isLocalOnly ? nil : try descriptorOptions.makeExtractor()
         let localConfiguration = local.map { _ in
@@ -93,6 +125,7 @@ struct IndexCommand: ParsableCommand {
             configuration.retrainVocabulary = retrainVocabulary
             return configuration
         }
+        let selection = shard == nil ? nil : try parsedShard()
         let progress = ProgressBar(label: "indexing", enabled: !quiet)
         let summary: IndexBuildSummary
         do throws(PipelineError) {
@@ -100,6 +133,8 @@ struct IndexCommand: ParsableCommand {
             var options = IndexBuildOptions(shardSize: checkpointEvery, decoding: ImageDecodingOptions(maximumPixelCount: maxPixels),
                                             factory: factory, compact: compact, changeFolder: changeFolder)
             options.verifyContent = verifyContent
+            if let workers { options.workerCount = workers }
+            options.shard = selection
             let existingShards = try ShardedIndexManifest.load(in: outputURL)
             if shards != nil || existingShards != nil {
                 guard let extractor, local == nil else {
@@ -128,5 +163,46 @@ struct IndexCommand: ParsableCommand {
                 + "\(summary.descriptorBytesWritten) bytes of descriptors written)")
         }
         if let exit = LandmarkExitCode.forSkipped(summary.skipped.count, of: summary.total) { throw exit }
+    }
+
+    /// The options a shard task repeats, so that each shard is described as a single run would.
+    private var shardTaskArguments: [String] {
+        var arguments = descriptorOptions.commandLineArguments + ["--max-pixels", String(maxPixels), "--checkpoint-every", String(checkpointEvery)]
+        if verifyContent { arguments.append("--verify-content") }
+        if changeFolder { arguments.append("--change-folder") }
+        return arguments
+    }
+
+    private func runOnSpark(master: String, factory: IndexFactory?) throws {
+        // Fail here, not in every task, when the descriptor cannot be made (missing weights, bad options).
+        _ = try descriptorOptions.makeExtractor()
+        let cluster = try spark.cluster(master: master)
+        let request = DistributedIndexing.Request(
+            images: URL(fileURLWithPath: imagesDirectory), output: URL(fileURLWithPath: output), shardCount: spark.tasks,
+            executable: try spark.executable(), indexArguments: shardTaskArguments, threadsPerTask: workers ?? 1, factory: factory)
+        let quiet = quiet
+        let summary: DistributedIndexing.Summary
+        do {
+            summary = try DistributedIndexing.run(request, on: cluster) { line in
+                if !quiet { Console.error(line) }
+            }
+        } catch let error as PipelineError {
+            throw fail(error)
+        } catch let error as SparkError {
+            Console.error("error: \(error)")
+            throw LandmarkExitCode.failure
+        }
+        let build = summary.build
+        for skipped in build.skipped {
+            Console.error("warning: skipped \(skipped.image): \(skipped.reason)")
+        }
+        if json {
+            print(JSONOutput.line(summary))
+        } else {
+            print("indexed \(summary.merge.images) of \(build.total) images into \(output) on Spark (\(master), \(summary.merge.shards) shards, "
+                + "\(summary.rounds) round\(summary.rounds == 1 ? "" : "s")\(summary.retriedTasks.isEmpty ? "" : ", retried \(summary.retriedTasks.joined(separator: " "))"); "
+                + "\(build.described) described now, \(build.reused) reused, \(build.skipped.count) skipped)")
+        }
+        if let exit = LandmarkExitCode.forSkipped(build.skipped.count, of: build.total) { throw exit }
     }
 }

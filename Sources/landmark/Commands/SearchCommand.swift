@@ -41,6 +41,9 @@ struct SearchCommand: ParsableCommand {
     @OptionGroup(title: "Approximate search (indexes built with --index IVF…/HNSW…)")
     var searchOptions: SearchParameterOptions
 
+    @OptionGroup(title: "Vector database (search the index's vectors where `landmark db push` put them)")
+    var database: DatabaseOptions
+
     @Flag(help: "One JSON object per query and line: {\"query\": …, \"results\": [{\"image\": …, \"score\": …}]}.")
     var json = false
 
@@ -64,6 +67,7 @@ struct SearchCommand: ParsableCommand {
             throw fail(error)
         }
         index.searchParameters = searchOptions.parameters
+        if database.url != nil, let url = database.resolvedURL { try database.attach(to: &index, url: url) }
         let outcomes: [Result<[SearchHit], SkippedImage>]
         let urls = queries.map { URL(fileURLWithPath: $0) }
         let description = try pipelineDescription(for: index)

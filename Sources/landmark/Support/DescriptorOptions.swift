@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LandmarkDescriptors
 
 /// The options that choose a global descriptor, shared by `index`, `evaluate`, `demo` and `whiten`.
@@ -23,6 +24,20 @@ struct DescriptorOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Dimensions kept after whitening (PCA reduction).")
     var whiteningDimensions: Int?
+
+    /// The options as given, for another `landmark` process that must describe images the same way (a
+    /// Spark task); paths are made absolute, since the task may start in another directory.
+    var commandLineArguments: [String] {
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        var arguments = ["--descriptor", descriptor]
+        if let model { arguments += ["--model", model.contains("/") || model.contains(".") ? absolute(model) : model] }
+        if let size { arguments += ["--size", String(size)] }
+        if let scales { arguments += ["--scales", scales] }
+        if let pooling { arguments += ["--pooling", pooling] }
+        if let whitening { arguments += ["--whitening", absolute(whitening)] }
+        if let whiteningDimensions { arguments += ["--whitening-dimensions", String(whiteningDimensions)] }
+        return arguments
+    }
 
     /// The CNN configuration the options describe (nil for the baseline).
     func configuration() throws -> CNNDescriptorConfiguration? {
