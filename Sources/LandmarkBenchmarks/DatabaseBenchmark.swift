@@ -62,8 +62,6 @@ public enum DatabaseBenchmark {
             return found
         }
         let truth = measure("in-process Flat", load: nil, { index.vectorIndex.search(queries, k: 10, parameters: parameters) }, truth: nil)
-        let hnsw = try VectorIndexBuilder.build(.hierarchicalGraph(links: 32), rows: index.store.rows, progress: nil)
-        _ = measure("in-process HNSW32", load: nil, { hnsw.search(queries, k: 10, parameters: parameters) }, truth: truth)
         for method in methods {
             log("copying into \(table) (\(method))")
             let started = Date()

@@ -67,9 +67,13 @@ public struct SparkCluster: Sendable, Equatable {
     /// the `PATH`, then the private PySpark that `scripts/services/spark.sh` installs.
     /// - Throws: `SparkError.noSparkSubmit` listing where it looked.
     public static func locateSubmit(_ given: String?) throws(SparkError) -> URL {
+        if let given {
+            // A path the user gave is the one meant: no fallback to another Spark.
+            guard FileManager.default.isExecutableFile(atPath: given) else { throw SparkError.noSparkSubmit(looked: [given]) }
+            return URL(fileURLWithPath: given)
+        }
         let environment = ProcessInfo.processInfo.environment
         var candidates: [String] = []
-        if let given { candidates.append(given) }
         if let named = environment[submitEnvironmentVariable], !named.isEmpty { candidates.append(named) }
         if let home = environment["SPARK_HOME"], !home.isEmpty { candidates.append(home + "/bin/spark-submit") }
         for folder in (environment["PATH"] ?? "").split(separator: ":") { candidates.append(folder + "/spark-submit") }
@@ -78,7 +82,6 @@ public struct SparkCluster: Sendable, Equatable {
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
             return URL(fileURLWithPath: found)
         }
-        if let given { throw SparkError.noSparkSubmit(looked: [given]) }
         throw SparkError.noSparkSubmit(looked: candidates)
     }
 }

@@ -82,6 +82,35 @@ let testDatabaseURL: String? = ProcessInfo.processInfo.environment["LANDMARK_TES
     }
 }
 
+@Suite struct ShardCommandLineTests {
+    @Test(.enabled(if: landmarkExecutable != nil, "the landmark executable was not built next to the tests"))
+    func shardRunsMergeIntoTheSingleRunIndex() throws {
+        let executable = try #require(landmarkExecutable)
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 3, views: 3, distractors: 3)
+        let base = ["--descriptor", "baseline", "-q"]
+        #expect(try runLandmark(executable, ["index", images.path, "--out", temporary.path("single").path] + base).status == 0)
+        for part in ["0/2", "1/2"] {
+            let run = try runLandmark(executable, ["index", images.path, "--out", temporary.path("part-\(part.prefix(1))").path, "--shard", part] + base)
+            #expect(run.status == 0, "\(run.error)")
+        }
+        let merge = try runLandmark(executable, ["merge", temporary.path("part-0").path, temporary.path("part-1").path,
+                                                 "--out", temporary.path("merged").path, "--json", "-q"])
+        #expect(merge.status == 0 && merge.output.contains("\"images\":12"), "\(merge.error)")
+        #expect(try Data(contentsOf: temporary.path("single").appendingPathComponent(IndexLayout.storeFileName))
+                == Data(contentsOf: temporary.path("merged").appendingPathComponent(IndexLayout.storeFileName)))
+        for bad in ["2/2", "1", "a/b", "-1/2"] {
+            let refused = try runLandmark(executable, ["index", images.path, "--out", temporary.path("bad").path, "--shard", bad] + base)
+            #expect(refused.status != 0 && refused.error.contains("--shard must be K/N"), "\(bad): \(refused.error)")
+        }
+        let overlapping = try runLandmark(executable, ["merge", temporary.path("part-0").path, temporary.path("part-0").path,
+                                                       "--out", temporary.path("twice").path, "-q"])
+        #expect(overlapping.status == 1 && overlapping.error.contains("must not overlap"))
+    }
+}
+
 @Suite struct NeighborGraphTests {
     func syntheticIndex(_ temporary: TemporaryDirectory, count: Int, dimension: Int) throws -> RetrievalIndex {
         var storage: [Float] = []
@@ -108,11 +137,18 @@ let testDatabaseURL: String? = ProcessInfo.processInfo.environment["LANDMARK_TES
         let index = try syntheticIndex(temporary, count: 300, dimension: 16)
         let whole = NeighborGraph.compute(index, k: 5, rows: 0 ..< 300)
         let matrix = index.store.matrix()
+        func similarity(_ first: Int, _ second: Int) -> Double {
+            var total = 0.0
+            for component in 0 ..< 16 {
+                total += Double(matrix.storage[first * 16 + component]) * Double(matrix.storage[second * 16 + component])
+            }
+            return total
+        }
         for row in [0, 17, 299] {
-            let query = Array(matrix.storage[row * 16 ..< (row + 1) * 16])
-            let expected = (0 ..< 300).filter { $0 != row }.map { other -> (Int, Float) in
-                (other, zip(query, matrix.storage[other * 16 ..< (other + 1) * 16]).reduce(0) { $0 + $1.0 * $1.1 })
-            }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(5).map { Int32($0.0) }
+            var others: [(row: Int, score: Double)] = []
+            for other in 0 ..< 300 where other != row { others.append((other, similarity(row, other))) }
+            others.sort { $0.score > $1.score }
+            let expected: [Int32] = others.prefix(5).map { Int32($0.row) }
             #expect(Array(whole.neighbors(of: row)) == expected)
         }
         let blocks = [0 ..< 100, 200 ..< 300, 100 ..< 200].map { NeighborGraph.compute(index, k: 5, rows: $0, threads: 1) }
@@ -208,10 +244,10 @@ let testDatabaseURL: String? = ProcessInfo.processInfo.environment["LANDMARK_TES
 
     @Test("without spark-submit the error says where it looked and how to get it")
     func missingSparkSubmitIsExplained() {
-        #expect(throws: SparkError.self) { try SparkCluster.locateSubmit("/nonexistent/spark-submit") }
-        let message = (try? SparkCluster.locateSubmit("/nonexistent/spark-submit")).map { _ in "" }
-            ?? SparkError.noSparkSubmit(looked: ["/nonexistent/spark-submit"]).description
-        #expect(message.contains("scripts/services/spark.sh"))
+        #expect(throws: SparkError.noSparkSubmit(looked: ["/nonexistent/spark-submit"])) {
+            try SparkCluster.locateSubmit("/nonexistent/spark-submit")
+        }
+        #expect(SparkError.noSparkSubmit(looked: ["/nonexistent/spark-submit"]).description.contains("scripts/services/spark.sh"))
     }
 }
 
@@ -238,6 +274,23 @@ let testDatabaseURL: String? = ProcessInfo.processInfo.environment["LANDMARK_TES
         // Paths and labels come back from the same rows.
         let stored = try table.images(rows: [0, 1], url: url)
         #expect(stored[0]?.image == index.store.identifiers[0] && stored[1]?.label == labels[1].label)
+        // The command line: `db push`, then `search --database` prints what `search` prints, up to the
+        // last bits of the scores (pgvector sums the products in another order).
+        if let executable = landmarkExecutable {
+            let push = try runLandmark(executable, ["db", "push", temporary.path("index").path, "--database", url, "--table", "landmark_test_cli", "-q"])
+            #expect(push.status == 0, "\(push.error)")
+            let query = images.appendingPathComponent(entries[0].relativePath).path
+            let direct = try runLandmark(executable, ["search", temporary.path("index").path, query, "--json"])
+            let remote = try runLandmark(executable, ["search", temporary.path("index").path, query, "--json",
+                                                      "--database", url, "--table", "landmark_test_cli"])
+            func rankedImages(_ output: String) -> [String] {
+                let object = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+                return (object?["results"] as? [[String: Any]])?.compactMap { $0["image"] as? String } ?? []
+            }
+            #expect(remote.status == 0 && rankedImages(remote.output) == rankedImages(direct.output) && !rankedImages(direct.output).isEmpty, "\(remote.error)")
+            let stale = try runLandmark(executable, ["search", temporary.path("index").path, query, "--database", url, "--table", "landmark_test_small"])
+            #expect(stale.status == 1 && stale.error.contains("another version of the index") || stale.error.contains("no such landmark table"))
+        }
         // The pipeline searches through it unchanged.
         try index.searchGlobalDescriptors(with: remote)
         #expect(index.search(descriptors: queries, top: 3).map { $0.map(\.image) }

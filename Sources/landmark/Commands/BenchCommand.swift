@@ -401,7 +401,7 @@ struct BenchCommand: ParsableCommand {
             abstract: "Queries per second through PostgreSQL + pgvector next to the in-process index, on synthetic vectors.",
             discussion: """
             Writes --count clustered vectors as an index (in a temporary folder), searches --queries held-out \
-            vectors in process (Flat, HNSW32), then copies the index into the table of each --method and \
+            vectors in process (exact, Flat), then copies the index into the table of each --method and \
             searches it through the database, reporting queries/s and agreement with the exact top 10.
 
             Example: landmark bench database --database postgresql://landmark@127.0.0.1:15432/landmark --count 1000000 --method exact,ivfflat:1000

@@ -46,7 +46,7 @@ struct IndexCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Split the index into this many shards by a hash of each image's path: each shard is an ordinary index directory (shard-NN), searched side by side and merged. Global descriptors only. An existing sharded index keeps its count.")
     var shards: Int?
 
-    @Option(help: ArgumentHelp("Index only shard K of N of the folder (images assigned by a hash of their path, as --shards and --spark-master do), e.g. 0/4; `landmark merge` joins the shard indexes.", valueName: "K/N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Index only shard K of N of the folder (images assigned by a hash of their path, as --shards and --spark-master do), e.g. 0/4; `landmark merge` joins the shard indexes.", valueName: "K/N"))
     var shard: String?
 
     @Option(parsing: .unconditional, help: "Threads that describe images (default: every core).")
