@@ -128,6 +128,85 @@ public struct MatchGraph: Sendable, Equatable {
 
     static let cacheHeader = "first\tsecond\tinliers\n"
 
+    // MARK: - Verification in parts (a Spark job, or several machines)
+
+    /// The pairs a graph of `shortlist` neighbours verifies, read from a kNN graph of the index
+    /// (`NeighborGraph`, k ≥ shortlist) instead of searching again: every row with its first `shortlist`
+    /// neighbours, as unordered pairs in a fixed order, so that every machine cuts the same parts.
+    /// - Throws: when the graph belongs to other descriptors or has fewer neighbours than `shortlist`.
+    public static func candidatePairs(of index: RetrievalIndex, graph: NeighborGraph, file: String, shortlist: Int) throws(MiningError) -> [SIMD2<Int>] {
+        guard graph.indexChecksum == index.store.fingerprint, graph.indexCount == index.store.count, graph.firstRow == 0,
+              graph.rows == graph.indexCount else {
+            throw MiningError(file: file, reason: "is not the whole kNN graph of \(index.directory.path) (computed on other descriptors, or one block); run `landmark knn` again")
+        }
+        guard graph.k >= shortlist else {
+            throw MiningError(file: file, reason: "holds \(graph.k) neighbours per image, fewer than --shortlist \(shortlist)")
+        }
+        var pairs = Set<SIMD2<Int>>()
+        for row in 0 ..< graph.rows {
+            for neighbor in graph.neighbors(of: row).prefix(shortlist) where neighbor >= 0 {
+                pairs.insert(SIMD2(min(row, Int(neighbor)), max(row, Int(neighbor))))
+            }
+        }
+        return pairs.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
+    }
+
+    /// Verifies the pairs the index's cache does not have yet, on every core (or `verifier.threads`),
+    /// and appends them to it. - Returns: the pairs verified now.
+    public static func verifyIntoCache(_ pairs: [SIMD2<Int>], index: RetrievalIndex,
+                                       verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC),
+                                       progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws -> Int {
+        try verifiedInliers(pairs, index: index, verifier: verifier, progress: progress).verifiedNow
+    }
+
+    /// Verifies part `part` of `parts` of `pairs` (every `parts`-th pair, so parts take equal work) and
+    /// writes the pairs in the cache's format to `url` durably: a task run twice writes the same file.
+    /// - Returns: the pairs verified.
+    public static func verifyPart(_ index: RetrievalIndex, pairs: [SIMD2<Int>], part: Int, of parts: Int, to url: URL,
+                                  verifier: SpatialVerifier = SpatialVerifier(ransac: RetrievalPipeline.rerankingRANSAC),
+                                  progress: (@Sendable (PipelineProgress) -> Void)? = nil) throws -> Int {
+        guard index.localFeatureStore != nil else {
+            throw MiningError(file: index.directory.path, reason: "verification needs local features: index with --local rootsift-asmk")
+        }
+        let mine = Swift.stride(from: part, to: pairs.count, by: parts).map { pairs[$0] }
+        let counts = verifier.inlierCounts(mine.map { (first: $0.x, second: $0.y) }, raw: true,
+                                           firstFeatures: { index.localFeatures(ofImage: $0) },
+                                           secondFeatures: { index.localFeatures(ofImage: $0) }, progress: progress)
+        let identifiers = index.store.identifiers
+        var text = cacheHeader
+        for (pair, count) in zip(mine, counts) { text += "\(identifiers[pair.x])\t\(identifiers[pair.y])\t\(count)\n" }
+        try DurableFile.write(Data(text.utf8), to: url)
+        return mine.count
+    }
+
+    /// Adds the pairs of part files (`verifyPart`) to the index's cache, where `build` (and so `landmark
+    /// mine` and `landmark clean`) finds them verified. Pairs the cache has already are not added again.
+    /// - Returns: the pairs added.
+    public static func absorbParts(_ urls: [URL], into index: RetrievalIndex) throws -> Int {
+        let identifiers = index.store.identifiers
+        let position = Dictionary(identifiers.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        let cache = cacheURL(index.directory)
+        var known = readCache(cache, identifiers: identifiers, position: position)
+        var lines = ""
+        for url in urls {
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw MiningError(file: url.path, reason: "a verification part is missing; its task did not finish")
+            }
+            for (pair, count) in readCache(url, identifiers: identifiers, position: position) where known[pair] == nil {
+                known[pair] = count
+                lines += "\(identifiers[pair.x])\t\(identifiers[pair.y])\t\(count)\n"
+            }
+        }
+        guard !lines.isEmpty else { return 0 }
+        if let existing = FileManager.default.contents(atPath: cache.path) {
+            if let last = existing.last, last != UInt8(ascii: "\n") { lines = "\n" + lines }
+        } else {
+            try DurableFile.write(Data(cacheHeader.utf8), to: cache)
+        }
+        try DurableFile.append(Data(lines.utf8), to: cache)
+        return lines.split(separator: "\n").count
+    }
+
     /// Reads the cache; lines for images no longer indexed, damaged lines and a last line cut short by
     /// a crash are ignored (those pairs are verified again). A later line for a pair wins.
     static func readCache(_ url: URL, identifiers: [String], position: [String: Int]) -> [SIMD2<Int>: Int] {

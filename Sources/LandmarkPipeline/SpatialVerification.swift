@@ -16,6 +16,8 @@ public struct SpatialVerifier: Sendable {
     public var decoding: ImageDecodingOptions
     /// Which models are geometric nonsense even with many inliers.
     public var plausibility: ModelPlausibility
+    /// Cores that verify a batch of pairs (all when nil); 1 for a Spark task given one core.
+    public var threads: Int?
 
     public init(sift: SIFT = SIFT(), ransac: RANSACConfiguration = RANSACConfiguration(), ratio: Float = 0.8,
                 minimumInliers: Int = VerificationThresholds.verified, decoding: ImageDecodingOptions = .init(),
@@ -124,7 +126,7 @@ extension SpatialVerifier {
                              progress: (@Sendable (PipelineProgress) -> Void)? = nil) -> [PairMeasurement] {
         let results = ResultSlots<PairMeasurement>(count: pairs.count, initial: .missing)
         let counter = ProgressCounter(total: pairs.count, report: progress)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: cores) { worker in
             var position = worker
             while position < pairs.count {

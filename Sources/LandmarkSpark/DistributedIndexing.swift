@@ -62,7 +62,8 @@ public enum DistributedIndexing {
         let output = request.output.standardizedFileURL
         try IndexWorkDirectory.checkIndexDirectory(output)
         return try IndexLock.withLock(on: output) { () throws(PipelineError) -> Result<Summary, SparkError> in
-            let work = try openWorkFolder(in: output)
+            let work = try SparkWorkFolder.open(output.appendingPathComponent(IndexLayout.distributedWorkDirectoryName, isDirectory: true),
+                                                purpose: "Shard indexes of `landmark index --spark-master`; each is an ordinary index, merged into the index above.")
             let paths = try ImageCollection.scan(images)
             let existing = existingShardCount(in: work)
             let count = request.shardCount ?? existing ?? defaultShardCount(images: paths.count)
@@ -111,25 +112,5 @@ public enum DistributedIndexing {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: work.path)) ?? []
         let shards = names.filter { $0.hasPrefix("shard-") }.count
         return shards > 0 ? shards : nil
-    }
-
-    /// `INDEX/.landmark-shards`, created with the marker that lets the tool recognise it as its own.
-    static func openWorkFolder(in output: URL) throws(PipelineError) -> URL {
-        let work = output.appendingPathComponent(IndexLayout.distributedWorkDirectoryName, isDirectory: true)
-        if FileManager.default.fileExists(atPath: work.path) {
-            guard IndexWorkDirectory.isOwnWorkDirectory(work) else {
-                throw PipelineError(code: .invalidRequest, file: work.path,
-                                    reason: "exists but was not created by landmark (no \(IndexLayout.workMarkerFileName) in it); move it away and run again")
-            }
-            return work
-        }
-        do {
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            try DurableFile.write(Data("Shard indexes of `landmark index --spark-master`; each is an ordinary index, merged into the index above.\n".utf8),
-                                  to: work.appendingPathComponent(IndexLayout.workMarkerFileName))
-        } catch {
-            throw PipelineError(code: .writeFailed, file: work.path, reason: "cannot create the shard folder: \(error.localizedDescription)")
-        }
-        return work
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import LandmarkMining
 import LandmarkPipeline
-import LandmarkStorage
 
 /// `landmark knn INDEX --out GRAPH --spark-master URL`: the rows of the index are cut into contiguous
 /// blocks, each Spark task runs `landmark knn INDEX --rows A:B` on one core and writes its block
@@ -31,17 +30,8 @@ public enum DistributedNeighborGraph {
         let count = opened.store.count
         let blocks = max(1, min(requested ?? defaultBlockCount(master: cluster.master), count))
         // Beside the output, named after it and marked, so the tool removes only its own folder.
-        let work = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).landmark-blocks", isDirectory: true)
-        let marker = work.appendingPathComponent(IndexLayout.workMarkerFileName)
-        if FileManager.default.fileExists(atPath: work.path), !FileManager.default.fileExists(atPath: marker.path) {
-            throw PipelineError(code: .invalidRequest, file: work.path, reason: "exists but was not created by landmark; move it away and run again")
-        }
-        do {
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            try DurableFile.write(Data("Blocks of a `landmark knn --spark-master` run; removed when it completes.\n".utf8), to: marker)
-        } catch {
-            throw PipelineError(code: .writeFailed, file: work.path, reason: "cannot create the block folder: \(error)")
-        }
+        let work = try SparkWorkFolder.open(output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).landmark-blocks", isDirectory: true),
+                                            purpose: "Blocks of a `landmark knn --spark-master` run; removed when it completes.")
         let bounds = (0 ... blocks).map { $0 * count / blocks }
         let files = (0 ..< blocks).map { work.appendingPathComponent(String(format: "block-%05d.%@", $0, NeighborGraph.fileExtension)) }
         let tasks = (0 ..< blocks).map { number in
@@ -59,13 +49,7 @@ public enum DistributedNeighborGraph {
             throw PipelineError(code: .invalidIndex, file: index.path, reason: "changed while the graph was computed; run again")
         }
         try joined.write(to: output)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: work.path)) ?? []
-        where name.hasPrefix("block-") || name.hasPrefix("spark") || name.hasPrefix("landmark_spark") || DurableFile.isTemporaryName(name) {
-            try? FileManager.default.removeItem(at: work.appendingPathComponent(name))
-        }
-        if (try? FileManager.default.contentsOfDirectory(atPath: work.path)) == [IndexLayout.workMarkerFileName] {
-            try? FileManager.default.removeItem(at: work)
-        }
+        SparkWorkFolder.remove(work, outputPrefix: "block-")
         return Summary(rows: joined.rows, k: k, blocks: blocks, rounds: report.rounds, seconds: Date().timeIntervalSince(started))
     }
 }

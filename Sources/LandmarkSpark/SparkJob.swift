@@ -124,6 +124,12 @@ public struct SparkJob: Sendable {
         self.tasks = tasks
     }
 
+    static let planFileName = "spark-plan.json"
+    static let resultFileName = "spark-result.json"
+    static let logFileName = "spark.log"
+    /// The files `run` writes into its work folder.
+    static let ownFileNames: Set<String> = [planFileName, resultFileName, logFileName, SparkDriverScript.fileName]
+
     private struct Plan: Codable {
         var name: String
         var tasks: [SparkTask]
@@ -138,10 +144,10 @@ public struct SparkJob: Sendable {
     /// - Throws: `SparkError.tasksFailed` when tasks still failed after the last round.
     public func run(on cluster: SparkCluster, workFolder: URL,
                     output: @escaping @Sendable (String) -> Void) throws(SparkError) -> SparkJobReport {
-        let planURL = workFolder.appendingPathComponent("spark-plan.json")
+        let planURL = workFolder.appendingPathComponent(Self.planFileName)
         let driverURL = workFolder.appendingPathComponent(SparkDriverScript.fileName)
-        let resultURL = workFolder.appendingPathComponent("spark-result.json")
-        let logURL = workFolder.appendingPathComponent("spark.log")
+        let resultURL = workFolder.appendingPathComponent(Self.resultFileName)
+        let logURL = workFolder.appendingPathComponent(Self.logFileName)
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

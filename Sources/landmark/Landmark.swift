@@ -20,5 +20,5 @@ struct Landmark: AsyncParsableCommand {
         subcommands: [DemoCommand.self, IndexCommand.self, SearchCommand.self, EvaluateCommand.self,
                       BenchCommand.self, WhitenCommand.self, VerifyCommand.self, RecognizeCommand.self,
                       TrainCommand.self, MineCommand.self, CleanCommand.self, CheckCommand.self, ServeCommand.self,
-                      MergeCommand.self, KNNCommand.self, DatabaseCommand.self])
+                      MergeCommand.self, KNNCommand.self, MatchGraphCommand.self, DatabaseCommand.self])
 }

@@ -242,6 +242,32 @@ let testDatabaseURL: String? = ProcessInfo.processInfo.environment["LANDMARK_TES
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.url.path).sorted() == ["index", "one.lmk", "spark.lmk"])
     }
 
+    @Test(.enabled(if: landmarkExecutable != nil && sparkSubmit != nil, "needs the landmark binary and spark-submit (scripts/services/spark.sh)"),
+          .timeLimit(.minutes(5)))
+    func verificationOnSparkFillsTheCacheMiningReads() throws {
+        let executable = try #require(landmarkExecutable)
+        let temporary = try TemporaryDirectory()
+        defer { temporary.cleanUp() }
+        let images = temporary.path("images")
+        _ = try makeSyntheticDataset(in: images, landmarks: 3, views: 4, distractors: 3)
+        let index = temporary.path("index").path
+        #expect(try runLandmark(executable, ["index", images.path, "--out", index, "--descriptor", "baseline", "--local", "rootsift-asmk", "-q"]).status == 0)
+        #expect(try runLandmark(executable, ["knn", index, "--k", "5", "--out", temporary.path("graph.lmk").path]).status == 0)
+        let spark = try runLandmark(executable, ["match-graph", index, "--knn", temporary.path("graph.lmk").path, "--shortlist", "5",
+                                                 "--spark-master", "local[2]", "--spark-tasks", "3", "--json"])
+        #expect(spark.status == 0, "\(spark.error)")
+        let cache = URL(fileURLWithPath: index).appendingPathComponent("match-graph.tsv")
+        let fromSpark = try String(contentsOf: cache, encoding: .utf8).split(separator: "\n").sorted()
+        try FileManager.default.removeItem(at: cache)
+        #expect(try runLandmark(executable, ["match-graph", index, "--knn", temporary.path("graph.lmk").path, "--shortlist", "5", "--json"]).status == 0)
+        let local = try String(contentsOf: cache, encoding: .utf8).split(separator: "\n").sorted()
+        #expect(fromSpark == local && fromSpark.count > 10)
+        // Mining with the same shortlist verifies nothing more.
+        let mined = try runLandmark(executable, ["mine", index, "--shortlist", "5", "--out", temporary.path("mined").path])
+        #expect(mined.status == 0 && !mined.error.contains("verifying"), "\(mined.error)")
+        #expect(!FileManager.default.fileExists(atPath: URL(fileURLWithPath: index).appendingPathComponent(".landmark-verification").path))
+    }
+
     @Test("without spark-submit the error says where it looked and how to get it")
     func missingSparkSubmitIsExplained() {
         #expect(throws: SparkError.noSparkSubmit(looked: ["/nonexistent/spark-submit"])) {
