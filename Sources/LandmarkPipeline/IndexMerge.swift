@@ -123,25 +123,24 @@ public enum IndexMerge {
         if try ShardedIndexManifest.load(in: output) != nil {
             throw PipelineError(code: .invalidRequest, file: output.path, reason: "is a sharded index; merge into a new directory")
         }
-        do {
-            progress?(PipelineProgress(completed: 0, total: indexed.count, current: "writing \(indexed.count) descriptors"))
-            let outcome = try IndexBuilder.writeDescriptors(
-                indexed: indexed, previous: nil, previousFactory: nil, known: known,
-                descriptor: (first.manifest.descriptor, first.manifest.dimension), factory: chosenFactory, compact: true,
-                in: output, progress: progress)
-            let fingerprintsFile = everyShardFingerprinted ? try fingerprints.restricted(to: indexed).writeForManifest(in: output) : nil
-            let manifest = IndexManifest(
-                formatVersion: 1, descriptor: first.manifest.descriptor, dimension: first.manifest.dimension,
-                imageRoot: first.manifest.imageRoot, count: outcome.store.count, skipped: skipped, local: nil,
-                vectorIndex: chosenFactory == .defaultFactory ? nil : chosenFactory, segments: outcome.segments,
-                fingerprints: fingerprintsFile)
-            try writeAtomically(manifest.sealed(), to: output.appendingPathComponent(IndexManifest.fileName))
-            IndexSegments.removeUnreferenced(in: output, keeping: manifest.descriptorSegments,
-                                             storedFingerprint: outcome.store.storedFingerprint)
-            ImageFingerprintTable.removeUnreferenced(in: output, keeping: fingerprintsFile)
-            progress?(PipelineProgress(completed: indexed.count, total: indexed.count, current: "merged"))
-            return Summary(shards: shards.count, images: outcome.store.count, skipped: skipped.count,
-                           descriptorBytesWritten: outcome.bytesWritten)
-        }
+        progress?(PipelineProgress(completed: 0, total: indexed.count, current: "writing \(indexed.count) descriptors"))
+        let outcome = try IndexBuilder.writeDescriptors(
+            indexed: indexed, previous: nil, previousFactory: nil, known: known,
+            descriptor: (first.manifest.descriptor, first.manifest.dimension), factory: chosenFactory, compact: true,
+            in: output, progress: progress)
+        let fingerprintsFile = everyShardFingerprinted ? try fingerprints.restricted(to: indexed).writeForManifest(in: output) : nil
+        let manifest = IndexManifest(
+            formatVersion: outcome.segments != nil ? IndexManifest.segmentedFormatVersion : 1,
+            descriptor: first.manifest.descriptor, dimension: first.manifest.dimension,
+            imageRoot: first.manifest.imageRoot, count: outcome.store.count, skipped: skipped, local: nil,
+            vectorIndex: chosenFactory == .defaultFactory ? nil : chosenFactory, segments: outcome.segments,
+            fingerprints: fingerprintsFile)
+        try writeAtomically(manifest.sealed(), to: output.appendingPathComponent(IndexManifest.fileName))
+        IndexSegments.removeUnreferenced(in: output, keeping: manifest.descriptorSegments,
+                                         storedFingerprint: outcome.store.storedFingerprint)
+        ImageFingerprintTable.removeUnreferenced(in: output, keeping: fingerprintsFile)
+        progress?(PipelineProgress(completed: indexed.count, total: indexed.count, current: "merged"))
+        return Summary(shards: shards.count, images: outcome.store.count, skipped: skipped.count,
+                       descriptorBytesWritten: outcome.bytesWritten)
     }
 }

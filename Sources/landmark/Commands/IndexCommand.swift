@@ -105,10 +105,7 @@ struct IndexCommand: ParsableCommand {
     var isLocalOnly: Bool { descriptorOptions.descriptor.lowercased() == IndexManifest.noGlobalDescriptor }
 
     func parsedShard() throws -> ShardSelection {
-        let parts = (shard ?? "").split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let number = Int(parts[0]), let count = Int(parts[1]), count >= 1, (0 ..< count).contains(number) else {
-            throw ValidationError("--shard must be K/N with 0 ≤ K < N, e.g. 0/4; got '\(shard ?? "")'")
-        }
+        let (number, count) = try parsePart(shard, option: "--shard")
         return ShardSelection(number: number, count: count)
     }
 

@@ -54,13 +54,7 @@ struct MatchGraphCommand: ParsableCommand {
         }
     }
 
-    func parsedPart() throws -> (number: Int, count: Int) {
-        let pieces = (part ?? "").split(separator: "/", omittingEmptySubsequences: false)
-        guard pieces.count == 2, let number = Int(pieces[0]), let count = Int(pieces[1]), count >= 1, (0 ..< count).contains(number) else {
-            throw ValidationError("--part must be K/N with 0 ≤ K < N; got '\(part ?? "")'")
-        }
-        return (number, count)
-    }
+    func parsedPart() throws -> (number: Int, count: Int) { try parsePart(part, option: "--part") }
 
     private struct Summary: Encodable {
         var pairs: Int

@@ -52,3 +52,12 @@ struct SparkOptions: ParsableArguments {
         return own
     }
 }
+
+/// `K/N` (part K of N, 0 ≤ K < N), as `--shard` and `--part` take it.
+func parsePart(_ text: String?, option: String) throws -> (number: Int, count: Int) {
+    let pieces = (text ?? "").split(separator: "/", omittingEmptySubsequences: false)
+    guard pieces.count == 2, let number = Int(pieces[0]), let count = Int(pieces[1]), count >= 1, (0 ..< count).contains(number) else {
+        throw ValidationError("\(option) must be K/N with 0 ≤ K < N, e.g. 0/4; got '\(text ?? "")'")
+    }
+    return (number, count)
+}
