@@ -72,7 +72,7 @@ let package = Package(
         // The HTTP service: routes, the web page and the work queue over the pipeline.
         .target(name: "LandmarkService", dependencies: [
             "LandmarkPipeline", "LandmarkImage", "LandmarkIndex", "LandmarkLinearAlgebra", "LandmarkRecognition",
-            "LandmarkGeometry", "LandmarkLocalFeatures", "LandmarkDescriptors",
+            "LandmarkGeometry", "LandmarkLocalFeatures", "LandmarkDescriptors", "LandmarkVectorDatabase",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -145,7 +145,7 @@ let package = Package(
         ]),
         .testTarget(name: "LandmarkServiceTests", dependencies: [
             "LandmarkService", "LandmarkPipeline", "LandmarkDemo", "LandmarkImage", "LandmarkLinearAlgebra",
-            "LandmarkDescriptors", "LandmarkIndex", "LandmarkRecognition",
+            "LandmarkDescriptors", "LandmarkIndex", "LandmarkRecognition", "LandmarkVectorDatabase",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkVectorDatabase
 import LandmarkDescriptors
 import LandmarkGeometry
 import LandmarkImage
@@ -44,6 +45,16 @@ public final class LandmarkEngine: Sendable {
             throw ServiceError(.internalServerError, error.description)
         }
         index.searchParameters = configuration.searchParameters
+        if let database = configuration.database {
+            do {
+                let remote = try PgVectorIndex(url: database.url, table: database.table, expecting: (index.store.count, index.store.fingerprint))
+                try index.searchGlobalDescriptors(with: remote)
+            } catch let error as DatabaseError {
+                throw ServiceError(.internalServerError, error.description)
+            } catch {
+                throw ServiceError(.internalServerError, "\(error)")
+            }
+        }
         if let pipeline = configuration.pipeline {
             if pipeline.needsTrainSet && trainSet == nil {
                 throw ServiceError(.internalServerError, "pipeline '\(pipeline)' has a dre stage: give a train index")

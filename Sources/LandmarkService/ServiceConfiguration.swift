@@ -41,6 +41,10 @@ public struct ServiceConfiguration: Sendable {
     public var thumbnailCacheBytes = 64 << 20
     /// The folder uploads are saved under inside the indexed folder, with `allowsUpdates`.
     public var uploadFolder = "uploaded"
+    /// A PostgreSQL + pgvector table holding the index's vectors (`landmark db push`): searches rank
+    /// through it, so many services share one database. Not with `allowsUpdates`, which would leave the
+    /// table behind the index.
+    public var database: (url: String, table: String)?
 
     public init() {}
 

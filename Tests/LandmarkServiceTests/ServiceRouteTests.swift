@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import LandmarkPipeline
 @testable import LandmarkService
+import LandmarkVectorDatabase
 import NIOCore
 import Testing
 
@@ -77,6 +78,37 @@ import Testing
                 #expect(results.count == min(10, fixture.entries.count))
             }
         }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["LANDMARK_TEST_DATABASE_URL"] != nil,
+                   "needs PostgreSQL with pgvector: LANDMARK_TEST_DATABASE_URL (scripts/services/postgres.sh, started by the test script)"))
+    func searchThroughTheDatabaseRanksLikeTheIndex() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["LANDMARK_TEST_DATABASE_URL"])
+        let fixture = try ServiceFixture()
+        defer { fixture.cleanUp() }
+        let index = try RetrievalIndex.open(fixture.index)
+        _ = try PgVectorTable.write(name: "landmark_test_service", descriptor: index.manifest.descriptor, rows: index.store.rows,
+                                    images: index.store.identifiers.map { PgVectorTable.Row(image: $0, label: nil) },
+                                    storeChecksum: index.store.fingerprint, method: .exact, url: url)
+        let local = try fixture.engine()
+        defer { local.close() }
+        let remote = try fixture.engine { $0.database = (url, "landmark_test_service") }
+        defer { remote.close() }
+        #expect(remote.index.vectorIndex is PgVectorIndex)
+        let body = try JSONEncoder().encode(["descriptor": index.store.matrix().row(5)])
+        var rankings: [[Int?]] = []
+        for engine in [local, remote] {
+            let ranking = try await quietServer(engine).application().test(.router) { client in
+                try await client.execute(uri: "/v1/search?top=5", method: .post, headers: [.contentType: "application/json"],
+                                         body: ByteBuffer(bytes: body)) { response in
+                    #expect(response.status == .ok)
+                    return try response.decoded(ServiceResponses.Search.self).results.map(\.id)
+                }
+            }
+            rankings.append(ranking)
+        }
+        #expect(rankings.count == 2 && rankings[0] == rankings[1] && rankings[0].first == 5)
+        #expect(throws: ServiceError.self) { try fixture.engine { $0.database = (url, "no_such_table") } }
     }
 
     @Test func searchByDescriptorFindsTheImageItCameFrom() async throws {

@@ -72,6 +72,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @OptionGroup(title: "Vector database (rank through the table `landmark db push` wrote)")
+    var database: DatabaseOptions
+
     func validate() throws {
         guard (0 ... 65535).contains(port) else { throw ValidationError("--port must lie between 0 and 65535") }
         guard workers >= 1, queue >= 0, queueTimeout >= 1 else {
@@ -79,6 +82,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxBody >= 1, maxBody <= 1024, maxMegapixels >= 1 else {
             throw ValidationError("--max-body must lie between 1 and 1024 MB and --max-megapixels be positive")
+        }
+        if database.url != nil, allowUpdates {
+            throw ValidationError("--database serves a table that --allow-updates would leave behind the index; choose one")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
@@ -98,6 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.apiKey = apiKey ?? ProcessInfo.processInfo.environment["LANDMARK_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowsUpdates = allowUpdates
         configuration.searchParameters = searchOptions.parameters
+        if let url = database.url { configuration.database = (url, database.table) }
 
         var recognizer: IndexRecognition?
         var trainSet: TrainSet?
