@@ -271,6 +271,10 @@ public enum IndexBuilder {
             paths = paths.filter(shard.contains)
             leftOut = leftOut.filter { shard.contains($0.image) }
         }
+        if let shard = options.shard, paths.isEmpty, !scan.images.isEmpty {
+            throw PipelineError(code: .invalidRequest, file: imagesDirectory.path,
+                                reason: "none of its \(scan.images.count) images falls in shard \(shard.number)/\(shard.count); use fewer shards")
+        }
         guard !paths.isEmpty else {
             throw PipelineError(code: .invalidRequest, file: imagesDirectory.path,
                                 reason: "no JPEG or PNG images found (extensions: .jpg, .jpeg, .png)"

@@ -65,11 +65,23 @@ public enum DistributedIndexing {
             let work = try SparkWorkFolder.open(output.appendingPathComponent(IndexLayout.distributedWorkDirectoryName, isDirectory: true),
                                                 purpose: "Shard indexes of `landmark index --spark-master`; each is an ordinary index, merged into the index above.")
             let paths = try ImageCollection.scan(images)
-            let existing = existingShardCount(in: work)
-            let count = request.shardCount ?? existing ?? defaultShardCount(images: paths.count)
-            guard count >= 1, count <= max(1, paths.count) else {
+            // A shard without images would fail in every round; a count the user did not choose is
+            // lowered until every shard has some (hashing leaves that to chance with few images a shard).
+            func emptyShard(of count: Int) -> Int? {
+                var sizes = Array(repeating: 0, count: count)
+                for path in paths { sizes[ShardAssignment.shard(of: path, count: count)] += 1 }
+                return sizes.firstIndex(of: 0)
+            }
+            var count = request.shardCount ?? existingShardCount(in: work) ?? defaultShardCount(images: paths.count)
+            if request.shardCount == nil {
+                while count > 1, emptyShard(of: count) != nil { count -= 1 }
+            }
+            guard count >= 1 else {
+                throw PipelineError(code: .invalidRequest, file: images.path, reason: "--spark-tasks must be at least 1")
+            }
+            if let empty = emptyShard(of: count) {
                 throw PipelineError(code: .invalidRequest, file: images.path,
-                                    reason: "\(paths.count) images cannot fill \(count) shards; use fewer --spark-tasks")
+                                    reason: "\(paths.count) images leave shard \(empty) of \(count) empty; use fewer --spark-tasks")
             }
             let shardDirectories = (0 ..< count).map { work.appendingPathComponent(ShardedIndexManifest.directoryName($0)) }
             // The shards are searched exactly; the merge builds the chosen search index once over all rows.
@@ -93,7 +105,7 @@ public enum DistributedIndexing {
                 guard let line = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                       let part = try? JSONDecoder().decode(IndexBuildSummary.self, from: Data(line.utf8)) else {
                     throw PipelineError(code: .invalidIndex, file: work.appendingPathComponent(result.name).path,
-                                        reason: "its task printed no summary; see \(work.appendingPathComponent("spark.log").path)")
+                                        reason: "its task printed no summary; see \(work.appendingPathComponent(SparkJob.logFileName).path)")
                 }
                 build.include(part)
             }

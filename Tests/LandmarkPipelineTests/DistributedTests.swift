@@ -89,8 +89,13 @@ let testDatabaseURL: String? = ProcessInfo.processInfo.environment["LANDMARK_TES
         let temporary = try TemporaryDirectory()
         defer { temporary.cleanUp() }
         let images = temporary.path("images")
-        _ = try makeSyntheticDataset(in: images, landmarks: 3, views: 3, distractors: 3)
+        let entries = try makeSyntheticDataset(in: images, landmarks: 3, views: 3, distractors: 3)
         let base = ["--descriptor", "baseline", "-q"]
+        // A shard no image hashes to is named as such, not as a folder without photographs.
+        let occupied = Set(entries.map { ShardAssignment.shard(of: $0.relativePath, count: 100) })
+        let empty = try #require((0 ..< 100).first { !occupied.contains($0) })
+        let emptyRun = try runLandmark(executable, ["index", images.path, "--out", temporary.path("empty").path, "--shard", "\(empty)/100"] + base)
+        #expect(emptyRun.status == 1 && emptyRun.error.contains("falls in shard \(empty)/100"), "\(emptyRun.error)")
         #expect(try runLandmark(executable, ["index", images.path, "--out", temporary.path("single").path] + base).status == 0)
         for part in ["0/2", "1/2"] {
             let run = try runLandmark(executable, ["index", images.path, "--out", temporary.path("part-\(part.prefix(1))").path, "--shard", part] + base)
