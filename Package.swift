@@ -156,6 +156,7 @@ let package = Package(
         .testTarget(name: "LandmarkPipelineTests", dependencies: [
             "LandmarkPipeline", "LandmarkDemo", "LandmarkEvaluation", "LandmarkIndex", "LandmarkDescriptors",
             "LandmarkImage", "LandmarkLinearAlgebra", "LandmarkMining", "LandmarkSpark", "LandmarkVectorDatabase",
+            "LandmarkBenchmarks",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -96,15 +96,7 @@ public struct MatchGraph: Sendable, Equatable {
         let url = cacheURL(index.directory)
         var inliers = readCache(url, identifiers: identifiers, position: position)
         let missing = pairs.filter { inliers[$0] == nil }
-        // A record cut short by a crash is ended first, so that it cannot run into the next one.
-        var separator = ""
-        if !missing.isEmpty {
-            if let existing = FileManager.default.contents(atPath: url.path) {
-                if let last = existing.last, last != UInt8(ascii: "\n") { separator = "\n" }
-            } else {
-                try DurableFile.write(Data(cacheHeader.utf8), to: url)
-            }
-        }
+        var separator = try missing.isEmpty ? "" : prepareCacheForAppending(url)
         for start in stride(from: 0, to: missing.count, by: verificationBatch) {
             let batch = Array(missing[start..<min(start + verificationBatch, missing.count)])
             let done = start, total = missing.count
@@ -119,7 +111,7 @@ public struct MatchGraph: Sendable, Equatable {
             separator = ""
             for (pair, count) in zip(batch, counts) {
                 inliers[pair] = count
-                lines += "\(identifiers[pair.x])\t\(identifiers[pair.y])\t\(count)\n"
+                lines += cacheLine(pair, count, identifiers)
             }
             try DurableFile.append(Data(lines.utf8), to: url)
         }
@@ -127,6 +119,21 @@ public struct MatchGraph: Sendable, Equatable {
     }
 
     static let cacheHeader = "first\tsecond\tinliers\n"
+
+    /// One record of the cache: the pair's image paths and its inliers.
+    static func cacheLine(_ pair: SIMD2<Int>, _ inliers: Int, _ identifiers: [String]) -> String {
+        "\(identifiers[pair.x])\t\(identifiers[pair.y])\t\(inliers)\n"
+    }
+
+    /// Creates the cache with its header when it does not exist, and returns what must precede the next
+    /// record: a newline when a crash cut the last record short, so that it cannot run into the next one.
+    static func prepareCacheForAppending(_ url: URL) throws -> String {
+        guard let existing = FileManager.default.contents(atPath: url.path) else {
+            try DurableFile.write(Data(cacheHeader.utf8), to: url)
+            return ""
+        }
+        return existing.last.map { $0 != UInt8(ascii: "\n") } == true ? "\n" : ""
+    }
 
     // MARK: - Verification in parts (a Spark job, or several machines)
 
@@ -174,7 +181,7 @@ public struct MatchGraph: Sendable, Equatable {
                                            secondFeatures: { index.localFeatures(ofImage: $0) }, progress: progress)
         let identifiers = index.store.identifiers
         var text = cacheHeader
-        for (pair, count) in zip(mine, counts) { text += "\(identifiers[pair.x])\t\(identifiers[pair.y])\t\(count)\n" }
+        for (pair, count) in zip(mine, counts) { text += cacheLine(pair, count, identifiers) }
         try DurableFile.write(Data(text.utf8), to: url)
         return mine.count
     }
@@ -188,23 +195,20 @@ public struct MatchGraph: Sendable, Equatable {
         let cache = cacheURL(index.directory)
         var known = readCache(cache, identifiers: identifiers, position: position)
         var lines = ""
+        var added = 0
         for url in urls {
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw MiningError(file: url.path, reason: "a verification part is missing; its task did not finish")
             }
             for (pair, count) in readCache(url, identifiers: identifiers, position: position) where known[pair] == nil {
                 known[pair] = count
-                lines += "\(identifiers[pair.x])\t\(identifiers[pair.y])\t\(count)\n"
+                lines += cacheLine(pair, count, identifiers)
+                added += 1
             }
         }
-        guard !lines.isEmpty else { return 0 }
-        if let existing = FileManager.default.contents(atPath: cache.path) {
-            if let last = existing.last, last != UInt8(ascii: "\n") { lines = "\n" + lines }
-        } else {
-            try DurableFile.write(Data(cacheHeader.utf8), to: cache)
-        }
-        try DurableFile.append(Data(lines.utf8), to: cache)
-        return lines.split(separator: "\n").count
+        guard added > 0 else { return 0 }
+        try DurableFile.append(Data((try prepareCacheForAppending(cache) + lines).utf8), to: cache)
+        return added
     }
 
     /// Reads the cache; lines for images no longer indexed, damaged lines and a last line cut short by

@@ -102,7 +102,8 @@ public struct RetrievalIndex: Sendable {
                 throw PipelineError(code: .invalidIndex, file: manifestURL.path,
                                     reason: "the index has neither global descriptors nor local features — rebuild it")
             }
-            extractor = NoGlobalDescriptor()
+            extractor = UnavailableDescriptor(name: IndexManifest.noGlobalDescriptor, dimension: 0,
+                                              reason: "the index has no global descriptors; search it with ASMK")
         } else {
             do {
                 extractor = try GlobalDescriptorRegistry.extractor(named: manifest.descriptor)
@@ -257,17 +258,8 @@ public struct RetrievalIndex: Sendable {
     }
 }
 
-/// The extractor of an index without global descriptors: it has no dimensions and describes nothing.
-struct NoGlobalDescriptor: GlobalDescriptorExtractor {
-    var name: String { IndexManifest.noGlobalDescriptor }
-    var dimension: Int { 0 }
-    var inputSize: Int { 1 }
-    func describe(_ image: RGBImage) throws(DescriptorError) -> [Float] {
-        throw DescriptorError(code: .invalidConfiguration, reason: "the index has no global descriptors; search it with ASMK")
-    }
-}
-
-/// The descriptor of an index opened for its stored vectors only, when this build cannot make it.
+/// The stand-in descriptor of an index whose queries cannot be described: a local-only index (named
+/// "none"), or one opened for its stored vectors only whose descriptor this build cannot make.
 struct UnavailableDescriptor: GlobalDescriptorExtractor {
     var name: String
     var dimension: Int

@@ -111,14 +111,13 @@ public struct PgVectorTable: Sendable, Equatable {
                 start = end
             }
         }
+        if method != .exact { try session.execute("SET maintenance_work_mem = '1GB'") }
         switch method {
         case .exact:
             break
         case .hnsw(let links, let efConstruction):
-            try session.execute("SET maintenance_work_mem = '1GB'")
             try session.execute("CREATE INDEX ON \(loading) USING hnsw (embedding vector_ip_ops) WITH (m = \(links), ef_construction = \(efConstruction))")
         case .ivfflat(let lists):
-            try session.execute("SET maintenance_work_mem = '1GB'")
             try session.execute("CREATE INDEX ON \(loading) USING ivfflat (embedding vector_ip_ops) WITH (lists = \(lists))")
         }
         try session.execute("ANALYZE \(loading)")

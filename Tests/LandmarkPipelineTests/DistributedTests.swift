@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkBenchmarks
 import LandmarkDescriptors
 import LandmarkIndex
 import LandmarkLinearAlgebra
@@ -118,20 +119,8 @@ let testDatabaseURL: String? = ProcessInfo.processInfo.environment["LANDMARK_TES
 
 @Suite struct NeighborGraphTests {
     func syntheticIndex(_ temporary: TemporaryDirectory, count: Int, dimension: Int) throws -> RetrievalIndex {
-        var storage: [Float] = []
-        var state: UInt64 = 12345
-        for _ in 0 ..< count * dimension {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            storage.append(Float(Int64(bitPattern: state) >> 40) / Float(1 << 23))
-        }
-        var matrix = Matrix(rows: count, columns: dimension, storage: storage)
-        matrix.normalizeRows()
         let directory = temporary.path("index")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try DescriptorStoreWriter.write(matrix, identifiers: (0 ..< count).map { String(format: "images/%05d.jpg", $0) },
-                                        metadata: ["descriptor": "synthetic"], to: directory.appendingPathComponent(IndexLayout.storeFileName))
-        let manifest = IndexManifest(descriptor: "synthetic", dimension: dimension, imageRoot: directory.path, count: count)
-        try JSONEncoder().encode(manifest.sealed()).write(to: directory.appendingPathComponent(IndexManifest.fileName))
+        try IndexUpdateBenchmark.writeSyntheticIndex(count: count, dimension: dimension, to: directory)
         return try RetrievalIndex.open(directory, describingQueries: false)
     }
 

@@ -70,7 +70,7 @@ struct DatabaseCommand: ParsableCommand {
             }
             let progress = ProgressBar(label: "copying", enabled: !quiet)
             let rows = index.store.identifiers.map { PgVectorTable.Row(image: $0, label: labelOfImage[$0]) }
-            do {
+            try reportingFailures {
                 let table = try PgVectorTable.write(name: database.table, descriptor: index.manifest.descriptor, rows: index.store.rows,
                                                     images: rows, storeChecksum: index.store.fingerprint, method: parsedMethod, url: url) { done, total in
                     progress.handler(PipelineProgress(completed: done, total: total, current: "vectors"))
@@ -80,9 +80,6 @@ struct DatabaseCommand: ParsableCommand {
                 } else {
                     print("pushed \(table.images) images (\(labelOfImage.count) labelled) of \(indexDirectory) into table \(table.name), searched \(table.method)")
                 }
-            } catch {
-                Console.error("error: \(error)")
-                throw LandmarkExitCode.failure
             }
         }
     }
@@ -96,11 +93,8 @@ struct DatabaseCommand: ParsableCommand {
             guard let url = database.resolvedURL else {
                 throw ValidationError("give --database URL (or set \(DatabaseOptions.urlEnvironmentVariable))")
             }
-            do {
+            try reportingFailures {
                 print(JSONOutput.line(TableOutput(try PgVectorTable.describe(name: database.table, url: url))))
-            } catch {
-                Console.error("error: \(error)")
-                throw LandmarkExitCode.failure
             }
         }
     }

@@ -178,16 +178,10 @@ struct IndexCommand: ParsableCommand {
             images: URL(fileURLWithPath: imagesDirectory), output: URL(fileURLWithPath: output), shardCount: spark.tasks,
             executable: try spark.executable(), indexArguments: shardTaskArguments, threadsPerTask: workers ?? 1, factory: factory)
         let quiet = quiet
-        let summary: DistributedIndexing.Summary
-        do {
-            summary = try DistributedIndexing.run(request, on: cluster) { line in
+        let summary = try reportingFailures {
+            try DistributedIndexing.run(request, on: cluster) { line in
                 if !quiet { Console.error(line) }
             }
-        } catch let error as PipelineError {
-            throw fail(error)
-        } catch let error as SparkError {
-            Console.error("error: \(error)")
-            throw LandmarkExitCode.failure
         }
         let build = summary.build
         for skipped in build.skipped {

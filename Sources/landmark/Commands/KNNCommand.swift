@@ -54,7 +54,7 @@ struct KNNCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingFailures {
             if tsv { return try printGraph() }
             guard let output else { return }
             let outputURL = URL(fileURLWithPath: output)
@@ -77,14 +77,6 @@ struct KNNCommand: ParsableCommand {
             } else {
                 print("wrote the \(k)-NN graph of rows \(range.lowerBound) ..< \(range.upperBound) to \(output) in \(String(format: "%.1f", seconds)) s")
             }
-        } catch let error as PipelineError {
-            throw fail(error)
-        } catch let error as MiningError {
-            Console.error("error: \(error)")
-            throw LandmarkExitCode.failure
-        } catch let error as SparkError {
-            Console.error("error: \(error)")
-            throw LandmarkExitCode.failure
         }
     }
 

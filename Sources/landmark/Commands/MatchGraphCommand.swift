@@ -62,7 +62,7 @@ struct MatchGraphCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingFailures {
             if let master = spark.master {
                 let summary = try DistributedVerification.run(
                     index: URL(fileURLWithPath: indexDirectory), graph: URL(fileURLWithPath: knn), shortlist: shortlist, parts: spark.tasks,
@@ -85,14 +85,6 @@ struct MatchGraphCommand: ParsableCommand {
             }
             print(json ? JSONOutput.line(Summary(pairs: pairs.count, verified: verified))
                        : "verified \(verified) of \(pairs.count) pairs\(output.map { " into \($0)" } ?? " into the index's cache")")
-        } catch let error as PipelineError {
-            throw fail(error)
-        } catch let error as MiningError {
-            Console.error("error: \(error)")
-            throw LandmarkExitCode.failure
-        } catch let error as SparkError {
-            Console.error("error: \(error)")
-            throw LandmarkExitCode.failure
         }
     }
 }

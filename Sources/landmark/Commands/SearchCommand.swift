@@ -67,7 +67,7 @@ struct SearchCommand: ParsableCommand {
             throw fail(error)
         }
         index.searchParameters = searchOptions.parameters
-        if database.url != nil, let url = database.resolvedURL { try database.attach(to: &index, url: url) }
+        if let url = database.url { try database.attach(to: &index, url: url) }
         let outcomes: [Result<[SearchHit], SkippedImage>]
         let urls = queries.map { URL(fileURLWithPath: $0) }
         let description = try pipelineDescription(for: index)

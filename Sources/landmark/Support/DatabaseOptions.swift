@@ -20,12 +20,13 @@ struct DatabaseOptions: ParsableArguments {
 
     /// `index` searched through the database's table, which must hold exactly its rows.
     func attach(to index: inout RetrievalIndex, url: String) throws {
+        let remote = try reportingFailures {
+            try PgVectorIndex(url: url, table: table, expecting: (index.store.count, index.store.fingerprint))
+        }
         do {
-            let remote = try PgVectorIndex(url: url, table: table, expecting: (index.store.count, index.store.fingerprint))
             try index.searchGlobalDescriptors(with: remote)
-        } catch let error as DatabaseError {
-            Console.error("error: \(error)")
-            throw LandmarkExitCode.failure
+        } catch {
+            throw fail(error)
         }
     }
 }

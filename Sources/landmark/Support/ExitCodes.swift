@@ -21,6 +21,21 @@ func fail(_ error: PipelineError) -> ExitCode {
     return LandmarkExitCode.failure
 }
 
+/// Runs `body`, turning the library's errors (index, mining, Spark, database: each names its file or
+/// table and the reason) into a message and the failure code; usage errors pass through to the parser.
+func reportingFailures<Result>(_ body: () throws -> Result) throws -> Result {
+    do {
+        return try body()
+    } catch let error as ValidationError {
+        throw error
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as CustomStringConvertible & Error {
+        Console.error("error: \(error)")
+        throw LandmarkExitCode.failure
+    }
+}
+
 /// Where messages for people go: results to standard output, everything else to standard error, so
 /// that `--json` output can be piped.
 enum Console {
