@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle", "LandmarkStorage"]),
         .target(name: "LandmarkNetworks", dependencies: ["LandmarkTensor", "LandmarkCheckpoint", "LandmarkLinearAlgebra"]),
-        .target(name: "LandmarkLocalFeatures", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkLocalFeatures", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra", "CVectorKernels"]),
         .target(name: "LandmarkGeometry", dependencies: ["LandmarkLinearAlgebra"]),
         .target(name: "LandmarkEvaluation", dependencies: ["LandmarkPickle", "LandmarkImage"]),
         .target(name: "LandmarkDescriptors", dependencies: [

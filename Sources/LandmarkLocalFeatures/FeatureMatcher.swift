@@ -1,3 +1,4 @@
+import CVectorKernels
 import LandmarkLinearAlgebra
 
 /// A correspondence between keypoint `query` of the first feature set and keypoint `train` of the second.
@@ -19,9 +20,12 @@ public enum FeatureMatcher {
     /// Lowe's ratio test on L2 distances (via matrix products: ‖a−b‖² = ‖a‖² + ‖b‖² − 2a·b):
     /// keeps a query's nearest neighbour when its distance is below `ratio` times the second nearest
     /// (OpenCV style: d1 < ratio·d2). Needs at least two train descriptors.
-    public static func ratioTest(_ a: LocalFeatures, _ b: LocalFeatures, ratio: Float = 0.8) -> [FeatureMatch] {
+    /// - Parameter quantizedCandidates: find the two nearest through 8-bit candidates scored again in float
+    ///   (see `twoNearest`); false scores every pair in float, the reference the benchmark compares with.
+    public static func ratioTest(_ a: LocalFeatures, _ b: LocalFeatures, ratio: Float = 0.8,
+                                 quantizedCandidates: Bool = true) -> [FeatureMatch] {
         guard b.descriptors.rows >= 2 else { return [] }
-        let neighbours = twoNearest(a.descriptors, b.descriptors)
+        let neighbours = twoNearest(a.descriptors, b.descriptors, quantized: quantizedCandidates, ratio: ratio)
         var matches: [FeatureMatch] = []
         for (query, pair) in neighbours.enumerated() where pair.first < ratio * pair.second {
             matches.append(FeatureMatch(query: query, train: pair.index, distance: pair.first))
@@ -63,11 +67,18 @@ public enum FeatureMatcher {
     }
 
     /// For each row of `queries`, the nearest row of `train` with the distances to the nearest and second nearest.
-    static func twoNearest(_ queries: Matrix, _ train: Matrix) -> [Neighbours] {
+    /// - Parameter quantized: take candidates from 8-bit products where the processor and the data allow
+    ///   (`landmark_two_nearest_quantized`: non-negative components, as SIFT and RootSIFT have), scoring
+    ///   them again in float; otherwise, or when false, every distance comes from one float matrix product.
+    /// - Parameter ratio: rows that certainly fail Lowe's test at this ratio may come back with an infinite
+    ///   `first` instead of their exact distances (they have no match either way); +infinity keeps every row exact.
+    static func twoNearest(_ queries: Matrix, _ train: Matrix, quantized: Bool = true,
+                           ratio: Float = .infinity) -> [Neighbours] {
         let queryCount = queries.rows, trainCount = train.rows
         guard queryCount > 0, trainCount > 0, queries.columns == train.columns else {
             return Array(repeating: Neighbours(index: 0, first: .infinity, second: .infinity), count: queryCount)
         }
+        if quantized, let neighbours = quantizedTwoNearest(queries, train, ratio: ratio) { return neighbours }
         let products = queries.multiplied(byTransposeOf: train)
         let queryNorms = squaredNorms(queries), trainNorms = squaredNorms(train)
         var result = [Neighbours](repeating: Neighbours(index: 0, first: .infinity, second: .infinity), count: queryCount)
@@ -91,6 +102,29 @@ public enum FeatureMatcher {
             }
         }
         return result
+    }
+
+    /// Whether this processor finds nearest descriptors through 8-bit products (AVX-512 VNNI).
+    public static var hasQuantizedKernel: Bool { landmark_descriptor_matcher_available() != 0 }
+
+    /// `twoNearest` through the 8-bit kernel, or nil when the processor lacks VNNI or the data does not suit it.
+    static func quantizedTwoNearest(_ queries: Matrix, _ train: Matrix, ratio: Float) -> [Neighbours]? {
+        guard landmark_descriptor_matcher_available() != 0 else { return nil }
+        let queryCount = queries.rows
+        var nearest = [Int32](repeating: 0, count: queryCount)
+        var first = [Float](repeating: .infinity, count: queryCount)
+        var second = [Float](repeating: .infinity, count: queryCount)
+        let status = queries.storage.withUnsafeBufferPointer { queryValues in
+            train.storage.withUnsafeBufferPointer { trainValues in
+                landmark_two_nearest_quantized(queryValues.baseAddress, queryCount, trainValues.baseAddress, train.rows,
+                                               queries.columns, ratio, &nearest, &first, &second, nil)
+            }
+        }
+        guard Int(status) == LANDMARK_MATCHER_DONE else { return nil }
+        return (0 ..< queryCount).map { query in
+            Neighbours(index: Int(nearest[query]), first: max(first[query], 0).squareRoot(),
+                       second: max(second[query], 0).squareRoot())
+        }
     }
 
     static func squaredNorms(_ matrix: Matrix) -> [Float] {
