@@ -40,7 +40,7 @@ public struct PipelineStageBenchmarkResult: Sendable, CustomStringConvertible {
 
 public enum PipelineStageBenchmark {
     /// Runs search, αQE, DQE (after spatial verification, which gives it its positives), discriminative
-    /// re-ranking, spatial verification (top 100) and diffusion (full and truncated) for `queries` queries on a clustered synthetic index; spatial verification matches the local features of
+    /// re-ranking, spatial verification (top 30 and top 100) and diffusion (full and truncated) for `queries` queries on a clustered synthetic index; spatial verification matches the local features of
     /// `images` (real photographs when given) cycled over the index.
     public static func run(databaseCount: Int = 10_000, dimension: Int = 1280, queries queryCount: Int = 20,
                            images: [URL], log: (String) -> Void) throws(PipelineError) -> PipelineStageBenchmarkResult {
@@ -77,10 +77,12 @@ public enum PipelineStageBenchmark {
 
         var entries: [PipelineStageBenchmarkResult.Entry] = []
         let spatial = PipelineDescription.Stage.spatialVerification(depth: 100, minimumInliers: PipelineDescription.defaultMinimumInliers)
+        // The depth of the `best` preset.
+        let spatial30 = PipelineDescription.Stage.spatialVerification(depth: 30, minimumInliers: PipelineDescription.defaultMinimumInliers)
         // The last stage of each list is timed.
         let stages: [[PipelineDescription.Stage]] = [
             [], [.queryExpansion(neighbours: 2, alpha: 3)], [.queryExpansion(neighbours: 10, alpha: 3)],
-            [spatial, .discriminativeQueryExpansion(depth: 100)], [.discriminativeReranking(depth: 100)], [spatial],
+            [spatial, .discriminativeQueryExpansion(depth: 100)], [.discriminativeReranking(depth: 100)], [spatial30], [spatial],
             [.diffusion(neighbours: 50, queryNeighbours: 10, alpha: 0.99, truncation: nil)],
             [.diffusion(neighbours: 50, queryNeighbours: 10, alpha: 0.99, truncation: 1000)],
         ]
