@@ -1,4 +1,5 @@
 import Foundation
+import LandmarkImage
 import LandmarkCheckpoint
 import LandmarkDescriptors
 @_spi(Benchmarks) import LandmarkLinearAlgebra
@@ -49,7 +50,8 @@ public enum CNNExtractionBenchmark {
                            blasThreads: Int? = nil) -> CNNExtractionBenchmarkResult {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let items = files.map { ExtractionItem(url: $0, name: $0.lastPathComponent) }
-        let extraction = DescriptorExtraction(extractor: extractor)
+        // Full decodes, as the PyTorch side (PIL's open + convert + thumbnail) does: the same work on both sides.
+        let extraction = DescriptorExtraction(extractor: extractor, decoding: ImageDecodingOptions(reducedScaleDecoding: false))
         let previousThreads = BLAS.threadCount
         BLAS.setThreadCount(blasThreads ?? 1)
         let engineThreads = blasThreads == nil ? cores : 1

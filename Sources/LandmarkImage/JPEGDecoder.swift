@@ -55,11 +55,19 @@ enum JPEGDecoder {
         return RGBImage(width: Int(width), height: Int(height), pixels: decoded)
     }
 
-    /// The size to decode at: the full size, or for a large image whose caller needs it smaller
-    /// (`ImageDecodingOptions.fullDecodePixelLimit`), the smallest DCT scale covering the target.
+    /// The size to decode at, when the caller will shrink the image: for a large image
+    /// (`ImageDecodingOptions.fullDecodePixelLimit`) the smallest DCT scale covering the target, so memory
+    /// follows the need; otherwise 1/2, 1/4 or 1/8 when that covers the target times the gap
+    /// (`reducedScaleDecoding`), else the full size.
     static func scaledSize(width: Int32, height: Int32, options: ImageDecodingOptions) -> (Int32, Int32) {
-        guard Int(width) * Int(height) > options.fullDecodePixelLimit, let target = options.targetLongerSide, target > 0 else {
-            return (width, height)
+        guard let target = options.targetLongerSide, target > 0 else { return (width, height) }
+        guard Int(width) * Int(height) > options.fullDecodePixelLimit else {
+            guard options.reducedScaleDecoding else { return (width, height) }
+            // PIL's thumbnail((T, T)) drafts a (gap·T)² box: the scale is the smaller of the two sides ÷ gap·T,
+            // rounded down to 8, 4 or 2 (so a panorama's short side keeps its pixels); sizes round up.
+            let quotient = Int(min(width, height)) / (target * max(1, options.reducingGap))
+            guard let denominator = [8, 4, 2].first(where: { quotient >= $0 }) else { return (width, height) }
+            return (Int32((Int(width) + denominator - 1) / denominator), Int32((Int(height) + denominator - 1) / denominator))
         }
         var count: Int32 = 0
         guard let factors = tjGetScalingFactors(&count), count > 0 else { return (width, height) }

@@ -30,7 +30,12 @@ import Testing
         #expect(larger.width == 1500 && larger.height == 1125)
         // No target (crop boxes in full-size pixels), or under the limit: the full image.
         #expect(try ImageDecoder.decode(jpeg, name: "big.jpg", options: limit).width == 4000)
-        #expect(try ImageDecoder.decode(jpeg, name: "big.jpg", options: ImageDecodingOptions().shrinking(to: 512)).width == 4000)
+        #expect(try ImageDecoder.decode(jpeg, name: "big.jpg", options: ImageDecodingOptions(reducedScaleDecoding: false).shrinking(to: 512)).width == 4000)
+        // Under the limit, PIL's thumbnail draft with a gap of 2: 3000 ÷ (2 × 512) = 2.
+        let drafted = try ImageDecoder.decode(jpeg, name: "big.jpg", options: ImageDecodingOptions().shrinking(to: 512))
+        #expect(drafted.width == 2000 && drafted.height == 1500)
+        #expect(try ImageDecoder.decode(jpeg, name: "big.jpg", options: ImageDecodingOptions().shrinking(to: 180)).width == 500)
+        #expect(try ImageDecoder.decode(jpeg, name: "big.jpg", options: ImageDecodingOptions().shrinking(to: 1100)).width == 4000)
         // The reduced decode is the same picture: its thumbnail is close to the full decode's.
         let full = try ImageDecoder.decode(jpeg, name: "big.jpg").resized(longerSide: 256)
         let reduced = shrunk.resized(longerSide: 256)

@@ -98,6 +98,9 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup(title: "Approximate search")
     var searchOptions: SearchParameterOptions
 
+    @Flag(help: "Decode every JPEG in full before resizing (PIL's open + convert) instead of at a reduced DCT scale that still covers twice the network's input.")
+    var fullDecode = false
+
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
 
@@ -198,7 +201,7 @@ struct EvaluateCommand: ParsableCommand {
             } catch {
                 throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
             }
-            let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor), stages: description.stages)
+            let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor, decoding: ImageDecodingOptions(reducedScaleDecoding: !fullDecode)), stages: description.stages)
             let (reports, rankings) = evaluation.evaluate(revisited, progress: progress.handler)
             try finish(reports: reports, rankings: rankings)
             return
@@ -209,7 +212,7 @@ struct EvaluateCommand: ParsableCommand {
         } catch {
             throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
         }
-        var evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor))
+        var evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor, decoding: ImageDecodingOptions(reducedScaleDecoding: !fullDecode)))
         if let indexFactory {
             evaluation.searchIndex = try parseIndexFactory(indexFactory)
             evaluation.searchParameters = searchOptions.parameters
