@@ -23,10 +23,16 @@ public enum BenchmarkSuite {
         lines.append(String(format: "images: %d files (%.1f Mpixel) from %@", decode.images, decode.megapixels, source))
         lines.append(String(format: "  decode: %.1f images/s; decode + resize to %d: %.1f images/s (1 thread)",
                             decode.decodedPerSecond, decode.resizeSide, decode.decodedAndResizedPerSecond))
+        lines.append(String(format: "  reduced-scale decode + resize to %d: %.1f images/s (%d of %d images reduced; resized pixels differ from a full decode's by at most %d, %.2f on average)",
+                            decode.resizeSide, decode.reducedDecodedAndResizedPerSecond, decode.reducedImages, decode.images,
+                            decode.reducedMaximumPixelDifference, decode.reducedMeanPixelDifference))
         object["decode"] = [
             "images": decode.images, "megapixels": decode.megapixels,
             "decoded_per_second": decode.decodedPerSecond,
             "decoded_and_resized_per_second": decode.decodedAndResizedPerSecond, "resize_side": decode.resizeSide,
+            "reduced_decoded_and_resized_per_second": decode.reducedDecodedAndResizedPerSecond,
+            "reduced_images": decode.reducedImages, "reduced_maximum_pixel_difference": decode.reducedMaximumPixelDifference,
+            "reduced_mean_pixel_difference": decode.reducedMeanPixelDifference,
         ]
 
         // 2. The machine's matrix-product rate.
