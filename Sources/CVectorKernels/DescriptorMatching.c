@@ -136,70 +136,87 @@ static void quantize_row(const float *values, long count, float factor, uint8_t 
     for (; position < count; position++) bytes[position] = (uint8_t)(int32_t)(values[position] * factor + 0.5f);
 }
 
-int landmark_two_nearest_quantized(const float *queries, long query_count, const float *train, long train_count,
-                                   long dimension, float ratio, int *nearest, float *first, float *second,
-                                   long *rescored) {
+void landmark_matching_set_release(landmark_matching_set *set) {
+    if (!set) return;
+    free(set->query_words); free(set->packed); free(set->norms); free(set->l1);
+    memset(set, 0, sizeof(*set));
+}
+
+int landmark_matching_set_prepare(const float *values, long count, long dimension, landmark_matching_set *set) {
+    memset(set, 0, sizeof(*set));
+    if (!matcher_available) return LANDMARK_MATCHER_UNAVAILABLE;
+    if (count <= 0 || dimension <= 0 || dimension > 1024 || count > INT32_MAX / 2) return LANDMARK_MATCHER_UNSUITED;
+    // The largest component becomes 127 as a query (signed bytes) and 255 as train rows (unsigned bytes).
+    float largest = non_negative_maximum(values, count * dimension);
+    if (!(largest > 0) || !isfinite(largest)) return LANDMARK_MATCHER_UNSUITED;
+    const long chunks = (dimension + 3) / 4;
+    const long groups = (count + LANES - 1) / LANES;
+    const long padded_rows = (count + BLOCK_ROWS - 1) / BLOCK_ROWS * BLOCK_ROWS;
+    set->count = count;
+    set->dimension = dimension;
+    set->query_scale = 127.0f / largest;
+    set->train_scale = 255.0f / largest;
+    set->largest = largest;
+    set->query_words = aligned((size_t)(padded_rows * chunks) * sizeof(int32_t));
+    set->packed = aligned((size_t)(groups * chunks * 64));
+    set->norms = aligned((size_t)count * sizeof(float));
+    set->l1 = aligned((size_t)count * sizeof(float));
+    if (!set->query_words || !set->packed || !set->norms || !set->l1) {
+        landmark_matching_set_release(set);
+        return LANDMARK_MATCHER_OUT_OF_MEMORY;
+    }
+    // Padding rows and components are zero. Components are non-negative, so adding ½ and truncating
+    // rounds to nearest.
+    memset(set->query_words, 0, (size_t)(padded_rows * chunks) * sizeof(int32_t));
+    memset(set->packed, 0, (size_t)(groups * chunks * 64));
+    uint8_t row_bytes[1024 + 4];
+    for (long row = 0; row < count; row++) {
+        const float *row_values = values + row * dimension;
+        quantize_row(row_values, dimension, set->query_scale, (uint8_t *)(set->query_words + row * chunks));
+        memset(row_bytes, 0, (size_t)(chunks * 4));
+        quantize_row(row_values, dimension, set->train_scale, row_bytes);
+        uint8_t *lane = set->packed + (row / LANES) * chunks * 64 + (row % LANES) * 4;
+        for (long chunk = 0; chunk < chunks; chunk++) memcpy(lane + chunk * 64, row_bytes + chunk * 4, 4);
+        set->norms[row] = float_dot(row_values, row_values, dimension);
+        set->l1[row] = float_sum(row_values, dimension);
+        if (set->l1[row] > set->l1_max) set->l1_max = set->l1[row];
+    }
+    return LANDMARK_MATCHER_DONE;
+}
+
+int landmark_two_nearest_prepared(const landmark_matching_set *query_set, const float *queries,
+                                  const landmark_matching_set *train_set, const float *train, float ratio,
+                                  int *nearest, float *first, float *second, long *rescored) {
     if (!matcher_available) return LANDMARK_MATCHER_UNAVAILABLE;
     if (rescored) *rescored = 0;
-    if (query_count <= 0) return LANDMARK_MATCHER_DONE;
-    if (train_count <= 0 || dimension <= 0 || dimension > 1024 || train_count > INT32_MAX / 2) {
+    if (!query_set->query_words || !train_set->packed || query_set->dimension != train_set->dimension) {
         return LANDMARK_MATCHER_UNSUITED;
     }
-    // Scales from the data: the largest query component becomes 127 (signed bytes), the largest train
-    // component 255 (unsigned bytes).
-    float query_max = non_negative_maximum(queries, query_count * dimension);
-    float train_max = non_negative_maximum(train, train_count * dimension);
-    if (!(query_max > 0) || !(train_max > 0) || !isfinite(query_max) || !isfinite(train_max)) {
-        return LANDMARK_MATCHER_UNSUITED;
-    }
-    const double query_scale = 127.0 / query_max, train_scale = 255.0 / train_max;
+    const long query_count = query_set->count, train_count = train_set->count, dimension = query_set->dimension;
+    const double query_scale = query_set->query_scale, train_scale = train_set->train_scale;
     const double product_scale = query_scale * train_scale;
     // Integer scores are ‖t‖²·scale − 2·Σ q·t (bytes); both terms must stay far from int32's limits.
-    const double largest_norm = (double)dimension * train_max * train_max * product_scale;
+    const double largest_norm = (double)dimension * train_set->largest * train_set->largest * product_scale;
     if (largest_norm > 1.0e9 || (double)dimension * 127.0 * 255.0 * 2.0 > 1.0e9) return LANDMARK_MATCHER_UNSUITED;
 
     const long chunks = (dimension + 3) / 4, padded_dimension = chunks * 4;
     const long groups = (train_count + LANES - 1) / LANES;
     const long blocks = (query_count + BLOCK_ROWS - 1) / BLOCK_ROWS;
-    int32_t *query_words = aligned((size_t)(blocks * BLOCK_ROWS * chunks) * sizeof(int32_t));
-    uint8_t *packed = aligned((size_t)(groups * chunks * 64));
     int32_t *norms = aligned((size_t)(groups * LANES) * sizeof(int32_t));
-    float *float_norms = aligned((size_t)train_count * sizeof(float));
     int32_t *scores = aligned((size_t)(BLOCK_ROWS * CANDIDATES) * sizeof(int32_t));
     int32_t *indices = aligned((size_t)(BLOCK_ROWS * CANDIDATES) * sizeof(int32_t));
-    if (!query_words || !packed || !norms || !float_norms || !scores || !indices) {
-        free(query_words); free(packed); free(norms); free(float_norms); free(scores); free(indices);
+    if (!norms || !scores || !indices) {
+        free(norms); free(scores); free(indices);
         return LANDMARK_MATCHER_OUT_OF_MEMORY;
     }
-
-    // Queries: signed bytes, four components to a word; padding rows and components are zero.
-    memset(query_words, 0, (size_t)(blocks * BLOCK_ROWS * chunks) * sizeof(int32_t));
-    // Components are non-negative, so adding ½ and truncating rounds (to nearest, ties up).
-    const float query_factor = (float)query_scale, train_factor = (float)train_scale;
-    for (long row = 0; row < query_count; row++) {
-        quantize_row(queries + row * dimension, dimension, query_factor, (uint8_t *)(query_words + row * chunks));
-    }
-    // Train rows: unsigned bytes in the lane layout; padding rows get a norm no score can beat.
-    memset(packed, 0, (size_t)(groups * chunks * 64));
-    double train_l1_max = 0;
-    uint8_t row_bytes[1024];
-    for (long row = 0; row < train_count; row++) {
-        const float *values = train + row * dimension;
-        uint8_t *group = packed + (row / LANES) * chunks * 64 + (row % LANES) * 4;
-        memset(row_bytes + dimension / 4 * 4, 0, 4);
-        quantize_row(values, dimension, train_factor, row_bytes);
-        float l1 = float_sum(values, dimension);
-        for (long chunk = 0; chunk < chunks; chunk++) memcpy(group + chunk * 64, row_bytes + chunk * 4, 4);
-        float norm = float_dot(values, values, dimension);
-        float_norms[row] = norm;
-        norms[row] = (int32_t)((double)norm * product_scale + 0.5);
-        if (l1 > train_l1_max) train_l1_max = l1;
-    }
+    // The train norms at this pair's scale; padding rows get a norm no score can beat.
+    for (long row = 0; row < train_count; row++) norms[row] = (int32_t)((double)train_set->norms[row] * product_scale + 0.5);
     for (long row = train_count; row < groups * LANES; row++) norms[row] = INT32_MAX / 2;
 
     long rescored_total = 0;
     for (long block = 0; block < blocks; block++) {
-        lane_candidates(query_words + block * BLOCK_ROWS * chunks, chunks, packed, norms, groups, scores, indices);
+        lane_candidates(query_set->query_words + block * BLOCK_ROWS * chunks, chunks, train_set->packed, norms, groups,
+                        scores, indices);
         for (long offset = 0; offset < BLOCK_ROWS; offset++) {
             long row = block * BLOCK_ROWS + offset;
             if (row >= query_count) break;
@@ -209,8 +226,8 @@ int landmark_two_nearest_quantized(const float *queries, long query_count, const
             // |integer score − scale·float score| ≤ 1 + scale_q·‖q‖₁ + scale_t·‖t‖₁ + d/2 (rounding of
             // every byte and of the norm), so a candidate more than twice that above the second-best
             // integer score cannot be among the two best in float.
-            float query_l1 = float_sum(query, dimension);
-            double bound = 1.0 + query_scale * query_l1 + train_scale * train_l1_max + 0.5 * (double)padded_dimension;
+            double bound = 1.0 + query_scale * query_set->l1[row] + train_scale * train_set->l1_max
+                + 0.5 * (double)padded_dimension;
             int64_t lowest = INT64_MAX, next = INT64_MAX;
             int lowest_index = 0;
             for (int candidate = 0; candidate < CANDIDATES; candidate++) {
@@ -223,7 +240,7 @@ int landmark_two_nearest_quantized(const float *queries, long query_count, const
             }
             // The float best is at least (lowest − bound)/scale and the float second at most
             // (next + bound)/scale: when even these fail the ratio test, the row has no match.
-            float query_norm = float_dot(query, query, dimension);
+            float query_norm = query_set->norms[row];
             if (next != INT64_MAX) {
                 double best_low = ((double)lowest - bound) / product_scale + query_norm;
                 double second_high = ((double)next + bound) / product_scale + query_norm;
@@ -240,7 +257,7 @@ int landmark_two_nearest_quantized(const float *queries, long query_count, const
             for (int candidate = 0; candidate < CANDIDATES; candidate++) {
                 int32_t index = candidate_indices[candidate];
                 if (index < 0 || index >= train_count || candidate_scores[candidate] > limit) continue;
-                float score = float_norms[index] - 2 * float_dot(query, train + (long)index * dimension, dimension);
+                float score = train_set->norms[index] - 2 * float_dot(query, train + (long)index * dimension, dimension);
                 rescored_total++;
                 if (score < best || (score == best && index < best_index)) {
                     runner_up = best; second_index = best_index;
@@ -255,8 +272,27 @@ int landmark_two_nearest_quantized(const float *queries, long query_count, const
         }
     }
     if (rescored) *rescored = rescored_total;
-    free(query_words); free(packed); free(norms); free(float_norms); free(scores); free(indices);
+    free(norms); free(scores); free(indices);
     return LANDMARK_MATCHER_DONE;
+}
+
+int landmark_two_nearest_quantized(const float *queries, long query_count, const float *train, long train_count,
+                                   long dimension, float ratio, int *nearest, float *first, float *second,
+                                   long *rescored) {
+    if (!matcher_available) return LANDMARK_MATCHER_UNAVAILABLE;
+    if (rescored) *rescored = 0;
+    if (query_count <= 0) return LANDMARK_MATCHER_DONE;
+    landmark_matching_set query_set, train_set;
+    int status = landmark_matching_set_prepare(queries, query_count, dimension, &query_set);
+    if (status != LANDMARK_MATCHER_DONE) return status;
+    status = landmark_matching_set_prepare(train, train_count, dimension, &train_set);
+    if (status == LANDMARK_MATCHER_DONE) {
+        status = landmark_two_nearest_prepared(&query_set, queries, &train_set, train, ratio, nearest, first, second,
+                                               rescored);
+    }
+    landmark_matching_set_release(&query_set);
+    landmark_matching_set_release(&train_set);
+    return status;
 }
 
 #else
@@ -267,6 +303,22 @@ int landmark_two_nearest_quantized(const float *queries, long query_count, const
                                    long dimension, float ratio, int *nearest, float *first, float *second,
                                    long *rescored) {
     (void)queries; (void)query_count; (void)train; (void)train_count; (void)dimension; (void)ratio;
+    (void)nearest; (void)first; (void)second; (void)rescored;
+    return LANDMARK_MATCHER_UNAVAILABLE;
+}
+
+int landmark_matching_set_prepare(const float *values, long count, long dimension, landmark_matching_set *set) {
+    (void)values; (void)count; (void)dimension;
+    memset(set, 0, sizeof(*set));
+    return LANDMARK_MATCHER_UNAVAILABLE;
+}
+
+void landmark_matching_set_release(landmark_matching_set *set) { (void)set; }
+
+int landmark_two_nearest_prepared(const landmark_matching_set *query_set, const float *queries,
+                                  const landmark_matching_set *train_set, const float *train, float ratio,
+                                  int *nearest, float *first, float *second, long *rescored) {
+    (void)query_set; (void)queries; (void)train_set; (void)train; (void)ratio;
     (void)nearest; (void)first; (void)second; (void)rescored;
     return LANDMARK_MATCHER_UNAVAILABLE;
 }

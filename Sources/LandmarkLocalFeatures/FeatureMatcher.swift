@@ -25,7 +25,8 @@ public enum FeatureMatcher {
     public static func ratioTest(_ a: LocalFeatures, _ b: LocalFeatures, ratio: Float = 0.8,
                                  quantizedCandidates: Bool = true) -> [FeatureMatch] {
         guard b.descriptors.rows >= 2 else { return [] }
-        let neighbours = twoNearest(a.descriptors, b.descriptors, quantized: quantizedCandidates, ratio: ratio)
+        let neighbours = twoNearest(a.descriptors, b.descriptors, quantized: quantizedCandidates, ratio: ratio,
+                                    forms: (a.matchingForm, b.matchingForm))
         var matches: [FeatureMatch] = []
         for (query, pair) in neighbours.enumerated() where pair.first < ratio * pair.second {
             matches.append(FeatureMatch(query: query, train: pair.index, distance: pair.first))
@@ -51,8 +52,8 @@ public enum FeatureMatcher {
     /// Pairs that are each other's nearest neighbour.
     public static func mutualNearestNeighbours(_ a: LocalFeatures, _ b: LocalFeatures) -> [FeatureMatch] {
         guard a.descriptors.rows > 0, b.descriptors.rows > 0 else { return [] }
-        let forward = twoNearest(a.descriptors, b.descriptors)
-        let backward = twoNearest(b.descriptors, a.descriptors)
+        let forward = twoNearest(a.descriptors, b.descriptors, forms: (a.matchingForm, b.matchingForm))
+        let backward = twoNearest(b.descriptors, a.descriptors, forms: (b.matchingForm, a.matchingForm))
         var matches: [FeatureMatch] = []
         for (query, pair) in forward.enumerated() where backward[pair.index].index == query {
             matches.append(FeatureMatch(query: query, train: pair.index, distance: pair.first))
@@ -72,13 +73,14 @@ public enum FeatureMatcher {
     ///   them again in float; otherwise, or when false, every distance comes from one float matrix product.
     /// - Parameter ratio: rows that certainly fail Lowe's test at this ratio may come back with an infinite
     ///   `first` instead of their exact distances (they have no match either way); +infinity keeps every row exact.
+    /// - Parameter forms: the two sets already quantised (`LocalFeatures.matchingForm`), when they are.
     static func twoNearest(_ queries: Matrix, _ train: Matrix, quantized: Bool = true,
-                           ratio: Float = .infinity) -> [Neighbours] {
+                           ratio: Float = .infinity, forms: (MatchingForm?, MatchingForm?) = (nil, nil)) -> [Neighbours] {
         let queryCount = queries.rows, trainCount = train.rows
         guard queryCount > 0, trainCount > 0, queries.columns == train.columns else {
             return Array(repeating: Neighbours(index: 0, first: .infinity, second: .infinity), count: queryCount)
         }
-        if quantized, let neighbours = quantizedTwoNearest(queries, train, ratio: ratio) { return neighbours }
+        if quantized, let neighbours = quantizedTwoNearest(queries, train, ratio: ratio, forms: forms) { return neighbours }
         let products = queries.multiplied(byTransposeOf: train)
         let queryNorms = squaredNorms(queries), trainNorms = squaredNorms(train)
         var result = [Neighbours](repeating: Neighbours(index: 0, first: .infinity, second: .infinity), count: queryCount)
@@ -108,7 +110,8 @@ public enum FeatureMatcher {
     public static var hasQuantizedKernel: Bool { landmark_descriptor_matcher_available() != 0 }
 
     /// `twoNearest` through the 8-bit kernel, or nil when the processor lacks VNNI or the data does not suit it.
-    static func quantizedTwoNearest(_ queries: Matrix, _ train: Matrix, ratio: Float) -> [Neighbours]? {
+    static func quantizedTwoNearest(_ queries: Matrix, _ train: Matrix, ratio: Float,
+                                    forms: (MatchingForm?, MatchingForm?) = (nil, nil)) -> [Neighbours]? {
         guard landmark_descriptor_matcher_available() != 0 else { return nil }
         let queryCount = queries.rows
         var nearest = [Int32](repeating: 0, count: queryCount)
@@ -116,8 +119,16 @@ public enum FeatureMatcher {
         var second = [Float](repeating: .infinity, count: queryCount)
         let status = queries.storage.withUnsafeBufferPointer { queryValues in
             train.storage.withUnsafeBufferPointer { trainValues in
-                landmark_two_nearest_quantized(queryValues.baseAddress, queryCount, trainValues.baseAddress, train.rows,
-                                               queries.columns, ratio, &nearest, &first, &second, nil)
+                if let queryForm = forms.0, let trainForm = forms.1 {
+                    return queryForm.withSet { querySet in
+                        trainForm.withSet { trainSet in
+                            landmark_two_nearest_prepared(querySet, queryValues.baseAddress, trainSet, trainValues.baseAddress,
+                                                          ratio, &nearest, &first, &second, nil)
+                        }
+                    }
+                }
+                return landmark_two_nearest_quantized(queryValues.baseAddress, queryCount, trainValues.baseAddress,
+                                                      train.rows, queries.columns, ratio, &nearest, &first, &second, nil)
             }
         }
         guard Int(status) == LANDMARK_MATCHER_DONE else { return nil }

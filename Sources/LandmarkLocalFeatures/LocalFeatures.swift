@@ -1,3 +1,4 @@
+import CVectorKernels
 import LandmarkLinearAlgebra
 
 /// One scale-space keypoint, in the pixel coordinates of the image the features were extracted from.
@@ -31,16 +32,21 @@ public struct Keypoint: Sendable, Equatable {
 public struct LocalFeatures: Sendable {
     public var keypoints: [Keypoint]
     /// One descriptor per keypoint, N × 128, row-major.
-    public var descriptors: Matrix
+    public var descriptors: Matrix {
+        didSet { matchingForm = MatchingForm(descriptors) }
+    }
     /// Size of the image the keypoint coordinates refer to (after resizing).
     public var imageWidth: Int
     public var imageHeight: Int
+    /// The descriptors quantised once for the 8-bit matcher, since one image is matched against many.
+    private(set) var matchingForm: MatchingForm?
 
     public init(keypoints: [Keypoint], descriptors: Matrix, imageWidth: Int, imageHeight: Int) {
         self.keypoints = keypoints
         self.descriptors = descriptors
         self.imageWidth = imageWidth
         self.imageHeight = imageHeight
+        matchingForm = MatchingForm(descriptors)
     }
 
     /// Number of keypoints.
@@ -65,5 +71,30 @@ public enum RootSIFT {
                 for column in 0..<columns { buffer[base + column] = (abs(buffer[base + column]) * scale).squareRoot() }
             }
         }
+    }
+}
+
+/// A descriptor set in the layouts `landmark_two_nearest_prepared` reads (about 260 bytes a descriptor
+/// beside its 512 float bytes). Immutable once made; it owns the C buffers and frees them.
+final class MatchingForm: @unchecked Sendable {
+    // @unchecked: the C struct holds raw pointers, written only here in init and freed in deinit.
+    private var set: landmark_matching_set
+
+    /// Nil when the processor has no VNNI or the values do not suit 8 bits (see `FeatureMatcher.twoNearest`).
+    init?(_ descriptors: Matrix) {
+        guard landmark_descriptor_matcher_available() != 0, descriptors.rows > 0 else { return nil }
+        var set = landmark_matching_set()
+        let status = descriptors.storage.withUnsafeBufferPointer { values in
+            landmark_matching_set_prepare(values.baseAddress, descriptors.rows, descriptors.columns, &set)
+        }
+        guard Int(status) == LANDMARK_MATCHER_DONE else { return nil }
+        self.set = set
+    }
+
+    deinit { landmark_matching_set_release(&set) }
+
+    /// Reads only: the same form may be both sides of one match (an image against itself).
+    func withSet<Result>(_ body: (UnsafePointer<landmark_matching_set>) -> Result) -> Result {
+        withUnsafePointer(to: set, body)
     }
 }

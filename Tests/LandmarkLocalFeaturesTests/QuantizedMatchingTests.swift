@@ -63,6 +63,14 @@ struct QuantizedMatchingTests {
             #expect(quantized.count > 10 && quantized.count < 400, "ratio \(ratio): \(quantized.count) matches")
             for (got, want) in zip(quantized, float) { #expect(abs(got.distance - want.distance) < 1e-4) }
         }
+        // Features carry their quantised form; an image against itself takes it on both sides.
+        #expect(features(a).matchingForm != nil)
+        let itself = FeatureMatcher.ratioTest(features(a), features(a), ratio: 0.8)
+        let itselfFloat = FeatureMatcher.ratioTest(features(a), features(a), ratio: 0.8, quantizedCandidates: false)
+        #expect(itself.map(\.train) == itselfFloat.map(\.train) && itself.count == itselfFloat.count)
+        var edited = features(a)
+        edited.descriptors.storage[0] = -1
+        #expect(edited.matchingForm == nil, "a form made before the descriptors changed was kept")
         let skipped = try #require(FeatureMatcher.quantizedTwoNearest(a, b, ratio: 0.8))
         #expect(skipped.contains { $0.first == .infinity }, "no row was left out of the float scoring")
     }

@@ -33,4 +33,36 @@ int landmark_two_nearest_quantized(const float *queries, long query_count, const
                                    long dimension, float ratio, int *nearest, float *first, float *second,
                                    long *rescored);
 
+/// One descriptor set in the forms the 8-bit matcher reads (as queries and as train rows), so that a set
+/// matched against many others is quantised once. Filled by landmark_matching_set_prepare; owns its buffers.
+typedef struct {
+    long count;
+    long dimension;
+    /// 127 and 255 over the set's largest component.
+    float query_scale;
+    float train_scale;
+    float largest;
+    /// Rows as signed bytes, four to a word, padded to whole blocks of rows.
+    int *query_words;
+    /// Rows as unsigned bytes in the 16-lane layout.
+    unsigned char *packed;
+    /// Each row's squared norm and L1 norm (float), and the largest L1 norm.
+    float *norms;
+    float *l1;
+    float l1_max;
+} landmark_matching_set;
+
+/// Quantises `count` rows of `dimension` non-negative floats. Returns LANDMARK_MATCHER_DONE, or the reason
+/// the set cannot take the 8-bit path (the set is then empty). Release with landmark_matching_set_release.
+int landmark_matching_set_prepare(const float *values, long count, long dimension, landmark_matching_set *set);
+
+/// Frees a prepared set's buffers (safe on an empty set).
+void landmark_matching_set_release(landmark_matching_set *set);
+
+/// landmark_two_nearest_quantized on prepared sets; `queries` and `train` are the float rows the sets were
+/// prepared from (candidates are scored again on them).
+int landmark_two_nearest_prepared(const landmark_matching_set *query_set, const float *queries,
+                                  const landmark_matching_set *train_set, const float *train, float ratio,
+                                  int *nearest, float *first, float *second, long *rescored);
+
 #endif
