@@ -2,6 +2,7 @@
 // image: ~1000 × 1000 × 128 multiply-adds. 8-bit products with VNNI do four times as many per instruction
 // as float FMA, and the few candidates that quantisation could have misordered are scored again in float.
 #include "DescriptorMatching.h"
+#include "VectorKernels.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -15,8 +16,10 @@ static int matcher_available = 0;
 
 __attribute__((constructor)) static void detect_matcher(void) {
     __builtin_cpu_init();
+    // The float rescoring uses the project's AVX2 + FMA inner product (VectorKernels.c).
     matcher_available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+                        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 int landmark_descriptor_matcher_available(void) { return matcher_available; }
@@ -27,22 +30,6 @@ int landmark_descriptor_matcher_available(void) { return matcher_available; }
 #define LANES 16
 /// Candidates per query row: the two best of every lane.
 #define CANDIDATES (2 * LANES)
-
-__attribute__((target("avx512f")))
-static float float_dot(const float *a, const float *b, long dimension) {
-    __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
-    long position = 0;
-    for (; position + 32 <= dimension; position += 32) {
-        sum0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + position), _mm512_loadu_ps(b + position), sum0);
-        sum1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + position + 16), _mm512_loadu_ps(b + position + 16), sum1);
-    }
-    for (; position + 16 <= dimension; position += 16) {
-        sum0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + position), _mm512_loadu_ps(b + position), sum0);
-    }
-    float total = _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
-    for (; position < dimension; position++) total += a[position] * b[position];
-    return total;
-}
 
 /// The two best (smallest score, then lowest index) of every lane for BLOCK_ROWS query rows.
 /// `query_words` holds each row's 8-bit components four to an int32; `packed` holds, per group of 16 train
@@ -177,7 +164,7 @@ int landmark_matching_set_prepare(const float *values, long count, long dimensio
         quantize_row(row_values, dimension, set->train_scale, row_bytes);
         uint8_t *lane = set->packed + (row / LANES) * chunks * 64 + (row % LANES) * 4;
         for (long chunk = 0; chunk < chunks; chunk++) memcpy(lane + chunk * 64, row_bytes + chunk * 4, 4);
-        set->norms[row] = float_dot(row_values, row_values, dimension);
+        set->norms[row] = landmark_inner_product_avx2(row_values, row_values, dimension);
         set->l1[row] = float_sum(row_values, dimension);
         if (set->l1[row] > set->l1_max) set->l1_max = set->l1[row];
     }
@@ -257,7 +244,7 @@ int landmark_two_nearest_prepared(const landmark_matching_set *query_set, const 
             for (int candidate = 0; candidate < CANDIDATES; candidate++) {
                 int32_t index = candidate_indices[candidate];
                 if (index < 0 || index >= train_count || candidate_scores[candidate] > limit) continue;
-                float score = train_set->norms[index] - 2 * float_dot(query, train + (long)index * dimension, dimension);
+                float score = train_set->norms[index] - 2 * landmark_inner_product_avx2(query, train + (long)index * dimension, dimension);
                 rescored_total++;
                 if (score < best || (score == best && index < best_index)) {
                     runner_up = best; second_index = best_index;

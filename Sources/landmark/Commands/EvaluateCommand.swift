@@ -101,6 +101,9 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Decode every JPEG in full before resizing (PIL's open + convert) instead of at a reduced DCT scale that still covers twice the network's input.")
     var fullDecode = false
 
+    /// How the benchmark's photos are decoded (`--full-decode`).
+    private var decoding: ImageDecodingOptions { ImageDecodingOptions(reducedScaleDecoding: !fullDecode) }
+
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
 
@@ -201,7 +204,7 @@ struct EvaluateCommand: ParsableCommand {
             } catch {
                 throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
             }
-            let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor, decoding: ImageDecodingOptions(reducedScaleDecoding: !fullDecode)), stages: description.stages)
+            let evaluation = RetrievalEvaluation(extraction: DescriptorExtraction(extractor: extractor, decoding: decoding), stages: description.stages)
             let (reports, rankings) = evaluation.evaluate(revisited, progress: progress.handler)
             try finish(reports: reports, rankings: rankings)
             return
@@ -212,7 +215,7 @@ struct EvaluateCommand: ParsableCommand {
         } catch {
             throw fail(PipelineError(code: .invalidDataset, file: error.file, reason: error.reason))
         }
-        var evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor, decoding: ImageDecodingOptions(reducedScaleDecoding: !fullDecode)))
+        var evaluation = PipelineEvaluation(extraction: DescriptorExtraction(extractor: extractor, decoding: decoding))
         if let indexFactory {
             evaluation.searchIndex = try parseIndexFactory(indexFactory)
             evaluation.searchParameters = searchOptions.parameters
