@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "CVectorKernels", dependencies: []),
         .target(name: "LandmarkIndex", dependencies: ["LandmarkLinearAlgebra", "LandmarkStorage", "CMemoryHints"]),
         .target(name: "LandmarkPickle", dependencies: []),
-        .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra"]),
+        .target(name: "LandmarkTensor", dependencies: ["LandmarkLinearAlgebra", "CVectorKernels"]),
         .target(name: "LandmarkCheckpoint", dependencies: ["LandmarkPickle", "LandmarkStorage"]),
         .target(name: "LandmarkNetworks", dependencies: ["LandmarkTensor", "LandmarkCheckpoint", "LandmarkLinearAlgebra"]),
         .target(name: "LandmarkLocalFeatures", dependencies: ["LandmarkImage", "LandmarkLinearAlgebra", "CVectorKernels"]),

@@ -1,4 +1,5 @@
 import Foundation
+import CVectorKernels
 import LandmarkLinearAlgebra
 
 /// Winograd's minimal filtering F(2 × 2, 3 × 3) for dense 3 × 3 stride-1 convolutions: each 2 × 2
@@ -12,7 +13,57 @@ import LandmarkLinearAlgebra
 /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
 /// Aᵀ = [1 1 1 0; 0 1 −1 −1].
 enum Winograd {
-    /// The 16 transformed weight matrices, `[ξ][out][in]`.
+    /// The transformed weight matrices for `tile`, `[ξ][out][in]`.
+    static func transformWeights(_ weights: [Float], outputChannels: Int, inputChannels: Int,
+                                 tile: WinogradTile) -> [Float] {
+        switch tile {
+        case .two: transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels)
+        case .four: transformWeightsFourByFour(weights, outputChannels: outputChannels, inputChannels: inputChannels)
+        }
+    }
+
+    /// F(4 × 4, 3 × 3)'s 36 transformed weight matrices, `[ξ][out][in]`: U = G g Gᵀ with
+    /// G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1⁄24 1⁄12 ⅙; 1⁄24 −1⁄12 ⅙; 0 0 1], in double precision so that
+    /// the sixths and twenty-fourths round once, at the final store.
+    static func transformWeightsFourByFour(_ weights: [Float], outputChannels: Int, inputChannels: Int) -> [Float] {
+        var transformed = [Float](repeating: 0, count: 36 * outputChannels * inputChannels)
+        let pairs = outputChannels * inputChannels
+        @inline(__always) func rowsOfG(_ g0: Double, _ g1: Double, _ g2: Double)
+            -> (Double, Double, Double, Double, Double, Double) {
+            (g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6,
+             g0 / 24 - g1 / 12 + g2 / 6, g2)
+        }
+        weights.withUnsafeBufferPointer { weights in
+            transformed.withUnsafeMutableBufferPointer { transformed in
+                for pair in 0 ..< pairs {
+                    let base = pair * 9
+                    // G g: 6 × 3, one column of g at a time.
+                    let c0 = rowsOfG(Double(weights[base]), Double(weights[base + 3]), Double(weights[base + 6]))
+                    let c1 = rowsOfG(Double(weights[base + 1]), Double(weights[base + 4]), Double(weights[base + 7]))
+                    let c2 = rowsOfG(Double(weights[base + 2]), Double(weights[base + 5]), Double(weights[base + 8]))
+                    @inline(__always) func store(_ row: Int, _ a0: Double, _ a1: Double, _ a2: Double) {
+                        let r = rowsOfG(a0, a1, a2)
+                        transformed[(row * 6) * pairs + pair] = Float(r.0)
+                        transformed[(row * 6 + 1) * pairs + pair] = Float(r.1)
+                        transformed[(row * 6 + 2) * pairs + pair] = Float(r.2)
+                        transformed[(row * 6 + 3) * pairs + pair] = Float(r.3)
+                        transformed[(row * 6 + 4) * pairs + pair] = Float(r.4)
+                        transformed[(row * 6 + 5) * pairs + pair] = Float(r.5)
+                    }
+                    // (G g) Gᵀ: row r of G g times Gᵀ is G applied to that row.
+                    store(0, c0.0, c1.0, c2.0)
+                    store(1, c0.1, c1.1, c2.1)
+                    store(2, c0.2, c1.2, c2.2)
+                    store(3, c0.3, c1.3, c2.3)
+                    store(4, c0.4, c1.4, c2.4)
+                    store(5, c0.5, c1.5, c2.5)
+                }
+            }
+        }
+        return transformed
+    }
+
+    /// The 16 transformed weight matrices of F(2 × 2, 3 × 3), `[ξ][out][in]`.
     static func transformWeights(_ weights: [Float], outputChannels: Int, inputChannels: Int) -> [Float] {
         var transformed = [Float](repeating: 0, count: 16 * outputChannels * inputChannels)
         let pairs = outputChannels * inputChannels
@@ -49,38 +100,66 @@ enum Winograd {
     }
 }
 
+/// Winograd's output tile: F(2 × 2, 3 × 3) or F(4 × 4, 3 × 3).
+///
+/// The larger tile does 4× fewer multiplications than a direct 3 × 3 convolution instead of 2.25×,
+/// at the price of transformed weights 36/9 the weights' size (16/9 for the smaller tile), larger
+/// transform constants (rounding some ten times float32's epsilon instead of a few), and tiles that
+/// waste more on map edges that are not multiples of 4.
+public enum WinogradTile: Int, Sendable, CaseIterable {
+    case two = 2
+    case four = 4
+
+    /// Output rows (and columns) per tile.
+    public var outputSize: Int { rawValue }
+    /// Input rows (and columns) a tile reads: the output tile plus the kernel's 2.
+    public var inputSize: Int { rawValue + 2 }
+    /// Transformed positions ξ: one matrix product each.
+    public var positions: Int { inputSize * inputSize }
+}
+
 /// One Winograd convolution, run band by band of tile rows (so the transformed input and products
-/// stay cache-sized), each band: input transform, 16 products, output transform, epilogue.
+/// stay cache-sized), each band: input transform, one product per position ξ, output transform,
+/// epilogue.
 struct WinogradBands: @unchecked Sendable {
     let input: UnsafePointer<Float>
-    let weights: UnsafePointer<Float>   // [16][out][in]
+    let weights: UnsafePointer<Float>   // [ξ][out][in]
     let output: UnsafeMutablePointer<Float>
     let geometry: ConvolutionGeometry
     let epilogue: OutputEpilogue
     let inputChannels: Int, outputChannels: Int
-    let tileColumns: Int                 // tiles per tile row, ceil(outputWidth / 2)
+    let tile: WinogradTile
+    let tileColumns: Int                 // tiles per tile row, ceil(outputWidth / tile size)
     let tileRowsPerBand: Int
 
-    /// Floats of scratch one band needs: transformed input, products, and four padded rows plus
-    /// four transformed rows for the input transform.
-    /// `transformThreads` threads share the input and output transforms of each band.
-    static func scratchCount(inputChannels: Int, outputChannels: Int, tileColumns: Int, tileRowsPerBand: Int,
-                             transformThreads: Int) -> Int {
+    /// Floats of one transform thread's row scratch: the padded input rows a tile row reads and
+    /// those rows transformed down the columns.
+    static func rowScratchCount(tile: WinogradTile, tileColumns: Int) -> Int {
+        2 * tile.inputSize * (tile.outputSize * tileColumns + 2)
+    }
+
+    /// Floats of scratch one band needs: transformed input, products, and the row scratch of each
+    /// of the `transformThreads` threads that share the band's input and output transforms.
+    static func scratchCount(inputChannels: Int, outputChannels: Int, tile: WinogradTile, tileColumns: Int,
+                             tileRowsPerBand: Int, transformThreads: Int) -> Int {
         let tiles = tileColumns * tileRowsPerBand
-        return 16 * (inputChannels + outputChannels) * tiles + 8 * (2 * tileColumns + 2) * transformThreads
+        return tile.positions * (inputChannels + outputChannels) * tiles
+            + rowScratchCount(tile: tile, tileColumns: tileColumns) * transformThreads
     }
 
     func run(band: Int, scratch: UnsafeMutablePointer<Float>, transformThreads: Int = 1) {
         let g = geometry
-        let tileRowCount = (g.outputHeight + 1) / 2
+        let size = tile.outputSize
+        let positions = tile.positions
+        let tileRowCount = (g.outputHeight + size - 1) / size
         let firstTileRow = band * tileRowsPerBand
         let bandRows = min(tileRowsPerBand, tileRowCount - firstTileRow)
         guard bandRows > 0 else { return }
         let tiles = bandRows * tileColumns
         let transformedInput = scratch
-        let products = scratch + 16 * inputChannels * tiles
-        let rows = products + 16 * outputChannels * tiles
-        let rowScratch = 8 * (2 * tileColumns + 2)
+        let products = scratch + positions * inputChannels * tiles
+        let rows = products + positions * outputChannels * tiles
+        let rowScratch = Self.rowScratchCount(tile: tile, tileColumns: tileColumns)
         let shared = SharedPointers(input: UnsafePointer(products), output: transformedInput)
         let rowsBase = SharedPointers(input: UnsafePointer(rows), output: rows)
         let channelCount = inputChannels
@@ -95,7 +174,7 @@ struct WinogradBands: @unchecked Sendable {
             transformInput(channels: 0 ..< inputChannels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
                            into: transformedInput, rows: rows)
         }
-        for position in 0 ..< 16 {
+        for position in 0 ..< positions {
             BLAS.gemm(transposeA: false, transposeB: false, m: outputChannels, n: tiles, k: inputChannels, alpha: 1,
                       a: weights + position * outputChannels * inputChannels, lda: inputChannels,
                       b: transformedInput + position * inputChannels * tiles, ldb: tiles, beta: 0,
@@ -110,14 +189,123 @@ struct WinogradBands: @unchecked Sendable {
             transformOutput(channels: 0 ..< outputChannels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
                             from: products)
         }
-        let firstRow = 2 * firstTileRow
-        let endRow = min(2 * (firstTileRow + bandRows), g.outputHeight)
+        let firstRow = size * firstTileRow
+        let endRow = min(size * (firstTileRow + bandRows), g.outputHeight)
         epilogue.apply(output: output, channels: 0 ..< outputChannels,
                        columns: firstRow * g.outputWidth ..< endRow * g.outputWidth)
     }
 
-    /// V[ξ][c][t] = (Bᵀ d B)[ξ] for each channel c and tile t of the band.
     private func transformInput(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int,
+                                into transformed: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+        switch tile {
+        case .two: transformInputTwo(channels: channels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
+                                     into: transformed, rows: rows)
+        case .four: transformInputFour(channels: channels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
+                                       into: transformed, rows: rows)
+        }
+    }
+
+    private func transformOutput(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int,
+                                 from products: UnsafePointer<Float>) {
+        switch tile {
+        case .two: transformOutputTwo(channels: channels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
+                                      from: products)
+        case .four: transformOutputFour(channels: channels, firstTileRow: firstTileRow, bandRows: bandRows, tiles: tiles,
+                                        from: products)
+        }
+    }
+
+    /// Copies the `inputSize` input rows of one tile row into `padded` (`width` columns from
+    /// −padLeft), zero outside the image.
+    @inline(__always)
+    private func copyPaddedRows(plane: UnsafePointer<Float>, top: Int, count: Int, width: Int,
+                                into padded: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let firstColumn = -g.padLeft
+        let copyStart = max(0, -firstColumn)     // first padded column holding input
+        let copyCount = max(0, min(g.inputWidth - max(firstColumn, 0), width - copyStart))
+        for r in 0 ..< count {
+            let destination = padded + r * width
+            let y = top + r
+            if y < 0 || y >= g.inputHeight || copyCount == 0 {
+                destination.update(repeating: 0, count: width)
+                continue
+            }
+            if copyStart > 0 { destination.update(repeating: 0, count: copyStart) }
+            (destination + copyStart).update(from: plane + y * g.inputWidth + max(firstColumn, 0), count: copyCount)
+            let tail = width - copyStart - copyCount
+            if tail > 0 { (destination + copyStart + copyCount).update(repeating: 0, count: tail) }
+        }
+    }
+
+    /// F(4 × 4, 3 × 3)'s V[ξ][c][t] = (Bᵀ d B)[ξ], with
+    /// Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1].
+    private func transformInputFour(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int,
+                                    into transformed: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let width = 4 * tileColumns + 2
+        let padded = rows
+        let vertical = rows + 6 * width
+        let inputPlane = g.inputHeight * g.inputWidth
+        let positionStride = inputChannels * tiles
+        for channel in channels {
+            let plane = input + channel * inputPlane
+            for bandRow in 0 ..< bandRows {
+                copyPaddedRows(plane: plane, top: 4 * (firstTileRow + bandRow) - g.padTop, count: 6, width: width,
+                               into: padded)
+                let (d0, d1, d2, d3, d4, d5) = (padded, padded + width, padded + 2 * width, padded + 3 * width,
+                                                padded + 4 * width, padded + 5 * width)
+                let (t0, t1, t2, t3, t4, t5) = (vertical, vertical + width, vertical + 2 * width, vertical + 3 * width,
+                                                vertical + 4 * width, vertical + 5 * width)
+                for x in 0 ..< width {
+                    let a = d4[x] - 4 * d2[x], b = d3[x] - 4 * d1[x]
+                    let c = d4[x] - d2[x], e = 2 * (d3[x] - d1[x])
+                    t0[x] = 4 * d0[x] - 5 * d2[x] + d4[x]
+                    t1[x] = a + b
+                    t2[x] = a - b
+                    t3[x] = c + e
+                    t4[x] = c - e
+                    t5[x] = 4 * d1[x] - 5 * d3[x] + d5[x]
+                }
+                let tileOffset = bandRow * tileColumns
+                for k in 0 ..< 6 {
+                    let t = UnsafePointer(vertical + k * width)
+                    let v0 = transformed + (6 * k) * positionStride + channel * tiles + tileOffset
+                    let v1 = v0 + positionStride, v2 = v1 + positionStride, v3 = v2 + positionStride
+                    let v4 = v3 + positionStride, v5 = v4 + positionStride
+                    for j in 0 ..< tileColumns {
+                        let p = t + 4 * j
+                        let a = p[4] - 4 * p[2], b = p[3] - 4 * p[1]
+                        let c = p[4] - p[2], e = 2 * (p[3] - p[1])
+                        v0[j] = 4 * p[0] - 5 * p[2] + p[4]
+                        v1[j] = a + b
+                        v2[j] = a - b
+                        v3[j] = c + e
+                        v4[j] = c - e
+                        v5[j] = 4 * p[1] - 5 * p[3] + p[5]
+                    }
+                }
+            }
+        }
+    }
+
+    /// F(4 × 4, 3 × 3)'s Y = Aᵀ M A, tile row by tile row in C (see `landmark_winograd_f4_output_row`).
+    private func transformOutputFour(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int,
+                                     from products: UnsafePointer<Float>) {
+        let g = geometry
+        let outputPlane = g.outputHeight * g.outputWidth
+        for channel in channels {
+            for bandRow in 0 ..< bandRows {
+                let firstRow = 4 * (firstTileRow + bandRow)
+                landmark_winograd_f4_output_row(products + channel * tiles + bandRow * tileColumns, outputChannels * tiles,
+                                                tileColumns, output + channel * outputPlane + firstRow * g.outputWidth,
+                                                g.outputWidth, min(4, g.outputHeight - firstRow))
+            }
+        }
+    }
+
+    /// F(2 × 2, 3 × 3)'s V[ξ][c][t] = (Bᵀ d B)[ξ] for each channel c and tile t of the band.
+    private func transformInputTwo(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int,
                                 into transformed: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
         let g = geometry
         let width = 2 * tileColumns + 2          // padded row width the tiles read
@@ -172,8 +360,8 @@ struct WinogradBands: @unchecked Sendable {
         }
     }
 
-    /// Y = Aᵀ M A for every output channel and tile, written into the output planes.
-    private func transformOutput(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int, from products: UnsafePointer<Float>) {
+    /// F(2 × 2, 3 × 3)'s Y = Aᵀ M A for every output channel and tile, written into the output planes.
+    private func transformOutputTwo(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int, from products: UnsafePointer<Float>) {
         let g = geometry
         let outputPlane = g.outputHeight * g.outputWidth
         let positionStride = outputChannels * tiles

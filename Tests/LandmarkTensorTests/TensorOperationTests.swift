@@ -10,7 +10,7 @@ func fixtures() throws -> TorchFixtures { try TorchFixtures.shared.get() }
 
 extension Convolution2D {
     /// The fixture's layer, with its batch norm folded in.
-    init?(fixture: TorchFixtures.Case, in set: TorchFixtures) {
+    init?(fixture: TorchFixtures.Case, in set: TorchFixtures, winogradTile: WinogradTile = .four) {
         guard let weights = set.array("weight", of: fixture),
               let inputChannels = fixture.ints["inputChannels"], let outputChannels = fixture.ints["outputChannels"],
               let kernel = fixture.ints["kernel"], let stride = fixture.ints["stride"],
@@ -19,7 +19,8 @@ extension Convolution2D {
         let padding: Padding = fixture.strings["padding"] == "same" ? .tensorFlowSame : .symmetric(fixture.ints["pad"] ?? -1)
         var layer = Convolution2D(weights: weights, outputChannels: outputChannels, inputChannels: inputChannels,
                                   kernelHeight: kernel, kernelWidth: kernel, bias: set.array("bias", of: fixture),
-                                  stride: stride, padding: padding, dilation: dilation, groups: groups)
+                                  stride: stride, padding: padding, dilation: dilation, groups: groups,
+                                  winogradTile: winogradTile)
         if let epsilon = fixture.floats["epsilon"] {
             guard let scale = set.array("bnScale", of: fixture), let shift = set.array("bnShift", of: fixture),
                   let mean = set.array("bnMean", of: fixture), let variance = set.array("bnVariance", of: fixture)
@@ -40,12 +41,12 @@ func activation(of fixture: TorchFixtures.Case) -> Activation {
 }
 
 /// Runs every convolution case through `workspace` and checks it against torch.
-func checkConvolutions(workspace: TensorWorkspace) throws {
+func checkConvolutions(workspace: TensorWorkspace, winogradTile: WinogradTile = .four) throws {
     let set = try fixtures()
     let cases = set.cases("convolution")
     #expect(cases.count >= 30)
     for fixture in cases {
-        let layer = try #require(Convolution2D(fixture: fixture, in: set), "\(fixture.name)")
+        let layer = try #require(Convolution2D(fixture: fixture, in: set, winogradTile: winogradTile), "\(fixture.name)")
         let input = try #require(set.map("input", of: fixture))
         let expected = try #require(set.map("output", of: fixture))
         let output = layer(input, activation: activation(of: fixture), adding: set.map("residual", of: fixture),
@@ -83,7 +84,7 @@ func checkConvolutions(workspace: TensorWorkspace) throws {
         }
     }
 
-    /// Every dense 3 × 3 stride-1 case through Winograd F(2 × 2, 3 × 3): whole maps and one tile row
+    /// Every dense 3 × 3 stride-1 case through Winograd, both tiles: whole maps and one tile row
     /// per band; transforms shared by two threads (2-thread BLAS) or bands on two threads (1-thread BLAS).
     @Test func winogradConvolutionsMatchTorch() throws {
         let set = try fixtures()
@@ -95,12 +96,14 @@ func checkConvolutions(workspace: TensorWorkspace) throws {
         defer { BLAS.setThreadCount(previous) }
         for blasThreads in [2, 1] {
             BLAS.setThreadCount(blasThreads)
-            workspace.winogradLimit = 1 << 21
-            workspace.minimumTileColumns = 1024
-            try checkConvolutions(workspace: workspace)
-            workspace.winogradLimit = 1
-            workspace.minimumTileColumns = 1
-            try checkConvolutions(workspace: workspace)
+            for tile in WinogradTile.allCases {
+                workspace.winogradLimit = 1 << 21
+                workspace.minimumTileColumns = 1024
+                try checkConvolutions(workspace: workspace, winogradTile: tile)
+                workspace.winogradLimit = 1
+                workspace.minimumTileColumns = 1
+                try checkConvolutions(workspace: workspace, winogradTile: tile)
+            }
         }
     }
 }

@@ -30,9 +30,13 @@ public struct TrainableConvolution: Sendable {
 
     var isDepthwise: Bool { groups > 1 && groups == inputChannels && groups == outputChannels }
 
+    /// The inference form for the current weights. Training keeps Winograd's 2 × 2 tile: the weights
+    /// change every step, so the transform runs every step, and the 4 × 4 tile's writes 36 matrices
+    /// instead of 16; its rounding is also the larger, and the gradient checks hold the 2 × 2 tile's.
     func layer(_ parameters: ParameterSet) -> Convolution2D {
         Convolution2D(weights: parameters[weightPosition].value, outputChannels: outputChannels, inputChannels: inputChannels,
-                      kernelHeight: kernel, kernelWidth: kernel, bias: nil, stride: stride, padding: padding, groups: groups)
+                      kernelHeight: kernel, kernelWidth: kernel, bias: nil, stride: stride, padding: padding, groups: groups,
+                      winogradTile: .two)
     }
 
     public func forward(_ input: FeatureMap, parameters: ParameterSet, workspace: TensorWorkspace) -> FeatureMap {

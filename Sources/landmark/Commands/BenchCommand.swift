@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure this machine: image decoding, matrix products, exact and approximate search, CNN extraction, local features, pipeline stages.",
         discussion: "Build in release mode for meaningful figures: swift run -c release landmark bench [cnn].",
-        subcommands: [Core.self, CNN.self, Local.self, Pipeline.self, Search.self, Update.self, Grow.self, Synthetic.self, Database.self, Train.self],
+        subcommands: [Core.self, CNN.self, Convolutions.self, Local.self, Pipeline.self, Search.self, Update.self, Grow.self, Synthetic.self, Database.self, Train.self],
         defaultSubcommand: Core.self)
 
     struct Core: ParsableCommand {
@@ -124,6 +124,29 @@ struct BenchCommand: ParsableCommand {
             }
             if !json { print(String(format: "measured sgemm peak: %.1f GFLOP/s (convolution GFLOP/s count direct-convolution arithmetic, so Winograd layers can exceed it)", peak)) }
             if json { print(JSONOutput.line(results)) }
+        }
+    }
+
+    struct Convolutions: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "conv",
+            abstract: "Layer by layer: the convolution shapes that dominate ResNet-101 at 1024 px and EfficientNet-Lite at 512 px, against the sgemm peak.",
+            discussion: "Random weights and inputs, bias + ReLU fused as in a network; best of --repetitions calls after a warm-up.")
+
+        @Option(parsing: .unconditional, help: "Timed calls per shape.")
+        var repetitions: Int = 3
+
+        @Flag(help: "Run dense 3 × 3 layers through im2col instead of Winograd.")
+        var noWinograd = false
+
+        @Option(parsing: .unconditional, help: "BLAS threads; 1 (as in extraction) lets the engine's threads share each layer's tiles.")
+        var blasThreads: Int = 1
+
+        func run() throws {
+            for result in ConvolutionBenchmark.run(threadCount: blasThreads, parallelism: ProcessInfo.processInfo.activeProcessorCount,
+                                                   repetitions: repetitions, winograd: !noWinograd) {
+                print(result.description)
+            }
         }
     }
 
