@@ -195,7 +195,8 @@ public struct Convolution2D: Sendable {
                                                       transformThreads: transformThreads)
         let bands = WinogradBands(input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
                                   inputChannels: inputChannels, outputChannels: outputChannels,
-                                  tile: winogradTile, tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
+                                  tile: winogradTile, vectorizedTransforms: workspace.vectorizedWinogradTransforms,
+                                  tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
         workspace.withColumns(count: scratchCount * workers) { scratch in
             if workers > 1 {
                 let shared = SharedPointers(input: UnsafePointer(scratch), output: scratch)

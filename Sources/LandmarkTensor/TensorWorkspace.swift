@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 
 /// Scratch memory for one thread's inference: recycled feature-map storage and one scratch buffer
@@ -53,6 +54,11 @@ public final class TensorWorkspace {
     /// Winograd F(2 × 2, 3 × 3) (2.25× fewer multiplications); `Int.max` turns it off. Below a few
     /// dozen channels the transforms cost more than the products save.
     public var winogradMinimumChannels: Int = 32
+
+    /// Whether Winograd F(4 × 4, 3 × 3)'s transforms run sixteen tiles per AVX-512 vector (where the
+    /// processor has it) or one tile at a time. Both give the same bits; tests turn it off to check the
+    /// path other processors take.
+    public var vectorizedWinogradTransforms = landmark_winograd_f4_vector_available() != 0
 
     /// The most floats of transformed input and products one Winograd band should hold.
     public var winogradLimit: Int = 1 << 21

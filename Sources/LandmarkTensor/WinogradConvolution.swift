@@ -28,10 +28,14 @@ enum Winograd {
     static func transformWeightsFourByFour(_ weights: [Float], outputChannels: Int, inputChannels: Int) -> [Float] {
         var transformed = [Float](repeating: 0, count: 36 * outputChannels * inputChannels)
         let pairs = outputChannels * inputChannels
+        // Products by the reciprocals rather than divisions, which are several times slower: they
+        // differ by an ulp of double, some 10⁻⁹ of float's rounding step.
+        let sixth = 1.0 / 6, twelfth = 1.0 / 12, twentyFourth = 1.0 / 24
         @inline(__always) func rowsOfG(_ g0: Double, _ g1: Double, _ g2: Double)
             -> (Double, Double, Double, Double, Double, Double) {
-            (g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6,
-             g0 / 24 - g1 / 12 + g2 / 6, g2)
+            let outer = g0 + g2
+            return (g0 * 0.25, -(outer + g1) * sixth, -(outer - g1) * sixth,
+                    g0 * twentyFourth + g1 * twelfth + g2 * sixth, g0 * twentyFourth - g1 * twelfth + g2 * sixth, g2)
         }
         weights.withUnsafeBufferPointer { weights in
             transformed.withUnsafeMutableBufferPointer { transformed in
@@ -129,6 +133,8 @@ struct WinogradBands: @unchecked Sendable {
     let epilogue: OutputEpilogue
     let inputChannels: Int, outputChannels: Int
     let tile: WinogradTile
+    /// Whether the 4 × 4 tile's transforms may take their AVX-512 path (same results, see the C header).
+    let vectorizedTransforms: Bool
     let tileColumns: Int                 // tiles per tile row, ceil(outputWidth / tile size)
     let tileRowsPerBand: Int
 
@@ -238,8 +244,8 @@ struct WinogradBands: @unchecked Sendable {
         }
     }
 
-    /// F(4 × 4, 3 × 3)'s V[ξ][c][t] = (Bᵀ d B)[ξ], with
-    /// Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1].
+    /// F(4 × 4, 3 × 3)'s V[ξ][c][t] = (Bᵀ d B)[ξ]: the padded rows here, the transform in C (see
+    /// `landmark_winograd_f4_input_row`).
     private func transformInputFour(channels: Range<Int>, firstTileRow: Int, bandRows: Int, tiles: Int,
                                     into transformed: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
         let g = geometry
@@ -253,38 +259,9 @@ struct WinogradBands: @unchecked Sendable {
             for bandRow in 0 ..< bandRows {
                 copyPaddedRows(plane: plane, top: 4 * (firstTileRow + bandRow) - g.padTop, count: 6, width: width,
                                into: padded)
-                let (d0, d1, d2, d3, d4, d5) = (padded, padded + width, padded + 2 * width, padded + 3 * width,
-                                                padded + 4 * width, padded + 5 * width)
-                let (t0, t1, t2, t3, t4, t5) = (vertical, vertical + width, vertical + 2 * width, vertical + 3 * width,
-                                                vertical + 4 * width, vertical + 5 * width)
-                for x in 0 ..< width {
-                    let a = d4[x] - 4 * d2[x], b = d3[x] - 4 * d1[x]
-                    let c = d4[x] - d2[x], e = 2 * (d3[x] - d1[x])
-                    t0[x] = 4 * d0[x] - 5 * d2[x] + d4[x]
-                    t1[x] = a + b
-                    t2[x] = a - b
-                    t3[x] = c + e
-                    t4[x] = c - e
-                    t5[x] = 4 * d1[x] - 5 * d3[x] + d5[x]
-                }
-                let tileOffset = bandRow * tileColumns
-                for k in 0 ..< 6 {
-                    let t = UnsafePointer(vertical + k * width)
-                    let v0 = transformed + (6 * k) * positionStride + channel * tiles + tileOffset
-                    let v1 = v0 + positionStride, v2 = v1 + positionStride, v3 = v2 + positionStride
-                    let v4 = v3 + positionStride, v5 = v4 + positionStride
-                    for j in 0 ..< tileColumns {
-                        let p = t + 4 * j
-                        let a = p[4] - 4 * p[2], b = p[3] - 4 * p[1]
-                        let c = p[4] - p[2], e = 2 * (p[3] - p[1])
-                        v0[j] = 4 * p[0] - 5 * p[2] + p[4]
-                        v1[j] = a + b
-                        v2[j] = a - b
-                        v3[j] = c + e
-                        v4[j] = c - e
-                        v5[j] = 4 * p[1] - 5 * p[3] + p[5]
-                    }
-                }
+                landmark_winograd_f4_input_row(padded, width, vertical, tileColumns,
+                                               transformed + channel * tiles + bandRow * tileColumns, positionStride,
+                                               vectorizedTransforms ? 1 : 0)
             }
         }
     }
@@ -299,7 +276,8 @@ struct WinogradBands: @unchecked Sendable {
                 let firstRow = 4 * (firstTileRow + bandRow)
                 landmark_winograd_f4_output_row(products + channel * tiles + bandRow * tileColumns, outputChannels * tiles,
                                                 tileColumns, output + channel * outputPlane + firstRow * g.outputWidth,
-                                                g.outputWidth, min(4, g.outputHeight - firstRow))
+                                                g.outputWidth, min(4, g.outputHeight - firstRow),
+                                                vectorizedTransforms ? 1 : 0)
             }
         }
     }

@@ -106,6 +106,39 @@ func checkConvolutions(workspace: TensorWorkspace, winogradTile: WinogradTile = 
             }
         }
     }
+
+    /// F(4 × 4, 3 × 3)'s transforms one tile at a time: the path of processors without AVX-512.
+    @Test func winogradScalarTransformsMatchTorch() throws {
+        let previous = BLAS.threadCount
+        defer { BLAS.setThreadCount(previous) }
+        BLAS.setThreadCount(1)
+        let scalar = TensorWorkspace(parallelism: 1)
+        scalar.winogradMinimumChannels = 1
+        scalar.vectorizedWinogradTransforms = false
+        try checkConvolutions(workspace: scalar, winogradTile: .four)
+    }
+
+    /// Sixteen tiles per vector give the same bits as one tile at a time, ragged edges included.
+    @Test(.enabled(if: TensorWorkspace().vectorizedWinogradTransforms, "no AVX-512 here: only the one-tile path runs"))
+    func winogradScalarAndVectorTransformsAgree() throws {
+        let set = try fixtures()
+        let eligible = set.cases("convolution").filter { Convolution2D(fixture: $0, in: set)?.supportsWinograd == true }
+        #expect(eligible.contains { ($0.ints["width"] ?? 0) >= 64 }, "no case wide enough for a full vector block")
+        let scalar = TensorWorkspace(parallelism: 1)
+        scalar.winogradMinimumChannels = 1
+        scalar.vectorizedWinogradTransforms = false
+        let vector = TensorWorkspace(parallelism: 1)
+        vector.winogradMinimumChannels = 1
+        for fixture in eligible {
+            let layer = try #require(Convolution2D(fixture: fixture, in: set, winogradTile: .four))
+            let input = try #require(set.map("input", of: fixture))
+            let one = layer(input, activation: activation(of: fixture), adding: set.map("residual", of: fixture),
+                            workspace: scalar)
+            let sixteen = layer(input, activation: activation(of: fixture), adding: set.map("residual", of: fixture),
+                                workspace: vector)
+            #expect(one.storage == sixteen.storage, "\(fixture.name)")
+        }
+    }
 }
 
 @Test func poolingMatchesTorch() throws {
