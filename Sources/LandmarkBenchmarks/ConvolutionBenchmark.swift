@@ -40,6 +40,12 @@ public struct ConvolutionBenchmarkShape: Sendable {
         .init(name: "1×1/2 512→1024 @128×96", inputChannels: 512, outputChannels: 1024, inputHeight: 128, inputWidth: 96,
               kernel: 1, stride: 2),
         .init(name: "3×3 512→512 @32×24", inputChannels: 512, outputChannels: 512, inputHeight: 32, inputWidth: 24, kernel: 3),
+        .init(name: "1×1 24→144 @128×96", inputChannels: 24, outputChannels: 144, inputHeight: 128, inputWidth: 96, kernel: 1),
+        .init(name: "1×1 144→24 @128×96", inputChannels: 144, outputChannels: 24, inputHeight: 128, inputWidth: 96, kernel: 1),
+        .init(name: "1×1 48→288 @64×48", inputChannels: 48, outputChannels: 288, inputHeight: 64, inputWidth: 48, kernel: 1),
+        .init(name: "1×1 288→48 @64×48", inputChannels: 288, outputChannels: 48, inputHeight: 64, inputWidth: 48, kernel: 1),
+        .init(name: "1×1 120→720 @32×24", inputChannels: 120, outputChannels: 720, inputHeight: 32, inputWidth: 24, kernel: 1),
+        .init(name: "1×1 352→1280 @16×12", inputChannels: 352, outputChannels: 1280, inputHeight: 16, inputWidth: 12, kernel: 1),
         .init(name: "depthwise 3×3 144 @128×96", inputChannels: 144, outputChannels: 144, inputHeight: 128, inputWidth: 96,
               kernel: 3, groups: 144, padding: .tensorFlowSame),
         .init(name: "depthwise 5×5 240 @128×96", inputChannels: 240, outputChannels: 240, inputHeight: 128, inputWidth: 96,
@@ -79,7 +85,7 @@ public enum ConvolutionBenchmark {
                            threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
                            parallelism: Int? = nil, repetitions: Int = 3, im2colLimit: Int? = nil,
                            pointwiseTileLimit: Int? = nil, winograd: Bool = true,
-                           winogradLimit: Int? = nil) -> [ConvolutionBenchmarkResult] {
+                           winogradLimit: Int? = nil, directPointwise: Bool = true) -> [ConvolutionBenchmarkResult] {
         let previousThreadCount = BLAS.threadCount
         defer { BLAS.setThreadCount(previousThreadCount) }
         let operands = MatrixProductOperands(m: 256, n: 12288, k: 576)
@@ -92,6 +98,7 @@ public enum ConvolutionBenchmark {
         if let pointwiseTileLimit { workspace.pointwiseTileLimit = pointwiseTileLimit }
         if !winograd { workspace.winogradMinimumChannels = Int.max }
         if let winogradLimit { workspace.winogradLimit = winogradLimit }
+        workspace.directPointwiseConvolutions = directPointwise
         return shapes.map { shape in
             let perGroup = shape.inputChannels / shape.groups
             let weights = randomMatrix(rows: shape.outputChannels, columns: perGroup * shape.kernel * shape.kernel, seed: 3)

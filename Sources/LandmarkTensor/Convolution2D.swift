@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 import LandmarkLinearAlgebra
 
@@ -236,11 +237,14 @@ public struct Convolution2D: Sendable {
         // threads spinning while the unfolding runs.
         let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, geometry.outputHeight) : 1
         rowsPerTile = balancedRowsPerPart(rows: geometry.outputHeight, rowsPerPart: rowsPerTile, workers: TensorWorkspace.partitionThreads)
-        let columnCapacity = isPointwise ? 1 : depth * rowsPerTile * outputWidth
+        let directPointwise = isPointwise && groups == 1 && workspace.directPointwiseConvolutions
+            && landmark_pointwise_convolution_available() != 0
+        let columnCapacity = directPointwise ? landmark_pointwise_convolution_scratch_count(depth)
+            : isPointwise ? 1 : depth * rowsPerTile * outputWidth
         let tiles = ProductTiles(
             input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
             groups: groups, inputPerGroup: inputPerGroup, outputPerGroup: outputPerGroup, depth: depth,
-            isPointwise: isPointwise, rowsPerTile: rowsPerTile)
+            isPointwise: isPointwise, directPointwise: directPointwise, rowsPerTile: rowsPerTile)
         let tileCount = (geometry.outputHeight + rowsPerTile - 1) / rowsPerTile
         workspace.withColumns(count: columnCapacity * workers) { columns in
             if workers > 1 {
@@ -278,6 +282,9 @@ struct ProductTiles: @unchecked Sendable {
     let epilogue: OutputEpilogue
     let groups: Int, inputPerGroup: Int, outputPerGroup: Int, depth: Int
     let isPointwise: Bool
+    /// Whether a pointwise tile runs the register-blocked C kernel (product and epilogue in one pass)
+    /// instead of sgemm and the epilogue.
+    let directPointwise: Bool
     let rowsPerTile: Int
 
     func run(tile: Int, columns: UnsafeMutablePointer<Float>, parallelism: Int) {
@@ -288,6 +295,12 @@ struct ProductTiles: @unchecked Sendable {
         let rowCount = min(rowsPerTile, geometry.outputHeight - firstRow)
         let tileColumns = rowCount * outputWidth
         let columnOffset = firstRow * outputWidth
+        if directPointwise {
+            landmark_pointwise_convolution(weights, input, depth, outputPerGroup, planeSize, columnOffset, tileColumns,
+                                           epilogue.bias, epilogue.residual, epilogue.activation.kernelCode, output,
+                                           columns)
+            return
+        }
         for group in 0 ..< groups {
             let matrix: UnsafePointer<Float>
             let matrixStride: Int
@@ -328,6 +341,17 @@ struct ConvolutionGeometry {
         let lastExclusive = inputWidth - 1 - shift < 0 ? 0 : (inputWidth - 1 - shift) / stride + 1
         let lower = min(first, outputWidth)
         return lower ..< max(lower, min(lastExclusive, outputWidth))
+    }
+}
+
+extension Activation {
+    /// The activation's number in the C kernels' interface.
+    var kernelCode: Int32 {
+        switch self {
+        case .identity: 0
+        case .relu: 1
+        case .relu6: 2
+        }
     }
 }
 

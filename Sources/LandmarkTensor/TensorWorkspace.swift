@@ -60,6 +60,12 @@ public final class TensorWorkspace {
     /// path other processors take.
     public var vectorizedWinogradTransforms = landmark_winograd_f4_vector_available() != 0
 
+    /// Whether dense 1 × 1 stride-1 convolutions run the register-blocked AVX-512 kernel (product,
+    /// bias, residual and activation in one pass; see `landmark_pointwise_convolution`) where the
+    /// processor has it, instead of sgemm and a separate epilogue. The sums run in another order than
+    /// sgemm's, so the last bits differ.
+    public var directPointwiseConvolutions = true
+
     /// The most floats of transformed input and products one Winograd band should hold.
     public var winogradLimit: Int = 1 << 21
 

@@ -65,6 +65,14 @@ func checkConvolutions(workspace: TensorWorkspace, winogradTile: WinogradTile = 
     try checkConvolutions(workspace: TensorWorkspace())
 }
 
+/// 1 × 1 layers through sgemm and the separate epilogue, the path of processors without AVX-512
+/// (the default workspace takes the register-blocked kernel where the processor has it).
+@Test func pointwiseConvolutionsThroughSgemmMatchTorch() throws {
+    let workspace = TensorWorkspace()
+    workspace.directPointwiseConvolutions = false
+    try checkConvolutions(workspace: workspace)
+}
+
 /// These tests switch the process-wide BLAS thread count, which selects the threading path, so
 /// they run one at a time.
 @Suite(.serialized) struct ThreadingPathTests {
