@@ -85,7 +85,7 @@ public enum ConvolutionBenchmark {
                            threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
                            parallelism: Int? = nil, repetitions: Int = 3, im2colLimit: Int? = nil,
                            pointwiseTileLimit: Int? = nil, winograd: Bool = true,
-                           winogradLimit: Int? = nil, directPointwise: Bool = true) -> [ConvolutionBenchmarkResult] {
+                           winogradLimit: Int? = nil, vectorKernels: Bool? = nil) -> [ConvolutionBenchmarkResult] {
         let previousThreadCount = BLAS.threadCount
         defer { BLAS.setThreadCount(previousThreadCount) }
         let operands = MatrixProductOperands(m: 256, n: 12288, k: 576)
@@ -98,7 +98,7 @@ public enum ConvolutionBenchmark {
         if let pointwiseTileLimit { workspace.pointwiseTileLimit = pointwiseTileLimit }
         if !winograd { workspace.winogradMinimumChannels = Int.max }
         if let winogradLimit { workspace.winogradLimit = winogradLimit }
-        workspace.directPointwiseConvolutions = directPointwise
+        if let vectorKernels { workspace.vectorKernels = vectorKernels }
         return shapes.map { shape in
             let perGroup = shape.inputChannels / shape.groups
             let weights = randomMatrix(rows: shape.outputChannels, columns: perGroup * shape.kernel * shape.kernel, seed: 3)

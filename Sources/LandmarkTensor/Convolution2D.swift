@@ -196,7 +196,7 @@ public struct Convolution2D: Sendable {
                                                       transformThreads: transformThreads)
         let bands = WinogradBands(input: input, weights: weights, output: output, geometry: geometry, epilogue: epilogue,
                                   inputChannels: inputChannels, outputChannels: outputChannels,
-                                  tile: winogradTile, vectorizedTransforms: workspace.vectorizedWinogradTransforms,
+                                  tile: winogradTile, vectorizedTransforms: workspace.vectorKernels,
                                   tileColumns: tileColumns, tileRowsPerBand: rowsPerBand)
         workspace.withColumns(count: scratchCount * workers) { scratch in
             if workers > 1 {
@@ -237,8 +237,7 @@ public struct Convolution2D: Sendable {
         // threads spinning while the unfolding runs.
         let workers = BLAS.threadCount == 1 ? min(workspace.parallelism, geometry.outputHeight) : 1
         rowsPerTile = balancedRowsPerPart(rows: geometry.outputHeight, rowsPerPart: rowsPerTile, workers: TensorWorkspace.partitionThreads)
-        let directPointwise = isPointwise && groups == 1 && workspace.directPointwiseConvolutions
-            && landmark_pointwise_convolution_available() != 0
+        let directPointwise = isPointwise && groups == 1 && workspace.vectorKernels
         let columnCapacity = directPointwise ? landmark_pointwise_convolution_scratch_count(depth)
             : isPointwise ? 1 : depth * rowsPerTile * outputWidth
         let tiles = ProductTiles(

@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 
 /// Runs `body` over `0 ..< count` split into at most `parallelism` contiguous chunks, on the
@@ -64,7 +65,9 @@ func unfold(input: UnsafePointer<Float>, channels: Int, geometry g: ConvolutionG
     }
 }
 
-/// Depthwise convolution (one filter per channel), computed directly. Each channel is first copied
+/// Depthwise convolution (one filter per channel), computed directly. Where the processor has AVX-512
+/// and the shape is EfficientNet's, each channel runs `landmark_depthwise_convolution_channel` in one
+/// pass. Otherwise each channel is first copied
 /// into a zero-bordered plane (workspace scratch), so every tap is in bounds; then each output row
 /// accumulates one kernel row at a time, with the common 3- and 5-wide kernels unrolled so the
 /// accumulator is loaded and stored once per kernel row instead of once per tap. The epilogue runs
@@ -78,11 +81,13 @@ func depthwiseConvolution(input: UnsafePointer<Float>, weights: UnsafePointer<Fl
     // The padded plane covers every input position any tap reads.
     let paddedWidth = (g.outputWidth - 1) * g.stride + (g.kernelWidth - 1) * g.dilation + 1
     let paddedHeight = (g.outputHeight - 1) * g.stride + (g.kernelHeight - 1) * g.dilation + 1
-    let paddedPlane = paddedWidth * paddedHeight
-    workspace.withColumns(count: paddedPlane * threads) { scratch in
+    let vectorized = workspace.vectorKernels && DepthwiseKernel.hasVectorKernel(for: g)
+    // The vector kernel reads the input in place and needs no padded planes.
+    let paddedPlane = vectorized ? 0 : paddedWidth * paddedHeight
+    workspace.withColumns(count: max(1, paddedPlane * threads)) { scratch in
         let kernel = DepthwiseKernel(input: input, weights: weights, output: output, scratch: scratch,
                                      geometry: g, epilogue: epilogue, paddedWidth: paddedWidth,
-                                     paddedHeight: paddedHeight)
+                                     paddedHeight: paddedHeight, vectorized: vectorized)
         if threads > 1 {
             DispatchQueue.concurrentPerform(iterations: threads) { worker in
                 kernel.run(channels: channels * worker / threads ..< channels * (worker + 1) / threads,
@@ -102,6 +107,15 @@ struct DepthwiseKernel: @unchecked Sendable {
     let geometry: ConvolutionGeometry
     let epilogue: OutputEpilogue
     let paddedWidth: Int, paddedHeight: Int
+    /// Whether each channel runs the AVX-512 kernel (`landmark_depthwise_convolution_channel`).
+    let vectorized: Bool
+
+    /// Whether the AVX-512 kernel covers this shape: square 3 × 3 or 5 × 5 filters, stride 1 or 2,
+    /// no dilation (EfficientNet-Lite's depthwise layers).
+    static func hasVectorKernel(for g: ConvolutionGeometry) -> Bool {
+        g.kernelHeight == g.kernelWidth && (g.kernelWidth == 3 || g.kernelWidth == 5) && (g.stride == 1 || g.stride == 2)
+            && g.dilation == 1
+    }
 
     func run(channels: Range<Int>, scratch padded: UnsafeMutablePointer<Float>) {
         let g = geometry
@@ -109,9 +123,17 @@ struct DepthwiseKernel: @unchecked Sendable {
         let outputPlane = g.outputHeight * g.outputWidth
         let taps = g.kernelHeight * g.kernelWidth
         for channel in channels {
-            pad(input + channel * inputPlane, into: padded)
             let out = output + channel * outputPlane
             let kernel = weights + channel * taps
+            if vectorized {
+                landmark_depthwise_convolution_channel(input + channel * inputPlane, g.inputHeight, g.inputWidth, g.padTop,
+                                                       g.padLeft, kernel, g.kernelWidth, g.stride, g.outputHeight,
+                                                       g.outputWidth, epilogue.bias[channel],
+                                                       epilogue.residual.map { $0 + channel * outputPlane },
+                                                       epilogue.activation.kernelCode, out)
+                continue
+            }
+            pad(input + channel * inputPlane, into: padded)
             for outputRow in 0 ..< g.outputHeight {
                 let accumulator = out + outputRow * g.outputWidth
                 accumulator.update(repeating: 0, count: g.outputWidth)

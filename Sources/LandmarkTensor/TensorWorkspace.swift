@@ -55,16 +55,22 @@ public final class TensorWorkspace {
     /// dozen channels the transforms cost more than the products save.
     public var winogradMinimumChannels: Int = 32
 
-    /// Whether Winograd F(4 × 4, 3 × 3)'s transforms run sixteen tiles per AVX-512 vector (where the
-    /// processor has it) or one tile at a time. Both give the same bits; tests turn it off to check the
-    /// path other processors take.
-    public var vectorizedWinogradTransforms = landmark_winograd_f4_vector_available() != 0
+    /// Whether this processor runs the engine's AVX-512 kernels (checked once, when the process loads).
+    public static let hasVectorKernels = landmark_pointwise_convolution_available() != 0
+        && landmark_depthwise_convolution_available() != 0 && landmark_winograd_f4_vector_available() != 0
 
-    /// Whether dense 1 × 1 stride-1 convolutions run the register-blocked AVX-512 kernel (product,
-    /// bias, residual and activation in one pass; see `landmark_pointwise_convolution`) where the
-    /// processor has it, instead of sgemm and a separate epilogue. The sums run in another order than
-    /// sgemm's, so the last bits differ.
-    public var directPointwiseConvolutions = true
+    /// Whether convolutions take the AVX-512 kernels (where ``hasVectorKernels``) or the portable
+    /// paths other processors take; tests turn it off to check those paths.
+    ///
+    /// - Winograd F(4 × 4, 3 × 3)'s transforms: sixteen tiles per vector or one at a time, same bits.
+    /// - 1 × 1 stride-1 layers: a register-blocked kernel that runs product, bias, residual and
+    ///   activation in one pass (see `landmark_pointwise_convolution`), or sgemm and a separate pass.
+    /// - Depthwise 3 × 3 and 5 × 5 layers at stride 1 or 2: one pass per output vector with fused
+    ///   multiply-adds, or the Swift loops.
+    ///
+    /// The last two add in another order (and fuse), so their last bits differ from the portable
+    /// paths'; both stay within 10⁻⁶ of PyTorch's descriptors.
+    public var vectorKernels = TensorWorkspace.hasVectorKernels
 
     /// The most floats of transformed input and products one Winograd band should hold.
     public var winogradLimit: Int = 1 << 21

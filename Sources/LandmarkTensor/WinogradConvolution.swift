@@ -133,7 +133,7 @@ struct WinogradBands: @unchecked Sendable {
     let epilogue: OutputEpilogue
     let inputChannels: Int, outputChannels: Int
     let tile: WinogradTile
-    /// Whether the 4 × 4 tile's transforms may take their AVX-512 path (same results, see the C header).
+    /// Whether the 4 × 4 tile's transforms take their AVX-512 path (same results, see the C header).
     let vectorizedTransforms: Bool
     let tileColumns: Int                 // tiles per tile row, ceil(outputWidth / tile size)
     let tileRowsPerBand: Int

@@ -65,11 +65,11 @@ func checkConvolutions(workspace: TensorWorkspace, winogradTile: WinogradTile = 
     try checkConvolutions(workspace: TensorWorkspace())
 }
 
-/// 1 × 1 layers through sgemm and the separate epilogue, the path of processors without AVX-512
-/// (the default workspace takes the register-blocked kernel where the processor has it).
-@Test func pointwiseConvolutionsThroughSgemmMatchTorch() throws {
+/// The portable paths of processors without AVX-512 (sgemm and a separate epilogue for 1 × 1 layers,
+/// Swift loops for depthwise ones, Winograd's transforms one tile at a time).
+@Test func portableKernelsMatchTorch() throws {
     let workspace = TensorWorkspace()
-    workspace.directPointwiseConvolutions = false
+    workspace.vectorKernels = false
     try checkConvolutions(workspace: workspace)
 }
 
@@ -122,19 +122,19 @@ func checkConvolutions(workspace: TensorWorkspace, winogradTile: WinogradTile = 
         BLAS.setThreadCount(1)
         let scalar = TensorWorkspace(parallelism: 1)
         scalar.winogradMinimumChannels = 1
-        scalar.vectorizedWinogradTransforms = false
+        scalar.vectorKernels = false
         try checkConvolutions(workspace: scalar, winogradTile: .four)
     }
 
     /// Sixteen tiles per vector give the same bits as one tile at a time, ragged edges included.
-    @Test(.enabled(if: TensorWorkspace().vectorizedWinogradTransforms, "no AVX-512 here: only the one-tile path runs"))
+    @Test(.enabled(if: TensorWorkspace.hasVectorKernels, "no AVX-512 here: only the one-tile path runs"))
     func winogradScalarAndVectorTransformsAgree() throws {
         let set = try fixtures()
         let eligible = set.cases("convolution").filter { Convolution2D(fixture: $0, in: set)?.supportsWinograd == true }
         #expect(eligible.contains { ($0.ints["width"] ?? 0) >= 64 }, "no case wide enough for a full vector block")
         let scalar = TensorWorkspace(parallelism: 1)
         scalar.winogradMinimumChannels = 1
-        scalar.vectorizedWinogradTransforms = false
+        scalar.vectorKernels = false
         let vector = TensorWorkspace(parallelism: 1)
         vector.winogradMinimumChannels = 1
         for fixture in eligible {

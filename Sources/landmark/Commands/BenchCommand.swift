@@ -142,13 +142,13 @@ struct BenchCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "BLAS threads; 1 (as in extraction) lets the engine's threads share each layer's tiles.")
         var blasThreads: Int = 1
 
-        @Flag(help: "Run 1 × 1 layers through sgemm instead of the register-blocked kernel.")
-        var sgemmPointwise = false
+        @Flag(help: "Take the portable paths (sgemm for 1 × 1 layers, Swift loops for depthwise ones) instead of the AVX-512 kernels.")
+        var portableKernels = false
 
         func run() throws {
             for result in ConvolutionBenchmark.run(threadCount: blasThreads, parallelism: ProcessInfo.processInfo.activeProcessorCount,
                                                    repetitions: repetitions, winograd: !noWinograd,
-                                                   directPointwise: !sgemmPointwise) {
+                                                   vectorKernels: portableKernels ? false : nil) {
                 print(result.description)
             }
         }
