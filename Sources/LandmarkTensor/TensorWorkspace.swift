@@ -51,7 +51,7 @@ public final class TensorWorkspace {
     public var minimumTileColumns: Int = 1024
 
     /// Dense 3 × 3 stride-1 convolutions with at least this many input and output channels run
-    /// Winograd F(2 × 2, 3 × 3) (2.25× fewer multiplications); `Int.max` turns it off. Below a few
+    /// Winograd (the layer's ``WinogradTile``: 4× or 2.25× fewer multiplications); `Int.max` turns it off. Below a few
     /// dozen channels the transforms cost more than the products save.
     public var winogradMinimumChannels: Int = 32
 
