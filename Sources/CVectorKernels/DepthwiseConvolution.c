@@ -8,15 +8,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-static int depthwise_available = 0;
-
-__attribute__((constructor)) static void detect_depthwise(void) {
-    __builtin_cpu_init();
-    depthwise_available = __builtin_cpu_supports("avx512f");
-}
-
-int landmark_depthwise_convolution_available(void) { return depthwise_available; }
-
 __attribute__((target("avx512f")))
 static inline __mmask16 mask_for(long count) {
     return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
@@ -111,8 +102,6 @@ void landmark_depthwise_convolution_channel(const float *input, long input_heigh
 }
 
 #else
-
-int landmark_depthwise_convolution_available(void) { return 0; }
 
 void landmark_depthwise_convolution_channel(const float *input, long input_height, long input_width, long pad_top,
                                             long pad_left, const float *weights, long kernel, long stride,

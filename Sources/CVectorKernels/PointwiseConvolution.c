@@ -7,15 +7,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-static int pointwise_available = 0;
-
-__attribute__((constructor)) static void detect_pointwise(void) {
-    __builtin_cpu_init();
-    pointwise_available = __builtin_cpu_supports("avx512f");
-}
-
-int landmark_pointwise_convolution_available(void) { return pointwise_available; }
-
 enum { CHANNEL_BLOCK = 8, PIXEL_BLOCK = 32 };
 
 __attribute__((target("avx512f")))
@@ -115,8 +106,6 @@ void landmark_pointwise_convolution(const float *weights, const float *input, lo
 }
 
 #else
-
-int landmark_pointwise_convolution_available(void) { return 0; }
 
 long landmark_pointwise_convolution_scratch_count(long input_channels) { (void)input_channels; return 0; }
 

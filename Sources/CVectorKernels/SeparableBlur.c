@@ -1,6 +1,7 @@
 // SIFT's scale space is a dozen Gaussian blurs of images of up to 2048 × 1536 floats: the widest loop of
 // the extractor. Swift compiles for SSE2; here sixteen lanes at a time, same arithmetic, same bits.
 #include "SeparableBlur.h"
+#include "CPUFeatures.h"
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -16,14 +17,7 @@ static long reflect101(long index, long count) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-static int blur_available = 0;
-
-__attribute__((constructor)) static void detect_blur(void) {
-    __builtin_cpu_init();
-    blur_available = __builtin_cpu_supports("avx512f");
-}
-
-int landmark_separable_blur_available(void) { return blur_available; }
+int landmark_separable_blur_available(void) { return landmark_cpu_has_avx512f(); }
 
 /// Wider kernels take the Swift loops (SIFT's σ ≤ 8 gives radius 33).
 #define MAXIMUM_RADIUS 64
@@ -83,7 +77,7 @@ static void blur_rows(const float *input, float *output, long width, long height
 
 void landmark_separable_blur_rows(const float *input, float *output, long width, long height, const float *weights,
                                   long radius, long first_row, long last_row, float *scratch) {
-    if (!blur_available || radius > MAXIMUM_RADIUS || width <= 0 || height <= 0) return;
+    if (!landmark_cpu_has_avx512f() || radius > MAXIMUM_RADIUS || width <= 0 || height <= 0) return;
     blur_rows(input, output, width, height, weights, radius, first_row, last_row, scratch);
 }
 

@@ -2,6 +2,7 @@
 // columns apart per tile: scalar Swift spent a twelfth of ResNet's 3 × 3 layers here. Sixteen tiles per
 // vector, the 4 × 4 blocks interleaved back into rows with two rounds of permutes.
 #include "WinogradTransforms.h"
+#include "CPUFeatures.h"
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -73,13 +74,6 @@ static void input_tile_scalar(const float *vertical, long width, long j, float *
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-static int avx512_available = 0;
-
-__attribute__((constructor)) static void detect_winograd(void) {
-    __builtin_cpu_init();
-    avx512_available = __builtin_cpu_supports("avx512f");
-}
 
 __attribute__((target("avx512f")))
 static void output_block_avx512(const float *products, long position_stride, long j, long count, float *output,
@@ -199,18 +193,10 @@ static void input_block_avx512(const float *vertical, long width, long j, long c
 }
 #endif
 
-int landmark_winograd_f4_vector_available(void) {
-#if defined(__x86_64__)
-    return avx512_available;
-#else
-    return 0;
-#endif
-}
-
 void landmark_winograd_f4_input_row(const float *padded, long width, float *vertical, long tile_columns,
                                     float *transformed, long position_stride, int vectorized) {
 #if defined(__x86_64__)
-    if (vectorized && avx512_available) {
+    if (vectorized && landmark_cpu_has_avx512f()) {
         vertical_pass_avx512(padded, width, vertical);
         for (long j = 0; j < tile_columns; j += 16) {
             long count = tile_columns - j < 16 ? tile_columns - j : 16;
@@ -226,7 +212,7 @@ void landmark_winograd_f4_input_row(const float *padded, long width, float *vert
 void landmark_winograd_f4_output_row(const float *products, long position_stride, long tile_columns,
                                      float *output, long output_width, long row_count, int vectorized) {
 #if defined(__x86_64__)
-    if (vectorized && avx512_available) {
+    if (vectorized && landmark_cpu_has_avx512f()) {
         for (long j = 0; j < tile_columns; j += 16) {
             long count = tile_columns - j < 16 ? tile_columns - j : 16;
             output_block_avx512(products, position_stride, j, count, output, output_width, row_count);

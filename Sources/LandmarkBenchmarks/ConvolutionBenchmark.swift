@@ -80,12 +80,14 @@ public struct ConvolutionBenchmarkResult: Sendable, CustomStringConvertible {
 public enum ConvolutionBenchmark {
     /// Times each shape (bias + ReLU fused, as in a network) with `threadCount` BLAS threads and
     /// `parallelism` engine threads (default: as many), keeping the best of `repetitions` calls after one warm-up call, and
-    /// compares with sgemm at a ResNet-like size (256 × 12288 × 576) on as many threads.
+    /// compares with sgemm at a ResNet-like size (256 × 12288 × 576) on as many threads. Dense 3 × 3
+    /// layers use Winograd's 2 × 2 output tile when `winogradOutputTile` is 2, else the 4 × 4 one.
     public static func run(shapes: [ConvolutionBenchmarkShape] = ConvolutionBenchmarkShape.resnetAndEfficientNet,
                            threadCount: Int = ProcessInfo.processInfo.activeProcessorCount,
                            parallelism: Int? = nil, repetitions: Int = 3, im2colLimit: Int? = nil,
                            pointwiseTileLimit: Int? = nil, winograd: Bool = true,
-                           winogradLimit: Int? = nil, vectorKernels: Bool? = nil) -> [ConvolutionBenchmarkResult] {
+                           winogradLimit: Int? = nil, vectorKernels: Bool? = nil,
+                           winogradOutputTile: Int = 4) -> [ConvolutionBenchmarkResult] {
         let previousThreadCount = BLAS.threadCount
         defer { BLAS.setThreadCount(previousThreadCount) }
         let operands = MatrixProductOperands(m: 256, n: 12288, k: 576)
@@ -105,7 +107,8 @@ public enum ConvolutionBenchmark {
             let layer = Convolution2D(weights: weights.storage.map { $0 * 0.05 }, outputChannels: shape.outputChannels,
                                       inputChannels: shape.inputChannels, kernelHeight: shape.kernel,
                                       kernelWidth: shape.kernel, bias: [Float](repeating: 0.01, count: shape.outputChannels),
-                                      stride: shape.stride, padding: shape.padding, groups: shape.groups)
+                                      stride: shape.stride, padding: shape.padding, groups: shape.groups,
+                                      winogradTile: winogradOutputTile == 2 ? .two : .four)
             let input = FeatureMap(
                 channels: shape.inputChannels, height: shape.inputHeight, width: shape.inputWidth,
                 storage: randomMatrix(rows: shape.inputChannels, columns: shape.inputHeight * shape.inputWidth, seed: 4).storage)

@@ -16,8 +16,9 @@ import LandmarkLinearAlgebra
 ///
 /// Layers that can run Winograd keep their transformed weights too (36/9 of the weights' size for
 /// the default 4 × 4 tile, 16/9 for 2 × 2), computed once at initialisation, so the per-image path
-/// does no weight work. The 4 × 4 tile measured 1.2–2.2× faster than the 2 × 2 one on every ResNet-101
-/// 3 × 3 layer at 1024 px (`landmark bench conv`).
+/// does no weight work. The 4 × 4 tile measured 2.1–2.3× faster than the 2 × 2 one on ResNet-101's
+/// 64-channel 3 × 3 layers at 1024 px, 1.6–1.9× on the 128- and 256-channel ones and 1.0–1.1× on the
+/// 512-channel ones (`landmark bench conv --winograd-tile 2|4`).
 public struct Convolution2D: Sendable {
     /// `[outputChannels][inputChannels / groups][kernelHeight][kernelWidth]`, torch's layout, which is
     /// also the row-major weight matrix of the product.

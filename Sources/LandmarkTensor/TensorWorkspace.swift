@@ -56,8 +56,7 @@ public final class TensorWorkspace {
     public var winogradMinimumChannels: Int = 32
 
     /// Whether this processor runs the engine's AVX-512 kernels (checked once, when the process loads).
-    public static let hasVectorKernels = landmark_pointwise_convolution_available() != 0
-        && landmark_depthwise_convolution_available() != 0 && landmark_winograd_f4_vector_available() != 0
+    public static let hasVectorKernels = landmark_cpu_has_avx512f() != 0
 
     /// Whether convolutions take the AVX-512 kernels (where ``hasVectorKernels``) or the portable
     /// paths other processors take; tests turn it off to check those paths.

@@ -1,9 +1,6 @@
 #ifndef LANDMARK_POINTWISE_CONVOLUTION_H
 #define LANDMARK_POINTWISE_CONVOLUTION_H
 
-/// True when the processor runs the AVX-512 kernel below (checked once, at load time).
-int landmark_pointwise_convolution_available(void);
-
 /// A 1 × 1 stride-1 convolution over pixels `first_pixel` ..< `first_pixel + pixel_count` of planes of
 /// `plane` pixels: output[o][p] = activation(Σᵢ weights[o][i] · input[i][p] + bias[o] (+ residual[o][p])).
 ///
@@ -13,7 +10,7 @@ int landmark_pointwise_convolution_available(void);
 /// pixels in registers, over chunks of pixels whose input is first copied into `scratch`
 /// (`landmark_pointwise_convolution_scratch_count(input_channels)` floats) and read from there
 /// by every output-channel block: no zeroing pass, no separate epilogue pass over the output. Needs
-/// AVX-512F; call only when `landmark_pointwise_convolution_available()`.
+/// AVX-512F; call only when `landmark_cpu_has_avx512f()`.
 void landmark_pointwise_convolution(const float *weights, const float *input, long input_channels,
                                     long output_channels, long plane, long first_pixel, long pixel_count,
                                     const float *bias, const float *residual, int activation, float *output,

@@ -142,13 +142,18 @@ struct BenchCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "BLAS threads; 1 (as in extraction) lets the engine's threads share each layer's tiles.")
         var blasThreads: Int = 1
 
+        @Option(parsing: .unconditional, help: "Winograd output tile of dense 3 × 3 layers: 4 (the default) or 2.")
+        var winogradTile: Int = 4
+
         @Flag(help: "Take the portable paths (sgemm for 1 × 1 layers, Swift loops for depthwise ones) instead of the AVX-512 kernels.")
         var portableKernels = false
 
         func run() throws {
+            guard winogradTile == 2 || winogradTile == 4 else { throw ValidationError("--winograd-tile must be 2 or 4") }
             for result in ConvolutionBenchmark.run(threadCount: blasThreads, parallelism: ProcessInfo.processInfo.activeProcessorCount,
                                                    repetitions: repetitions, winograd: !noWinograd,
-                                                   vectorKernels: portableKernels ? false : nil) {
+                                                   vectorKernels: portableKernels ? false : nil,
+                                                   winogradOutputTile: winogradTile) {
                 print(result.description)
             }
         }
