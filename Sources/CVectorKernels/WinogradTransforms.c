@@ -52,10 +52,10 @@ static void output_tile_scalar(const float *products, long position_stride, long
     }
 }
 
-static void vertical_pass(const float *padded, long width, float *vertical, long first, long end) {
+static void vertical_pass(const float *padded, long width, float *vertical) {
     const float *d0 = padded, *d1 = padded + width, *d2 = padded + 2 * width, *d3 = padded + 3 * width;
     const float *d4 = padded + 4 * width, *d5 = padded + 5 * width;
-    for (long x = first; x < end; x++) {
+    for (long x = 0; x < width; x++) {
         EXPAND(SCALAR_ADD, SCALAR_SUB, SCALAR_MUL, 4.0f, 5.0f, 2.0f, d0[x], d1[x], d2[x], d3[x], d4[x], d5[x],
                vertical[x], vertical[width + x], vertical[2 * width + x], vertical[3 * width + x],
                vertical[4 * width + x], vertical[5 * width + x]);
@@ -205,7 +205,7 @@ void landmark_winograd_f4_input_row(const float *padded, long width, float *vert
         return;
     }
 #endif
-    vertical_pass(padded, width, vertical, 0, width);
+    vertical_pass(padded, width, vertical);
     for (long j = 0; j < tile_columns; j++) input_tile_scalar(vertical, width, j, transformed, position_stride);
 }
 

@@ -69,7 +69,11 @@ public final class TensorWorkspace {
     ///
     /// The last two add in another order (and fuse), so their last bits differ from the portable
     /// paths'; both stay within 10⁻⁶ of PyTorch's descriptors.
-    public var vectorKernels = TensorWorkspace.hasVectorKernels
+    /// Turning it on where the processor lacks AVX-512 leaves it off: the 1 × 1 and depthwise kernels
+    /// would stop on an illegal instruction.
+    public var vectorKernels = TensorWorkspace.hasVectorKernels {
+        didSet { vectorKernels = vectorKernels && TensorWorkspace.hasVectorKernels }
+    }
 
     /// The most floats of transformed input and products one Winograd band should hold.
     public var winogradLimit: Int = 1 << 21
