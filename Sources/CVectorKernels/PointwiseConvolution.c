@@ -33,8 +33,9 @@ long landmark_pointwise_convolution_scratch_count(long input_channels) {
 
 __attribute__((target("avx512f")))
 static void channel_block(const float *weights, const float *panel, long input_channels, long output_channels,
-                          long plane, long first_channel, long pixel, __mmask16 low_mask, __mmask16 high_mask,
-                          const float *bias, const float *residual, int activation, float *output) {
+                          long first_channel, long pixel, __mmask16 low_mask, __mmask16 high_mask,
+                          const float *bias, const float *residual, long residual_plane, int activation, float *output,
+                          long output_plane) {
     const float *rows[CHANNEL_BLOCK];
     for (int r = 0; r < CHANNEL_BLOCK; r++) {
         long channel = first_channel + r < output_channels ? first_channel + r : output_channels - 1;
@@ -53,8 +54,8 @@ static void channel_block(const float *weights, const float *panel, long input_c
     }
     for (int r = 0; r < CHANNEL_BLOCK && first_channel + r < output_channels; r++) {
         long channel = first_channel + r;
-        const float *residual_row = residual ? residual + channel * plane + pixel : 0;
-        float *destination = output + channel * plane + pixel;
+        const float *residual_row = residual ? residual + channel * residual_plane + pixel : 0;
+        float *destination = output + channel * output_plane + pixel;
         _mm512_mask_storeu_ps(destination, low_mask, finish(low[r], bias[channel], residual_row, low_mask, activation));
         _mm512_mask_storeu_ps(destination + 16, high_mask,
                               finish(high[r], bias[channel], residual_row ? residual_row + 16 : 0, high_mask, activation));
@@ -72,16 +73,16 @@ static inline __mmask16 high_mask_for(long left) {
 }
 
 __attribute__((target("avx512f")))
-void landmark_pointwise_convolution(const float *weights, const float *input, long input_channels,
-                                    long output_channels, long plane, long first_pixel, long pixel_count,
-                                    const float *bias, const float *residual, int activation, float *output,
+void landmark_pointwise_convolution(const float *weights, const float *input, long input_plane, long input_channels,
+                                    long output_channels, long pixel_count, const float *bias, const float *residual,
+                                    long residual_plane, int activation, float *output, long output_plane,
                                     float *scratch) {
     // The input planes lie a multiple of 4 KB apart in ResNet's maps, so reading 32 pixels of every
     // channel in place lands them all in one L1 set: each chunk is first copied into panels of
     // [32-pixel block][channel][32], which the channel blocks then read in order.
     long chunk = chunk_pixels(input_channels);
-    long end = first_pixel + pixel_count;
-    for (long start = first_pixel; start < end; start += chunk) {
+    long end = pixel_count;
+    for (long start = 0; start < end; start += chunk) {
         long stop = start + chunk < end ? start + chunk : end;
         long blocks = (stop - start + PIXEL_BLOCK - 1) / PIXEL_BLOCK;
         for (long block = 0; block < blocks; block++) {
@@ -89,7 +90,7 @@ void landmark_pointwise_convolution(const float *weights, const float *input, lo
             __mmask16 low_mask = low_mask_for(stop - pixel), high_mask = high_mask_for(stop - pixel);
             float *panel = scratch + block * input_channels * PIXEL_BLOCK;
             for (long i = 0; i < input_channels; i++) {
-                const float *row = input + i * plane + pixel;
+                const float *row = input + i * input_plane + pixel;
                 _mm512_storeu_ps(panel + i * PIXEL_BLOCK, _mm512_maskz_loadu_ps(low_mask, row));
                 _mm512_storeu_ps(panel + i * PIXEL_BLOCK + 16, _mm512_maskz_loadu_ps(high_mask, row + 16));
             }
@@ -98,8 +99,8 @@ void landmark_pointwise_convolution(const float *weights, const float *input, lo
             for (long block = 0; block < blocks; block++) {
                 long pixel = start + block * PIXEL_BLOCK;
                 channel_block(weights, scratch + block * input_channels * PIXEL_BLOCK, input_channels, output_channels,
-                              plane, channel, pixel, low_mask_for(stop - pixel), high_mask_for(stop - pixel), bias,
-                              residual, activation, output);
+                              channel, pixel, low_mask_for(stop - pixel), high_mask_for(stop - pixel), bias,
+                              residual, residual_plane, activation, output, output_plane);
             }
         }
     }
@@ -109,12 +110,12 @@ void landmark_pointwise_convolution(const float *weights, const float *input, lo
 
 long landmark_pointwise_convolution_scratch_count(long input_channels) { (void)input_channels; return 0; }
 
-void landmark_pointwise_convolution(const float *weights, const float *input, long input_channels,
-                                    long output_channels, long plane, long first_pixel, long pixel_count,
-                                    const float *bias, const float *residual, int activation, float *output,
+void landmark_pointwise_convolution(const float *weights, const float *input, long input_plane, long input_channels,
+                                    long output_channels, long pixel_count, const float *bias, const float *residual,
+                                    long residual_plane, int activation, float *output, long output_plane,
                                     float *scratch) {
-    (void)scratch; (void)weights; (void)input; (void)input_channels; (void)output_channels; (void)plane; (void)first_pixel;
-    (void)pixel_count; (void)bias; (void)residual; (void)activation; (void)output;
+    (void)scratch; (void)weights; (void)input; (void)input_plane; (void)input_channels; (void)output_channels;
+    (void)pixel_count; (void)bias; (void)residual; (void)residual_plane; (void)activation; (void)output; (void)output_plane;
 }
 
 #endif

@@ -296,9 +296,9 @@ struct ProductTiles: @unchecked Sendable {
         let tileColumns = rowCount * outputWidth
         let columnOffset = firstRow * outputWidth
         if directPointwise {
-            landmark_pointwise_convolution(weights, input, depth, outputPerGroup, planeSize, columnOffset, tileColumns,
-                                           epilogue.bias, epilogue.residual, epilogue.activation.kernelCode, output,
-                                           columns)
+            landmark_pointwise_convolution(weights, input + columnOffset, planeSize, depth, outputPerGroup, tileColumns,
+                                           epilogue.bias, epilogue.residual.map { $0 + columnOffset }, planeSize,
+                                           epilogue.activation.kernelCode, output + columnOffset, planeSize, columns)
             return
         }
         for group in 0 ..< groups {

@@ -126,9 +126,9 @@ struct DepthwiseKernel: @unchecked Sendable {
             let out = output + channel * outputPlane
             let kernel = weights + channel * taps
             if vectorized {
-                landmark_depthwise_convolution_channel(input + channel * inputPlane, g.inputHeight, g.inputWidth, g.padTop,
-                                                       g.padLeft, kernel, g.kernelWidth, g.stride, g.outputHeight,
-                                                       g.outputWidth, epilogue.bias[channel],
+                landmark_depthwise_convolution_channel(input + channel * inputPlane, g.inputHeight, g.inputWidth, 0,
+                                                       g.padTop, g.padLeft, kernel, g.kernelWidth, g.stride, 0,
+                                                       g.outputHeight, g.outputWidth, epilogue.bias[channel],
                                                        epilogue.residual.map { $0 + channel * outputPlane },
                                                        epilogue.activation.kernelCode, out)
                 continue
