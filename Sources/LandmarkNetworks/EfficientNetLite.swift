@@ -47,12 +47,7 @@ public struct EfficientNetLite: ConvolutionalBackbone {
     static let stageStrides = [1, 2, 2, 2, 1, 2, 1]
     static let batchNormEpsilon: Float = 1e-3
 
-    struct Block: Sendable {
-        var expand: Convolution2D?
-        var depthwise: Convolution2D
-        var project: Convolution2D
-        var hasSkip: Bool
-    }
+    typealias Block = InvertedBottleneck
 
     public let variant: Variant
     public var architecture: String { "efficientnet-\(variant.rawValue)" }
@@ -94,7 +89,7 @@ public struct EfficientNetLite: ConvolutionalBackbone {
                                                      padding: .symmetric(0))
                 let outputs = project.outputChannels
                 blocks.append(Block(expand: expand, depthwise: depthwise, project: project,
-                                    hasSkip: stride == 1 && inputs == outputs))
+                                    hasSkip: stride == 1 && inputs == outputs, activation: .relu6))
                 inputs = outputs
             }
         }
@@ -143,14 +138,7 @@ public struct EfficientNetLite: ConvolutionalBackbone {
         precondition(units >= 1 && units <= unitCount, "EfficientNet-\(variant.rawValue) has \(unitCount) units, not \(units)")
         var current = stem(input, activation: .relu6, workspace: workspace)
         for block in blocks.prefix(units - 1) {
-            var expanded = current
-            if let expand = block.expand {
-                expanded = expand(current, activation: .relu6, workspace: workspace)
-            }
-            let filtered = block.depthwise(expanded, activation: .relu6, workspace: workspace)
-            if block.expand != nil { workspace.recycle(expanded) }
-            let output = block.project(filtered, adding: block.hasSkip ? current : nil, workspace: workspace)
-            workspace.recycle(filtered)
+            let output = block(current, workspace: workspace)
             workspace.recycle(current)
             current = output
         }

@@ -82,6 +82,12 @@ public final class TensorWorkspace {
     /// that the bias / residual / activation pass finds the product's output still in cache.
     public var pointwiseTileLimit: Int = 1 << 18
 
+    /// Floats of expanded rows and filtered band one thread of a fused ``InvertedBottleneck`` holds
+    /// (4 MB): two threads' bands stay in the 32 MB L3 between the three layers. Smaller bands fit the
+    /// 1 MB L2 but were slower on devset (3.1 s against 2.4 s at 1 Mi floats for 512 KB): each band
+    /// pays per-channel set-up, and bands of one to three rows lose the depthwise kernel's four-row reuse.
+    public var bottleneckBandLimit: Int = 1 << 20
+
     /// Multiply-accumulates done by the convolutions run with this workspace, so that benchmarks can
     /// report the GFLOP/s a network achieves (2 floating-point operations per multiply-accumulate).
     public var multiplyAccumulateCount = 0
