@@ -31,7 +31,7 @@ let package = Package(
 
         // Core stages.
         .target(name: "LandmarkStorage", dependencies: []),
-        .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "LandmarkImage", dependencies: ["CTurboJPEG", "CPNG", "CVectorKernels"]),
         .target(name: "LandmarkLinearAlgebra", dependencies: ["COpenBLAS", "CVectorKernels", "LandmarkStorage"]),
         // Prefetch hints for the graph and shortlist walks of approximate search (one static inline C function).
         .target(name: "CMemoryHints", dependencies: []),

@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 
 /// Resampling kernels, with PIL's definitions and support radii.
@@ -218,13 +219,45 @@ private func clampFixedPoint(_ value: Int32) -> UInt8 {
     return UInt8(truncatingIfNeeded: value >> Int32(ResamplingCoefficients.precisionBits))
 }
 
-/// Horizontal pass over `rows` of `image`.
-private func resampleRows(_ image: RGBImage, rows: Range<Int>, coefficients: ResamplingCoefficients) -> RGBImage {
+/// Horizontal pass over `rows` of `image`: five taps per instruction where the processor has AVX-512
+/// (`landmark_resample_rows_rgb`), else one tap of three channels at a time; both are PIL's integer
+/// arithmetic, so they give the same bytes.
+func resampleRows(_ image: RGBImage, rows: Range<Int>, coefficients: ResamplingCoefficients,
+                  vectorKernel: Bool = landmark_cpu_has_avx512f() != 0) -> RGBImage {
     let outWidth = coefficients.bounds.count / 2
     let kernelSize = coefficients.kernelSize
     let inWidth = image.width
     var out = [UInt8](repeating: 0, count: outWidth * rows.count * 3)
     let rounding = Int32(1) << Int32(ResamplingCoefficients.precisionBits - 1)
+    if vectorKernel && outWidth > 0 && !rows.isEmpty {
+        let perGroup = Int(LANDMARK_RESAMPLING_TAPS_PER_GROUP)
+        let groups = (kernelSize + perGroup - 1) / perGroup
+        // Each tap's weight three times (R, G, B lanes), five taps to a sixteen-lane group.
+        var laneWeights = [Int32](repeating: 0, count: outWidth * groups * 16)
+        for output in 0 ..< outWidth {
+            for tap in 0 ..< Int(coefficients.bounds[output * 2 + 1]) {
+                let lane = (output * groups + tap / perGroup) * 16 + 3 * (tap % perGroup)
+                let weight = coefficients.weights[output * kernelSize + tap]
+                laneWeights[lane] = weight
+                laneWeights[lane + 1] = weight
+                laneWeights[lane + 2] = weight
+            }
+        }
+        image.pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { destination in
+                coefficients.bounds.withUnsafeBufferPointer { bounds in
+                    laneWeights.withUnsafeBufferPointer { weights in
+                        guard let sourceBase = source.baseAddress, let destinationBase = destination.baseAddress,
+                              let boundsBase = bounds.baseAddress, let weightsBase = weights.baseAddress else { return }
+                        landmark_resample_rows_rgb(sourceBase, source.count, inWidth, rows.lowerBound, rows.count, boundsBase,
+                                                   weightsBase, groups, outWidth, rounding,
+                                                   Int32(ResamplingCoefficients.precisionBits), destinationBase)
+                    }
+                }
+            }
+        }
+        return RGBImage(width: outWidth, height: rows.count, pixels: out)
+    }
     image.pixels.withUnsafeBufferPointer { source in
         out.withUnsafeMutableBufferPointer { destination in
             coefficients.bounds.withUnsafeBufferPointer { bounds in
@@ -271,12 +304,31 @@ private func resampleRows(_ image: RGBImage, rows: Range<Int>, coefficients: Res
     return RGBImage(width: outWidth, height: rows.count, pixels: out)
 }
 
-/// Vertical pass; accumulates whole rows at a time so the inner loop runs over contiguous memory.
-private func resampleColumns(_ image: RGBImage, coefficients: ResamplingCoefficients) -> RGBImage {
+/// Vertical pass: sixteen bytes of a row with their sums in a register across all taps where the
+/// processor has AVX-512 (`landmark_resample_columns`), else whole rows accumulated one tap at a time
+/// so the inner loop runs over contiguous memory; the same integer arithmetic, so the same bytes.
+func resampleColumns(_ image: RGBImage, coefficients: ResamplingCoefficients,
+                     vectorKernel: Bool = landmark_cpu_has_avx512f() != 0) -> RGBImage {
     let outHeight = coefficients.bounds.count / 2
     let kernelSize = coefficients.kernelSize
     let rowLength = image.width * 3
     var out = [UInt8](repeating: 0, count: rowLength * outHeight)
+    if vectorKernel && rowLength > 0 && outHeight > 0 {
+        image.pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { destination in
+                coefficients.bounds.withUnsafeBufferPointer { bounds in
+                    coefficients.weights.withUnsafeBufferPointer { weights in
+                        guard let sourceBase = source.baseAddress, let destinationBase = destination.baseAddress,
+                              let boundsBase = bounds.baseAddress, let weightsBase = weights.baseAddress else { return }
+                        landmark_resample_columns(sourceBase, rowLength, boundsBase, weightsBase, kernelSize, outHeight,
+                                                  Int32(1) << Int32(ResamplingCoefficients.precisionBits - 1),
+                                                  Int32(ResamplingCoefficients.precisionBits), destinationBase)
+                    }
+                }
+            }
+        }
+        return RGBImage(width: image.width, height: outHeight, pixels: out)
+    }
     var accumulator = [Int32](repeating: 0, count: rowLength)
     let rounding = Int32(1) << Int32(ResamplingCoefficients.precisionBits - 1)
     image.pixels.withUnsafeBufferPointer { source in
