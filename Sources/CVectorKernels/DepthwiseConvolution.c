@@ -34,6 +34,31 @@ static inline void finish_and_store(__m512 sum, __m512 bias, const float *residu
     _mm512_mask_storeu_ps(output, store, sum);
 }
 
+/// Adds window row i's shifted input vectors to the sums of the group's output rows that read it: the
+/// row is tap row i − stride · r of output row r. With constant arguments the loops unroll in full and
+/// the rows that take no tap drop out.
+__attribute__((target("avx512f"), always_inline))
+static inline void add_window_row(__m512 *sums, const __m512 *values, const __m512 *taps, const long kernel,
+                                  const long group, const long stride, long i) {
+#pragma clang loop unroll(full)
+    for (long r = 0; r < group; r++) {
+        long ky = i - stride * r;
+        if (ky < 0 || ky >= kernel) continue;
+#pragma clang loop unroll(full)
+        for (long kx = 0; kx < kernel; kx++) sums[r] = _mm512_fmadd_ps(taps[ky * kernel + kx], values[kx], sums[r]);
+    }
+}
+
+/// The epilogue and store of the group's sixteen-column block at x, row by row.
+__attribute__((target("avx512f"), always_inline))
+static inline void finish_group(const __m512 *sums, const long group, __m512 bias, const float *residual,
+                                int activation, float *output, long output_width, long x, __mmask16 store) {
+    for (long r = 0; r < group; r++) {
+        long offset = r * output_width + x;
+        finish_and_store(sums[r], bias, residual ? residual + offset : 0, activation, output + offset, store);
+    }
+}
+
 /// Stride 1: up to four output rows at a time, so that each input row's shifted vectors are loaded once
 /// for every output row that reads them (5 × 8 loads instead of 25 × 4 for a 5 × 5 filter) and four
 /// independent sums keep the FMA pipes busy. Each sum still takes its taps with ky, then kx, ascending.
@@ -67,18 +92,9 @@ static inline void stride_one_group(const float *input, long input_height, long 
             __m512 values[5];
 #pragma clang loop unroll(full)
             for (long kx = 0; kx < kernel; kx++) values[kx] = _mm512_maskz_loadu_ps(masks[kx], start + kx);
-#pragma clang loop unroll(full)
-            for (long r = 0; r < group; r++) {
-                long ky = i - r;
-                if (ky < 0 || ky >= kernel) continue;
-#pragma clang loop unroll(full)
-                for (long kx = 0; kx < kernel; kx++) sums[r] = _mm512_fmadd_ps(taps[ky * kernel + kx], values[kx], sums[r]);
-            }
+            add_window_row(sums, values, taps, kernel, group, 1, i);
         }
-        for (long r = 0; r < group; r++) {
-            long offset = r * output_width + x;
-            finish_and_store(sums[r], bias, residual ? residual + offset : 0, activation, output + offset, store);
-        }
+        finish_group(sums, group, bias, residual, activation, output, output_width, x, store);
     }
 }
 
@@ -129,18 +145,9 @@ static inline void stride_two_group(const float *input, long input_height, long 
             __m512 values[5];
 #pragma clang loop unroll(full)
             for (long kx = 0; kx < kernel; kx++) values[kx] = _mm512_loadu_ps((kx % 2 == 0 ? evens : odds) + x + kx / 2);
-#pragma clang loop unroll(full)
-            for (long r = 0; r < group; r++) {
-                long ky = i - 2 * r;
-                if (ky < 0 || ky >= kernel) continue;
-#pragma clang loop unroll(full)
-                for (long kx = 0; kx < kernel; kx++) sums[r] = _mm512_fmadd_ps(taps[ky * kernel + kx], values[kx], sums[r]);
-            }
+            add_window_row(sums, values, taps, kernel, group, 2, i);
         }
-        for (long r = 0; r < group; r++) {
-            long offset = r * output_width + x;
-            finish_and_store(sums[r], bias, residual ? residual + offset : 0, activation, output + offset, store);
-        }
+        finish_group(sums, group, bias, residual, activation, output, output_width, x, store);
     }
 }
 
