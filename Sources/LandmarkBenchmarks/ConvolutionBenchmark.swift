@@ -127,3 +127,99 @@ public enum ConvolutionBenchmark {
         }
     }
 }
+
+/// One EfficientNet-Lite inverted bottleneck to time, fused and layer by layer.
+public struct InvertedBottleneckBenchmarkShape: Sendable {
+    public var name: String
+    public var inputChannels: Int, expandedChannels: Int, outputChannels: Int
+    public var inputHeight: Int, inputWidth: Int
+    public var kernel: Int, stride: Int
+
+    public init(name: String, inputChannels: Int, expandedChannels: Int, outputChannels: Int, inputHeight: Int,
+                inputWidth: Int, kernel: Int, stride: Int) {
+        self.name = name
+        self.inputChannels = inputChannels
+        self.expandedChannels = expandedChannels
+        self.outputChannels = outputChannels
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+        self.kernel = kernel
+        self.stride = stride
+    }
+
+    /// EfficientNet-Lite2's blocks at 512 × 384 where its maps are largest.
+    public static let lite2: [InvertedBottleneckBenchmarkShape] = [
+        .init(name: "block 24→144→24 3×3 @128×96", inputChannels: 24, expandedChannels: 144, outputChannels: 24,
+              inputHeight: 128, inputWidth: 96, kernel: 3, stride: 1),
+        .init(name: "block 24→144→48 5×5/2 @128×96", inputChannels: 24, expandedChannels: 144, outputChannels: 48,
+              inputHeight: 128, inputWidth: 96, kernel: 5, stride: 2),
+        .init(name: "block 48→288→48 5×5 @64×48", inputChannels: 48, expandedChannels: 288, outputChannels: 48,
+              inputHeight: 64, inputWidth: 48, kernel: 5, stride: 1),
+        .init(name: "block 120→720→120 5×5 @32×24", inputChannels: 120, expandedChannels: 720, outputChannels: 120,
+              inputHeight: 32, inputWidth: 24, kernel: 5, stride: 1),
+    ]
+}
+
+/// A block's time fused (band by band) and run as three separate layers.
+public struct InvertedBottleneckBenchmarkResult: Sendable, CustomStringConvertible {
+    public let shape: InvertedBottleneckBenchmarkShape
+    /// Best of the repetitions.
+    public let fusedSeconds: Double, layerSeconds: Double
+    public let parallelism: Int
+
+    public var description: String {
+        let name = shape.name.padding(toLength: 30, withPad: " ", startingAt: 0)
+        return name + String(format: " %8.2f ms fused, %8.2f ms layer by layer (%.2fx); parallelism %d",
+                             fusedSeconds * 1e3, layerSeconds * 1e3, layerSeconds / fusedSeconds, parallelism)
+    }
+}
+
+extension ConvolutionBenchmark {
+    /// Times each block with ReLU6 after the expansion and the depthwise layer, as EfficientNet-Lite runs
+    /// it: fused where the AVX-512 kernels run, and as its three layers one after the other (the way
+    /// blocks ran before fusion) on the same kernels. Best of `repetitions` calls after a warm-up.
+    public static func runBlocks(shapes: [InvertedBottleneckBenchmarkShape] = InvertedBottleneckBenchmarkShape.lite2,
+                                 parallelism: Int = ProcessInfo.processInfo.activeProcessorCount,
+                                 repetitions: Int = 3, vectorKernels: Bool? = nil) -> [InvertedBottleneckBenchmarkResult] {
+        let workspace = TensorWorkspace(parallelism: parallelism)
+        if let vectorKernels { workspace.vectorKernels = vectorKernels }
+        return shapes.map { shape in
+            func layer(_ input: Int, _ output: Int, kernel: Int, stride: Int, groups: Int, seed: UInt64) -> Convolution2D {
+                let weights = randomMatrix(rows: output, columns: input / groups * kernel * kernel, seed: seed)
+                return Convolution2D(weights: weights.storage.map { $0 * 0.1 }, outputChannels: output, inputChannels: input,
+                                     kernelHeight: kernel, kernelWidth: kernel, bias: [Float](repeating: 0.01, count: output),
+                                     stride: stride, padding: kernel == 1 ? .symmetric(0) : .tensorFlowSame, groups: groups)
+            }
+            let block = InvertedBottleneck(
+                expand: layer(shape.inputChannels, shape.expandedChannels, kernel: 1, stride: 1, groups: 1, seed: 5),
+                depthwise: layer(shape.expandedChannels, shape.expandedChannels, kernel: shape.kernel, stride: shape.stride,
+                                 groups: shape.expandedChannels, seed: 6),
+                project: layer(shape.expandedChannels, shape.outputChannels, kernel: 1, stride: 1, groups: 1, seed: 7),
+                hasSkip: shape.stride == 1 && shape.inputChannels == shape.outputChannels)
+            let input = FeatureMap(
+                channels: shape.inputChannels, height: shape.inputHeight, width: shape.inputWidth,
+                storage: randomMatrix(rows: shape.inputChannels, columns: shape.inputHeight * shape.inputWidth, seed: 4).storage)
+            func best(_ body: () -> FeatureMap) -> Double {
+                var best = Double.infinity
+                for repetition in 0 ... max(1, repetitions) {
+                    var output: FeatureMap?
+                    let seconds = measure { output = body() }
+                    if let output { workspace.recycle(output) }
+                    if repetition > 0 { best = min(best, seconds) }
+                }
+                return best
+            }
+            let fused = best { block(input, workspace: workspace) }
+            let layers = best {
+                let expanded = block.expand.map { $0(input, activation: .relu6, workspace: workspace) } ?? input
+                let filtered = block.depthwise(expanded, activation: .relu6, workspace: workspace)
+                if block.expand != nil { workspace.recycle(expanded) }
+                let output = block.project(filtered, adding: block.hasSkip ? input : nil, workspace: workspace)
+                workspace.recycle(filtered)
+                return output
+            }
+            return InvertedBottleneckBenchmarkResult(shape: shape, fusedSeconds: fused, layerSeconds: layers,
+                                                     parallelism: workspace.parallelism)
+        }
+    }
+}

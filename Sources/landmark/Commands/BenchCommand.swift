@@ -131,7 +131,11 @@ struct BenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "conv",
             abstract: "Layer by layer: the convolution shapes that dominate ResNet-101 at 1024 px and EfficientNet-Lite at 512 px, against the sgemm peak.",
-            discussion: "Random weights and inputs, bias + ReLU fused as in a network; best of --repetitions calls after a warm-up.")
+            discussion: """
+                Random weights and inputs, bias + ReLU fused as in a network; best of --repetitions calls after a \
+                warm-up. Then EfficientNet-Lite2's largest inverted bottlenecks, fused band by band and as three \
+                separate layers.
+                """)
 
         @Option(parsing: .unconditional, help: "Timed calls per shape.")
         var repetitions: Int = 3
@@ -154,6 +158,10 @@ struct BenchCommand: ParsableCommand {
                                                    repetitions: repetitions, winograd: !noWinograd,
                                                    vectorKernels: portableKernels ? false : nil,
                                                    winogradOutputTile: winogradTile) {
+                print(result.description)
+            }
+            for result in ConvolutionBenchmark.runBlocks(repetitions: repetitions,
+                                                         vectorKernels: portableKernels ? false : nil) {
                 print(result.description)
             }
         }
