@@ -210,14 +210,7 @@ extension ConvolutionBenchmark {
                 return best
             }
             let fused = best { block(input, workspace: workspace) }
-            let layers = best {
-                let expanded = block.expand.map { $0(input, activation: .relu6, workspace: workspace) } ?? input
-                let filtered = block.depthwise(expanded, activation: .relu6, workspace: workspace)
-                if block.expand != nil { workspace.recycle(expanded) }
-                let output = block.project(filtered, adding: block.hasSkip ? input : nil, workspace: workspace)
-                workspace.recycle(filtered)
-                return output
-            }
+            let layers = best { block.layerByLayer(input, workspace: workspace) }
             return InvertedBottleneckBenchmarkResult(shape: shape, fusedSeconds: fused, layerSeconds: layers,
                                                      parallelism: workspace.parallelism)
         }

@@ -95,8 +95,9 @@ public struct InvertedBottleneck: Sendable {
         }
     }
 
-    /// The three layers one after the other (other processors, other shapes).
-    func layerByLayer(_ input: FeatureMap, workspace: TensorWorkspace) -> FeatureMap {
+    /// The three layers one after the other, each through the whole map: what the block runs on other
+    /// processors and shapes, and what benchmarks compare the fused form with.
+    public func layerByLayer(_ input: FeatureMap, workspace: TensorWorkspace) -> FeatureMap {
         let expanded = expand.map { $0(input, activation: activation, workspace: workspace) }
         let filtered = depthwise(expanded ?? input, activation: activation, workspace: workspace)
         if let expanded { workspace.recycle(expanded) }
