@@ -4,6 +4,7 @@
 // read in place (the border comes from load masks), each vector of sixteen outputs stays in a register
 // from the first tap to the activation, and four output rows share the loads of the input rows they read.
 #include "DepthwiseConvolution.h"
+#include "ConvolutionEpilogue.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -23,15 +24,11 @@ static inline __mmask16 inside(long first, long width) {
 
 enum { ROWS_AT_ONCE = 4 };
 
-/// Epilogue and store of one vector of outputs: (sum + bias) + residual, then the activation.
+/// Epilogue and store of one vector of outputs.
 __attribute__((target("avx512f")))
 static inline void finish_and_store(__m512 sum, __m512 bias, const float *residual, int activation, float *output,
                                     __mmask16 store) {
-    sum = _mm512_add_ps(sum, bias);
-    if (residual) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(store, residual));
-    if (activation >= 1) sum = _mm512_max_ps(sum, _mm512_setzero_ps());
-    if (activation == 2) sum = _mm512_min_ps(sum, _mm512_set1_ps(6.0f));
-    _mm512_mask_storeu_ps(output, store, sum);
+    _mm512_mask_storeu_ps(output, store, landmark_convolution_epilogue(sum, bias, residual, store, activation));
 }
 
 /// Adds window row i's shifted input vectors to the sums of the group's output rows that read it: the

@@ -3,21 +3,12 @@
 // output back for every product, which at such depths costs as much as the arithmetic. Here the output
 // block lives in registers from the first input channel to the bias and activation.
 #include "PointwiseConvolution.h"
+#include "ConvolutionEpilogue.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 enum { CHANNEL_BLOCK = 8, PIXEL_BLOCK = 32 };
-
-__attribute__((target("avx512f")))
-static inline __m512 finish(__m512 value, float bias, const float *residual, __mmask16 mask, int activation) {
-    // Same order as the engine's epilogue: (value + bias) + residual, then the activation.
-    value = _mm512_add_ps(value, _mm512_set1_ps(bias));
-    if (residual) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, residual));
-    if (activation >= 1) value = _mm512_max_ps(value, _mm512_setzero_ps());
-    if (activation == 2) value = _mm512_min_ps(value, _mm512_set1_ps(6.0f));
-    return value;
-}
 
 /// Floats of input one chunk holds: kept in the 1 MB L2 across all the output-channel blocks.
 enum { CHUNK_FLOATS = 64 * 1024 };
@@ -56,9 +47,12 @@ static void channel_block(const float *weights, const float *panel, long input_c
         long channel = first_channel + r;
         const float *residual_row = residual ? residual + channel * residual_plane + pixel : 0;
         float *destination = output + channel * output_plane + pixel;
-        _mm512_mask_storeu_ps(destination, low_mask, finish(low[r], bias[channel], residual_row, low_mask, activation));
+        __m512 channel_bias = _mm512_set1_ps(bias[channel]);
+        _mm512_mask_storeu_ps(destination, low_mask,
+                              landmark_convolution_epilogue(low[r], channel_bias, residual_row, low_mask, activation));
         _mm512_mask_storeu_ps(destination + 16, high_mask,
-                              finish(high[r], bias[channel], residual_row ? residual_row + 16 : 0, high_mask, activation));
+                              landmark_convolution_epilogue(high[r], channel_bias, residual_row ? residual_row + 16 : 0,
+                                                            high_mask, activation));
     }
 }
 

@@ -313,6 +313,7 @@ func resampleColumns(_ image: RGBImage, coefficients: ResamplingCoefficients,
     let kernelSize = coefficients.kernelSize
     let rowLength = image.width * 3
     var out = [UInt8](repeating: 0, count: rowLength * outHeight)
+    let rounding = Int32(1) << Int32(ResamplingCoefficients.precisionBits - 1)
     if vectorKernel && rowLength > 0 && outHeight > 0 {
         image.pixels.withUnsafeBufferPointer { source in
             out.withUnsafeMutableBufferPointer { destination in
@@ -321,8 +322,7 @@ func resampleColumns(_ image: RGBImage, coefficients: ResamplingCoefficients,
                         guard let sourceBase = source.baseAddress, let destinationBase = destination.baseAddress,
                               let boundsBase = bounds.baseAddress, let weightsBase = weights.baseAddress else { return }
                         landmark_resample_columns(sourceBase, rowLength, boundsBase, weightsBase, kernelSize, outHeight,
-                                                  Int32(1) << Int32(ResamplingCoefficients.precisionBits - 1),
-                                                  Int32(ResamplingCoefficients.precisionBits), destinationBase)
+                                                  rounding, Int32(ResamplingCoefficients.precisionBits), destinationBase)
                     }
                 }
             }
@@ -330,7 +330,6 @@ func resampleColumns(_ image: RGBImage, coefficients: ResamplingCoefficients,
         return RGBImage(width: image.width, height: outHeight, pixels: out)
     }
     var accumulator = [Int32](repeating: 0, count: rowLength)
-    let rounding = Int32(1) << Int32(ResamplingCoefficients.precisionBits - 1)
     image.pixels.withUnsafeBufferPointer { source in
         out.withUnsafeMutableBufferPointer { destination in
             accumulator.withUnsafeMutableBufferPointer { sums in
